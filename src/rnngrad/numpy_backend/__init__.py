@@ -1,0 +1,70 @@
+"""NumPy backend: hand-written forward and BPTT for the rnn, esn, lstm and gru.
+
+The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
+
+- ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
+- ``forward(s, params, x)``: states h (T+1, B, H) and a cache.
+- ``loss_and_grads(s, params, batch)``: one forward and ONE backward pass giving the loss, the
+  readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| for t = 0..T and
+  ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh|| for t = 1..T (index t - 1).
+  The state s_t is h_t, or (h_t, c_t) for the lstm.
+- ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
+  as a NumPy array (T, S, S).
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from rnngrad.numpy_backend import readout
+from rnngrad.settings import CellSettings
+from rnngrad.tasks import Batch
+
+NAME = "numpy"
+
+
+def _model(s: CellSettings):
+    name = "rnn" if s.model in ("rnn", "esn") else s.model
+    return importlib.import_module(f"rnngrad.numpy_backend.{name}")
+
+
+def _kwargs(s: CellSettings) -> dict:
+    if s.model == "rnn":
+        return {"nonlinearity": s.nonlinearity}
+    if s.model == "esn":
+        return {"nonlinearity": s.nonlinearity, "leak": s.leak}
+    return {}
+
+
+def to_backend(s: CellSettings, params: dict) -> dict:
+    return {k: np.ascontiguousarray(v, dtype=s.dtype) for k, v in params.items()}
+
+
+def from_backend(a) -> np.ndarray:
+    return np.asarray(a)
+
+
+def forward(s: CellSettings, params: dict, x: np.ndarray):
+    return _model(s).forward(params, x.astype(s.dtype, copy=False), **_kwargs(s))
+
+
+def loss_and_grads(s: CellSettings, params: dict, batch: Batch) -> dict:
+    model = _model(s)
+    h, cache = forward(s, params, batch.x)
+    out = readout.loss_forward_backward(params, h, batch)
+    back = model.backward(params, cache, out["dh_direct"])
+    return {
+        "loss": out["loss"],
+        "outputs": out["outputs"],
+        "grads": {**back["grads"], **out["grads"]},
+        "grad_norm": back["grad_norm"],
+        "weight_grad_norm": back["weight_grad_norm"],
+        "states": h,
+    }
+
+
+def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
+    x = batch.x[:, b:b + 1]
+    _, cache = forward(s, params, x)
+    return _model(s).step_jacobians(params, cache, 0)

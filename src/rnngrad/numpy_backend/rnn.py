@@ -1,0 +1,131 @@
+"""Vanilla (Elman) RNN and leaky ESN reservoir: forward and hand-written BPTT side by side.
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+    h_t = (1 - leak) h_{t-1} + leak f(a_t)          (leak = 1: the plain RNN)
+
+Shapes: x (T, B, I); states h (T+1, B, H) with h_0 at index 0; weights in PyTorch's layout,
+``weight_ih (H, I)``, ``weight_hh (H, H)``. The forward stores h alone (plus f(a_t) when
+leak < 1): f'(a_t) is recovered from f(a_t), so one profile needs about one (T, B, H) array.
+
+Example
+-------
+>>> import numpy as np
+>>> p = {"weight_ih": np.ones((3, 2)), "weight_hh": np.eye(3), "bias_ih": np.zeros(3),
+...      "bias_hh": np.zeros(3)}
+>>> h, cache = forward(p, np.zeros((5, 4, 2)))
+>>> h.shape
+(6, 4, 3)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CHUNK = 64  # steps of dL/da held at once in the backward pass
+
+
+def _act(y: np.ndarray, nonlinearity: str) -> None:
+    """f applied in place."""
+    if nonlinearity == "tanh":
+        np.tanh(y, out=y)
+    elif nonlinearity == "relu":
+        np.maximum(y, 0, out=y)
+    elif nonlinearity == "sigmoid":
+        np.negative(y, out=y)  # 1 / (1 + e^-a); e^-a may overflow to inf, giving 0
+        np.exp(y, out=y)
+        y += 1
+        np.reciprocal(y, out=y)
+    elif nonlinearity != "linear":
+        raise ValueError(f"nonlinearity: unknown {nonlinearity!r}")
+
+
+def dact(fa: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """f'(a) from f(a)."""
+    if nonlinearity == "tanh":
+        return 1 - fa * fa
+    if nonlinearity == "sigmoid":
+        return fa * (1 - fa)
+    if nonlinearity == "relu":
+        return (fa > 0).astype(fa.dtype)
+    return np.ones_like(fa)
+
+
+def forward(params: dict, x: np.ndarray, *, nonlinearity: str = "tanh", leak: float = 1.0,
+            h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Run the RNN over x (T, B, I); returns states h (T+1, B, H) and the cache for backward."""
+    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    T, B, _ = x.shape
+    H = W_hh.shape[0]
+    h = np.empty((T + 1, B, H), dtype=W_hh.dtype)
+    h[0] = 0 if h0 is None else h0
+    # input projections for all steps in one GEMM, written into the state buffer
+    np.matmul(x, W_ih.T, out=h[1:])
+    h[1:] += params["bias_ih"] + params["bias_hh"]
+    fa = None if leak == 1.0 else np.empty_like(h[1:])
+    W_hh_T = np.ascontiguousarray(W_hh.T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, T + 1):
+            a = h[t]
+            a += h[t - 1] @ W_hh_T  # a_t
+            _act(a, nonlinearity)  # f(a_t)
+            if fa is not None:
+                fa[t - 1] = a
+                a *= leak
+                a += (1 - leak) * h[t - 1]
+    return h, {"h": h, "fa": fa, "x": x, "nonlinearity": nonlinearity, "leak": leak}
+
+
+def _f_of_a(cache: dict, t0: int, t1: int) -> np.ndarray:
+    """f(a_t) for t in [t0, t1) (1-based steps) as a view or array of shape (t1 - t0, B, H)."""
+    return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1:t1 - 1]
+
+
+def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+    """BPTT. ``dh_direct`` (T+1, B, H) holds dL/dh_t through the readout alone.
+
+    Returns the gradients of every weight in ``params`` (except the readout's), the norms
+    ``grad_norm`` (T+1,) of the total dL/dh_t over batch and units, and ``weight_grad_norm``
+    (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    """
+    W_hh = params["weight_hh"]
+    h, x, leak, nl = cache["h"], cache["x"], cache["leak"], cache["nonlinearity"]
+    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+    grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
+    grad_norm = np.empty(T + 1)
+    weight_grad_norm = np.empty(T)
+    da = np.empty((min(CHUNK, T), B, H), dtype=h.dtype)
+    g = dh_direct[T].copy()  # dL/dh_T
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for t1 in range(T, 0, -CHUNK):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - CHUNK, 0)
+            fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
+            for t in range(t1, t0, -1):
+                grad_norm[t] = np.sqrt(np.sum(g * g))
+                d = da[t - 1 - t0]
+                np.multiply(g, fprime[t - 1 - t0], out=d)  # backprop through f
+                if leak != 1.0:
+                    d *= leak  # and through the leak
+                    g = dh_direct[t - 1] + d @ W_hh + (1 - leak) * g
+                else:
+                    g = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
+            n = t1 - t0
+            d, hp = da[:n], h[t0:t1]  # dL/da_t and h_{t-1} for t in (t0, t1]
+            grads["weight_hh"] += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
+            grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
+            grads["bias_ih"] += d.sum(axis=(0, 1))
+            # ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 H) a step
+            gram = np.matmul(d, d.transpose(0, 2, 1)) * np.matmul(hp, hp.transpose(0, 2, 1))
+            weight_grad_norm[t0:t1] = np.sqrt(np.abs(gram.sum(axis=(1, 2))))
+        grad_norm[0] = np.sqrt(np.sum(g * g))
+    grads["bias_hh"] = grads["bias_ih"].copy()
+    return {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+
+
+def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
+    """J_t = dh_t/dh_{t-1} = leak diag(f'(a_t)) W_hh + (1 - leak) I for sequence b; (T, H, H)."""
+    W_hh, leak = params["weight_hh"], cache["leak"]
+    T = cache["h"].shape[0] - 1
+    fprime = dact(_f_of_a(cache, 1, T + 1)[:, b, :], cache["nonlinearity"])  # (T, H)
+    J = (leak * fprime)[:, :, None] * W_hh[None]
+    if leak != 1.0:
+        J += (1 - leak) * np.eye(W_hh.shape[0], dtype=W_hh.dtype)
+    return J
