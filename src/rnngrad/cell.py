@@ -1,0 +1,308 @@
+"""One cell of the grid: build, profile at initialization, train, profile again, record.
+
+A cell
+1. builds its weights and data from seeded NumPy generators (identical for both backends);
+2. measures the full-BPTT gradient profile at initialization (phase ``init``);
+3. if ``train_steps > 0``, trains with its remedy and measures the profile again (``trained``);
+4. returns one record (a JSON-safe dict) that :func:`write_record` writes atomically.
+
+Numerical overflow is a result: status ``exploded`` when the init profile is not finite,
+``diverged`` when training met a non-finite loss or gradient.
+
+Example
+-------
+>>> from rnngrad.settings import CellSettings
+>>> s = CellSettings.from_dict({"seq_len": 20, "w_rec_scale": 0.5, "train_steps": 0})
+>>> rec = run_cell(s, "demo")
+>>> rec["metrics"]["status"], len(rec["profiles"][0]["grad_norm"])
+('ok', 20)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import rnngrad
+from rnngrad import metrics, tasks
+from rnngrad.init import data_stream, init_params
+from rnngrad.settings import CellSettings, SettingsError
+
+log = logging.getLogger("rnngrad.cell")
+
+TIMING_BUDGET = 1.0  # seconds of repeats after the warm-up, for the median time
+TIMING_REPEATS = 5  # at most this many timed repeats
+
+
+def backend_module(s: CellSettings):
+    """The backend package of a cell (torch is imported only for torch cells)."""
+    return importlib.import_module(f"rnngrad.{s.backend}_backend")
+
+
+def median_seconds(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``fn`` once as a warm-up, then time it up to TIMING_REPEATS times within
+    TIMING_BUDGET seconds (at least once); returns the warm-up's result and the median time."""
+    result = fn()
+    times: list[float] = []
+    while len(times) < TIMING_REPEATS and (not times or sum(times) < TIMING_BUDGET):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return result, statistics.median(times)
+
+
+def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks.Batch,
+                    backend=None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gradient profile of DESIGN.md for float64 ``params`` on the probe ``batch``.
+
+    Returns the scalar metrics (unprefixed) and the per-lag profile arrays.
+    """
+    be = backend or backend_module(s)
+    p = be.to_backend(s, params)
+    steps = batch.steps
+    out, profile_seconds = median_seconds(lambda: be.loss_and_grads(s, p, batch))
+    grad_norm = metrics.by_lag(out["grad_norm"], steps)
+    weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
+    W = metrics.recurrent_block(s.model, params["weight_hh"])
+    m: dict[str, Any] = {
+        "decay_rate": metrics.decay_rate(grad_norm),
+        "log10_grad_ratio": metrics.log10_grad_ratio(grad_norm),
+        "horizon": metrics.horizon(grad_norm),
+        "spectral_radius": metrics.spectral_radius(W),
+        "spectral_norm": metrics.spectral_norm(W),
+        "probe_loss": out["loss"],
+        "profile_seconds": profile_seconds,
+        "jacobian_decay_rate": float("nan"),
+        "lyapunov_max": float("nan"),
+        "jacobian_seconds": float("nan"),
+    }
+    jacobian_norm = None
+    if s.jacobian:
+        def jac():
+            J = np.asarray(be.step_jacobians(s, p, batch, 0), dtype=np.float64)
+            return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
+
+        (log_jn, lyap), m["jacobian_seconds"] = median_seconds(jac)
+        with np.errstate(over="ignore", under="ignore"):
+            jacobian_norm = np.power(10.0, log_jn)
+        m["jacobian_decay_rate"] = metrics._slope(log_jn, log10=True)
+        m["lyapunov_max"] = lyap
+    finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
+    profile = {
+        "lag": list(range(steps)),
+        "grad_norm": grad_norm.tolist(),
+        "jacobian_norm": None if jacobian_norm is None else jacobian_norm.tolist(),
+        "weight_grad_norm": weight_grad_norm.tolist(),
+    }
+    m["finite"] = bool(finite)
+    return m, profile
+
+
+def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> dict[str, Any]:
+    """Run one cell and return its record (see the module docstring)."""
+    t_start = time.perf_counter()
+    log.info("cell %s: %s", cell_id, json.dumps(s.to_dict(), sort_keys=True))
+    be = backend_module(s)
+    spec = tasks.spec(s.task, s.seq_len, s.hidden)
+    params = init_params(s, spec.n_in, spec.n_out)
+    probe = tasks.make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
+    record_metrics: dict[str, Any] = {}
+    profiles = []
+
+    m, prof = measure_profile(s, params, probe, be)
+    status = "ok" if m.pop("finite") else "exploded"
+    record_metrics.update({f"init_{k}": v for k, v in m.items()})
+    profiles.append({"phase": "init", **prof})
+    log.info("init profile: decay_rate %.4g, log10_grad_ratio %.4g, %.3g s",
+             m["decay_rate"], m["log10_grad_ratio"], m["profile_seconds"])
+
+    training = None
+    if s.train_steps > 0:
+        from rnngrad import training as train_mod
+
+        result = train_mod.train(s, params, checkpoint=checkpoint)
+        training = {k: list(v) for k, v in result["curve"].items()}
+        record_metrics.update(result["metrics"])
+        if result["status"] == "diverged":
+            status = "diverged"
+        trained = result["params"]
+        if all(np.all(np.isfinite(v)) for v in trained.values()):
+            m, prof = measure_profile(s, trained, probe, be)
+            m.pop("finite")
+            record_metrics.update({f"trained_{k}": v for k, v in m.items()})
+            profiles.append({"phase": "trained", **prof})
+        log.info("trained %d steps: status %s, final_loss %s", s.train_steps, result["status"],
+                 result["metrics"].get("final_loss"))
+    record_metrics["status"] = status
+    record_metrics["runtime_s"] = time.perf_counter() - t_start
+    record_metrics["overhead_s"] = _process_seconds() - record_metrics["runtime_s"]
+    return {
+        "cell_id": cell_id,
+        "settings": s.to_dict(),
+        "steps": probe.steps,
+        "metrics": record_metrics,
+        "profiles": profiles,
+        "training": training,
+        "provenance": provenance(s),
+    }
+
+
+def _process_seconds() -> float:
+    """Wall time since this process started (interpreter start-up and imports included)."""
+    import psutil  # a Snakemake dependency
+
+    return time.time() - psutil.Process().create_time()
+
+
+@lru_cache(maxsize=1)
+def code_hash() -> str:
+    """SHA-256 (first 16 hex digits) of the package's Python sources, in path order."""
+    root = Path(rnngrad.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """HEAD of the checkout that holds the package, or "" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(Path(rnngrad.__file__).parent), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def settings_hash(s: CellSettings) -> str:
+    d = s.to_dict()
+    d.pop("extra_axes")
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)  # reads metadata only: never imports torch
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def provenance(s: CellSettings) -> dict[str, str]:
+    return {
+        "rnngrad_version": rnngrad.__version__,
+        "code_hash": code_hash(),
+        "numpy_version": np.__version__,
+        "torch_version": _version("torch"),
+        "git_commit": git_commit(),
+        "settings_hash": settings_hash(s),
+        "host": socket.gethostname(),
+        "python_version": platform.python_version(),
+    }
+
+
+def write_record(record: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write a record as JSON atomically (a temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` words to a settings mapping; values are YAML (``clip={kind: norm,
+    threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"{pair!r}: expected key=value")
+        value = yaml.safe_load(raw) if raw else None
+        head, _, sub = key.partition(".")
+        if sub:
+            nested = out.setdefault(head, {})
+            if not isinstance(nested, dict):
+                raise SettingsError(f"{key}: {head} is already set to {nested!r}")
+            nested[sub] = value
+        else:
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rnngrad cell key=value ...``: run one cell and print its metrics as JSON.
+
+    The pipeline calls ``rnngrad cell --settings-json JSON --cell-id ID --out PATH --log PATH``.
+    """
+    ap = argparse.ArgumentParser(prog="rnngrad cell", description=main.__doc__.splitlines()[0])
+    ap.add_argument("assignments", nargs="*", metavar="key=value",
+                    help="settings (DESIGN.md's defaults keys and grid axes), e.g. seq_len=100 "
+                         "w_rec_scale=1.1 clip.kind=norm clip.threshold=1")
+    ap.add_argument("--settings-json", help="the cell's resolved settings as JSON")
+    ap.add_argument("--cell-id", default="cli", help="the cell's id (default: cli)")
+    ap.add_argument("--out", help="write the record (JSON) here, atomically")
+    ap.add_argument("--log", help="append the cell's log here")
+    ap.add_argument("--checkpoint", help="training checkpoint file (resumed if present)")
+    ap.add_argument("--profile", action="store_true", help="print the profiles too")
+    args = ap.parse_args(argv)
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(args.log, mode="w"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        values = json.loads(args.settings_json) if args.settings_json else {}
+        values.update(parse_assignments(args.assignments))
+        s = CellSettings.from_dict(values)
+    except (SettingsError, json.JSONDecodeError) as e:
+        log.error("bad settings: %s", e)
+        print(f"rnngrad cell: {e}", file=sys.stderr)
+        return 2
+    try:
+        record = run_cell(s, args.cell_id, checkpoint=args.checkpoint)
+    except Exception:
+        log.exception("cell %s failed", args.cell_id)
+        raise
+    if args.out:
+        write_record(record, args.out)
+        log.info("wrote %s", args.out)
+    else:
+        shown = {"cell_id": record["cell_id"], "steps": record["steps"], **record["metrics"]}
+        if args.profile:
+            shown["profiles"] = record["profiles"]
+        print(json.dumps(shown, indent=2))
+    return 0
