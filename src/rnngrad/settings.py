@@ -213,7 +213,7 @@ class CellSettings:
         # settings that do not fit together
         if self.model in GATED and self.nonlinearity != "tanh":
             raise SettingsError(f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
-                                f"nonlinearity {self.nonlinearity!r} does not fit model {self.model!r}")
+                                f"it does not fit model {self.model!r} (value {self.nonlinearity!r})")
         if self.model == "esn":
             for k in ("clip", "truncate", "penalty"):
                 if getattr(self, k) is not None:
