@@ -29,7 +29,8 @@ def _model(s: CellSettings):
     return importlib.import_module(f"rnngrad.numpy_backend.{name}")
 
 
-def _kwargs(s: CellSettings) -> dict:
+def model_kwargs(s: CellSettings) -> dict:
+    """The settings a model's functions take as keywords (both backends)."""
     if s.model == "rnn":
         return {"nonlinearity": s.nonlinearity}
     if s.model == "esn":
@@ -46,7 +47,7 @@ def from_backend(a) -> np.ndarray:
 
 
 def forward(s: CellSettings, params: dict, x: np.ndarray):
-    return _model(s).forward(params, x.astype(s.dtype, copy=False), **_kwargs(s))
+    return _model(s).forward(params, x.astype(s.dtype, copy=False), **model_kwargs(s))
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch) -> dict:

@@ -23,7 +23,7 @@ import numpy as np
 CHUNK = 64  # steps of dL/da held at once in the backward pass
 
 
-def _act(y: np.ndarray, nonlinearity: str) -> None:
+def act(y: np.ndarray, nonlinearity: str) -> None:
     """f applied in place."""
     if nonlinearity == "tanh":
         np.tanh(y, out=y)
@@ -66,7 +66,7 @@ def forward(params: dict, x: np.ndarray, *, nonlinearity: str = "tanh", leak: fl
         for t in range(1, T + 1):
             a = h[t]
             a += h[t - 1] @ W_hh_T  # a_t
-            _act(a, nonlinearity)  # f(a_t)
+            act(a, nonlinearity)  # f(a_t)
             if fa is not None:
                 fa[t - 1] = a
                 a *= leak
@@ -77,6 +77,16 @@ def forward(params: dict, x: np.ndarray, *, nonlinearity: str = "tanh", leak: fl
 def _f_of_a(cache: dict, t0: int, t1: int) -> np.ndarray:
     """f(a_t) for t in [t0, t1) (1-based steps) as a view or array of shape (t1 - t0, B, H)."""
     return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1:t1 - 1]
+
+
+def step_term_norms(d: np.ndarray, hp: np.ndarray) -> np.ndarray:
+    """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
+
+    ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 (G+1) H) a step, and no
+    (G*H, H) matrix per step.
+    """
+    gram = np.matmul(d, d.transpose(0, 2, 1)) * np.matmul(hp, hp.transpose(0, 2, 1))
+    return np.sqrt(np.abs(gram.sum(axis=(1, 2))))
 
 
 def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
@@ -112,9 +122,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             grads["weight_hh"] += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
             grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
             grads["bias_ih"] += d.sum(axis=(0, 1))
-            # ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 H) a step
-            gram = np.matmul(d, d.transpose(0, 2, 1)) * np.matmul(hp, hp.transpose(0, 2, 1))
-            weight_grad_norm[t0:t1] = np.sqrt(np.abs(gram.sum(axis=(1, 2))))
+            weight_grad_norm[t0:t1] = step_term_norms(d, hp)
         grad_norm[0] = np.sqrt(np.sum(g * g))
     grads["bias_hh"] = grads["bias_ih"].copy()
     return {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}

@@ -1,0 +1,113 @@
+"""PyTorch backend: the rnn, esn, lstm and gru as autograd loops, mirroring :mod:`rnngrad.numpy_backend`.
+
+The same interface, name for name:
+
+- ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
+- ``forward(s, params, x)``: states h (T+1, B, H) as a tensor, and a cache.
+- ``loss_and_grads(s, params, batch)``: one forward and ONE backward pass (autograd) giving the
+  loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
+  ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh||, as float64 NumPy arrays; dL/ds_t
+  and dL/d(pre-activation) come from ``retain_grad`` on every state and pre-activation.
+- ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by
+  ``torch.func`` (vmap of jacrev of the model's ``step``), independently of the NumPy formulas,
+  as a NumPy array (T, S, S).
+
+Each model module has ``step(params, carry, x_t) -> carry`` (carry h, or (h, c) for the lstm)
+and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (truncated BPTT).
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import torch
+
+from rnngrad.numpy_backend import model_kwargs
+from rnngrad.numpy_backend.rnn import step_term_norms
+from rnngrad.settings import CellSettings
+from rnngrad.tasks import Batch
+from rnngrad.torch_backend import readout
+
+NAME = "torch"
+
+
+def _model(s: CellSettings):
+    name = "rnn" if s.model in ("rnn", "esn") else s.model
+    return importlib.import_module(f"rnngrad.torch_backend.{name}")
+
+
+def device(s: CellSettings) -> torch.device:
+    """The torch device of a cell; ``device: cuda`` without a usable GPU is a RuntimeError."""
+    if s.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device: 'cuda' is set, but torch {torch.__version__} finds no CUDA GPU "
+                           "on this machine; set device: cpu (value 'cuda')")
+    return torch.device(s.device)
+
+
+def tensor(s: CellSettings, a) -> torch.Tensor:
+    """A NumPy array as a tensor of the cell's dtype on its device."""
+    return torch.as_tensor(np.asarray(a), dtype=getattr(torch, s.dtype), device=device(s))
+
+
+def to_backend(s: CellSettings, params: dict) -> dict:
+    return {k: tensor(s, v) for k, v in params.items()}
+
+
+def from_backend(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def forward(s: CellSettings, params: dict, x):
+    x = x if isinstance(x, torch.Tensor) else tensor(s, x)
+    return _model(s).forward(params, x, **model_kwargs(s))
+
+
+def _float64(t: torch.Tensor) -> np.ndarray:
+    return from_backend(t).astype(np.float64)
+
+
+def _grads(vs: list[torch.Tensor]) -> torch.Tensor:
+    """The .grad of each tensor, stacked; zeros where nothing after it read it."""
+    return torch.stack([torch.zeros_like(v) if v.grad is None else v.grad for v in vs])
+
+
+def loss_and_grads(s: CellSettings, params: dict, batch: Batch) -> dict:
+    p = {k: v.detach().requires_grad_() for k, v in params.items()}
+    h, cache = _model(s).forward(p, tensor(s, batch.x), retain=True, **model_kwargs(s))
+    loss, y = readout.loss(p, h, batch)
+    loss.backward()
+    with torch.no_grad():
+        grad_norm = torch.linalg.vector_norm(_grads(cache["h"]), dim=(1, 2))
+        if "c" in cache:  # the lstm's state is (h, c)
+            grad_norm = torch.hypot(grad_norm, torch.linalg.vector_norm(_grads(cache["c"]), dim=(1, 2)))
+        # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
+        weight_grad_norm = step_term_norms(_float64(_grads(cache["pre"])), _float64(h[:-1]))
+    return {
+        "loss": loss.item(),
+        "outputs": _float64(y),
+        "grads": {k: _float64(torch.zeros_like(v) if v.grad is None else v.grad) for k, v in p.items()},
+        "grad_norm": _float64(grad_norm),
+        "weight_grad_norm": weight_grad_norm,
+        "states": h.detach(),
+    }
+
+
+def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
+    model, kw = _model(s), model_kwargs(s)
+    p = {k: v.detach() for k, v in params.items()}
+    x = tensor(s, batch.x[:, b:b + 1])  # (T, 1, I)
+    with torch.no_grad():
+        _, cache = model.forward(p, x, **kw)
+    lstm = "c" in cache
+    prev = torch.stack(cache["h"][:-1])  # s_{t-1} for t = 1..T, (T, 1, S)
+    if lstm:
+        prev = torch.cat([prev, torch.stack(cache["c"][:-1])], dim=-1)
+    H = cache["h"][0].shape[-1]
+
+    def state_map(s_prev: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:  # (1, S) -> (1, S)
+        if lstm:
+            return torch.cat(model.step(p, (s_prev[:, :H], s_prev[:, H:]), x_t, **kw), dim=-1)
+        return model.step(p, s_prev, x_t, **kw)
+
+    J = torch.func.vmap(torch.func.jacrev(state_map))(prev, x)  # (T, 1, S, 1, S)
+    return _float64(J[:, 0, :, 0, :])
