@@ -1,0 +1,15 @@
+rule cell:
+    output:
+        "results/{study}/cells/{cell_id}.json",
+    log:
+        "logs/{study}/cells/{cell_id}.log",
+    params:
+        settings=cell_settings,
+    threads: cell_resource("cpus_per_task")
+    resources:
+        runtime=cell_resource("runtime"),
+        mem_mb=cell_resource("mem_mb"),
+        cpus_per_task=cell_resource("cpus_per_task"),
+    shell:
+        "rnngrad cell --settings-json {params.settings:q} --cell-id {wildcards.cell_id:q}"
+        " --out {output:q} --log {log:q}"

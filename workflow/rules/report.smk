@@ -1,0 +1,18 @@
+rule report:
+    input:
+        cells=rules.tables.output.cells,
+        profiles=rules.tables.output.profiles,
+        training=rules.tables.output.training,
+        figures=rules.figures.output.png,
+    output:
+        "reports/{study}.html",
+    log:
+        "logs/{study}/report.log",
+    params:
+        tables=subpath(input.cells, parent=True),
+        figures=lambda wildcards, input: os.path.dirname(input.figures[0]),
+        config=study_config_json,
+    shell:
+        "rnngrad report --study {wildcards.study:q} --tables-dir {params.tables:q}"
+        " --figures-dir {params.figures:q} --config-json {params.config:q} --out {output:q}"
+        " > {log:q} 2>&1"
