@@ -3,8 +3,9 @@
 The same interface, name for name:
 
 - ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
-- ``forward(s, params, x)``: states h (T+1, B, H) as a tensor, and a cache.
-- ``loss_and_grads(s, params, batch)``: one forward and ONE backward pass (autograd) giving the
+- ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
+  the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
+- ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass (autograd) giving the
   loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
   ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh||, as float64 NumPy arrays; dL/ds_t
   and dL/d(pre-activation) come from ``retain_grad`` on every state and pre-activation.
@@ -57,9 +58,18 @@ def from_backend(t) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
-def forward(s: CellSettings, params: dict, x):
+def _state(s: CellSettings, h0):
+    """An initial state (None, h, or the lstm's pair (h, c); NumPy or tensors) as tensors."""
+    if h0 is None or isinstance(h0, torch.Tensor):
+        return h0
+    if isinstance(h0, tuple):
+        return tuple(_state(s, v) for v in h0)
+    return tensor(s, h0)
+
+
+def forward(s: CellSettings, params: dict, x, h0=None):
     x = x if isinstance(x, torch.Tensor) else tensor(s, x)
-    return _model(s).forward(params, x, **model_kwargs(s))
+    return _model(s).forward(params, x, _state(s, h0), **model_kwargs(s))
 
 
 def _float64(t: torch.Tensor) -> np.ndarray:
@@ -71,9 +81,9 @@ def _grads(vs: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([torch.zeros_like(v) if v.grad is None else v.grad for v in vs])
 
 
-def loss_and_grads(s: CellSettings, params: dict, batch: Batch) -> dict:
+def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
-    h, cache = _model(s).forward(p, tensor(s, batch.x), retain=True, **model_kwargs(s))
+    h, cache = _model(s).forward(p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s))
     loss, y = readout.loss(p, h, batch)
     loss.backward()
     with torch.no_grad():
