@@ -1,0 +1,373 @@
+"""The HTML report of a study: one self-contained file built from the tables alone.
+
+Figures are embedded as base64 PNG (the saved ones under ``figures_dir``, redrawn from the tables
+where missing), tables inline, and a small inline script sorts and filters the cells table: the
+page opens offline and loads nothing from the network. Every user string (study, remedy and
+setting names) goes through Jinja2's autoescaping.
+
+Example
+-------
+>>> from rnngrad.report import build_report
+>>> build_report("default", "results/default/tables", "results/default/figures",
+...              "reports/default.html")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from rnngrad import figures
+
+TABLES = ("cells", "profiles", "training")
+PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
+              "host", "python_version")
+MAX_LISTED_PAIRS = 50  # backend pairs listed by name (disagreeing first); the rest are counted
+
+REMEDY_TEXT = {
+    "none": ("Plain full backpropagation through time with the study's optimizer: the baseline "
+             "every remedy is compared with.", "Rumelhart, Hinton and Williams 1986; Werbos 1990."),
+    "clip_norm": ("Gradient clipping by global norm: when the norm of the whole gradient exceeds "
+                  "a threshold, the gradient is rescaled to the threshold, keeping its direction. "
+                  "It tames exploding gradients and does nothing for vanishing ones.",
+                  "Pascanu, Mikolov and Bengio 2013, On the difficulty of training recurrent "
+                  "neural networks, ICML, Algorithm 1."),
+    "clip_value": ("Gradient clipping by value: each component is clamped to [-threshold, "
+                   "threshold], which also changes the gradient's direction.",
+                   "Mikolov 2012, Statistical language models based on neural networks (thesis); "
+                   "compared in Pascanu et al. 2013."),
+    "truncated_bptt": ("Truncated BPTT(k1, k2): every k1 steps the losses are backpropagated at "
+                       "most k2 steps back. It bounds cost and explosion but cannot learn "
+                       "dependencies longer than k2 (marked on the profiles).",
+                       "Williams and Peng 1990, An efficient gradient-based algorithm for on-line "
+                       "training of recurrent network trajectories, Neural Computation."),
+    "penalty": ("Pascanu's regularizer Omega, which pushes each step's Jacobian to preserve the "
+                "norm of the backpropagated error (their eq. 10, with dL/ds_{k+1} and s_k held "
+                "constant), combined with clipping by norm: their SGD-CR.",
+                "Pascanu, Mikolov and Bengio 2013, ICML, section 3.3."),
+    "l2_penalty": ("An L2 penalty on W_rec (weight decay on the recurrent matrix), which pulls its "
+                   "spectral radius down: it fights explosion and favours vanishing.",
+                   "Pascanu et al. 2013 discuss it as the classic alternative; Bengio et al. 1994."),
+    "orthogonal_init": ("W_rec initialized as s times a random orthogonal matrix: every singular "
+                        "value equals s, so a linear network neither shrinks nor grows any "
+                        "direction at s = 1.",
+                        "Saxe, McClelland and Ganguli 2014, Exact solutions to the nonlinear "
+                        "dynamics of learning in deep linear neural networks, ICLR."),
+    "identity_init": ("IRNN: W_rec = s times the identity with ReLU units, so at s = 1 the state "
+                      "is copied forward and the gradient passes back unchanged through active "
+                      "units.",
+                      "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
+                      "of rectified linear units, arXiv:1504.00941."),
+    "smart_init": ("Pascanu's 'smart' initialization: sparse W_rec (15 incoming weights per unit) "
+                   "scaled to spectral radius s, and small input weights.",
+                   "Pascanu et al. 2013, after Sutskever, Martens, Dahl and Hinton 2013."),
+    "esn": ("Echo state network: a fixed random leaky reservoir whose output weights are fitted "
+            "by ridge regression in closed form, so no gradient flows through time at all.",
+            "Jaeger 2001, The 'echo state' approach to analysing and training recurrent neural "
+            "networks, GMD Report 148; Jaeger and Haas 2004, Science."),
+    "lstm": ("Long short-term memory: a gated cell state with an additive update (forget-gate "
+             "bias 1) gives the error a path that neither vanishes nor explodes when the gates "
+             "stay open.",
+             "Hochreiter and Schmidhuber 1997, Long short-term memory, Neural Computation; Gers, "
+             "Schmidhuber and Cummins 2000 (forget gate)."),
+    "gru": ("Gated recurrent unit: update and reset gates interpolate between the old state and "
+            "a candidate, a lighter gated path for the gradient.",
+            "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP."),
+}
+
+# column -> (unit, meaning); init_/trained_ metrics are described once, without their prefix
+METRIC_COLUMNS = {
+    "decay_rate": ("log10 per step", "least-squares slope of log10 grad_norm[k] against lag k"),
+    "jacobian_decay_rate": ("log10 per step", "the same slope of jacobian_norm"),
+    "log10_grad_ratio": ("log10 (ratio)", "log10(grad_norm[steps-1] / grad_norm[0]): < 0 vanishing, "
+                         "> 0 exploding"),
+    "horizon": ("steps", "smallest lag with grad_norm below 1e-3 grad_norm[0]; steps when none"),
+    "lyapunov_max": ("ln per step (natural log)", "largest Lyapunov exponent of the state map "
+                     "along the first probe sequence (QR method)"),
+    "spectral_radius": ("1", "largest |eigenvalue| of W_rec (gated models: candidate block)"),
+    "spectral_norm": ("1", "largest singular value of W_rec (gated models: candidate block)"),
+    "profile_seconds": ("s", "median wall time of the forward + backward pass giving grad_norm"),
+    "jacobian_seconds": ("s", "median wall time of the Jacobian norms and lyapunov_max"),
+    "probe_loss": ("loss units of the task", "task loss of the probe batch"),
+}
+COLUMNS = {
+    "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
+    "steps": ("steps", "actual sequence length the network reads"),
+    "backend": ("category", "numpy (hand-written BPTT) or torch (autograd)"),
+    "remedy": ("category", "name of the remedy preset applied to the cell"),
+    "seq_len": ("steps", "task length T before task-specific additions"),
+    "w_rec_scale": ("1", "spectral radius of W_rec at initialization"),
+    "seed": ("integer", "seed of weights and data (pairs cells across scale, remedy, backend)"),
+    "model": ("category", "rnn, lstm, gru or esn"),
+    "nonlinearity": ("category", "tanh, relu, sigmoid or linear"),
+    "init": ("category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"),
+    "input_scale": ("1", "standard deviation of the input weights"),
+    "hidden": ("units", "hidden size H"),
+    "dtype": ("category", "float64 or float32"),
+    "device": ("category", "torch device (numpy cells ignore it)"),
+    "task": ("category", "adding, copy, temporal_order, digits or memory"),
+    "batch": ("sequences", "sequences per training batch and in the probe batch"),
+    "train_steps": ("steps", "training steps (0 = profile at initialization only)"),
+    "optimizer": ("category", "sgd, momentum or adam"),
+    "lr": ("1", "learning rate"),
+    "clip_kind": ("category", "clipping by norm or value; empty = no clipping"),
+    "clip_threshold": ("gradient units", "clipping threshold"),
+    "truncate_k1": ("steps", "truncated BPTT: update every k1 steps"),
+    "truncate_k2": ("steps", "truncated BPTT: backpropagate at most k2 steps"),
+    "penalty_kind": ("category", "pascanu (Omega) or l2_wrec; empty = none"),
+    "penalty_weight": ("1", "multiplier of the penalty"),
+    "jacobian": ("bool", "whether jacobian_norm and lyapunov_max were measured"),
+    "leak": ("1", "ESN leak rate"),
+    "ridge": ("1", "ESN readout ridge regularization"),
+    "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
+    "accuracy": ("fraction", "fraction of evaluation sequences correct"),
+    "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
+    "normalized_loss": ("1 (1 = chance)", "final_loss / baseline_loss"),
+    "solved": ("bool", "accuracy >= 0.99 (Pascanu et al.'s fewer than 1% errors)"),
+    "memory_capacity": ("delays", "Jaeger's memory capacity (memory task)"),
+    "clip_fraction": ("fraction", "fraction of training steps whose gradient was clipped"),
+    "max_grad_norm": ("gradient units", "largest global gradient norm before clipping"),
+    "diverged_at": ("step", "training step with a non-finite loss or gradient; empty if none"),
+    "train_seconds": ("s", "wall time of training"),
+    "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
+    "runtime_s": ("s", "wall time of the whole cell"),
+    "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
+    "rnngrad_version": ("text", "package version"),
+    "code_hash": ("hex", "hash of the package source that computed the cell"),
+    "numpy_version": ("text", "NumPy version"),
+    "torch_version": ("text", "PyTorch version (empty if not installed)"),
+    "git_commit": ("hex", "git commit of the checkout (empty outside git)"),
+    "settings_hash": ("hex", "hash of the cell's resolved settings"),
+    "host": ("text", "host name"),
+    "python_version": ("text", "Python version"),
+    # profiles
+    "phase": ("category", "init (at initialization) or trained (after training)"),
+    "lag": ("steps", "k = steps - t, steps back from the last step"),
+    "grad_norm": ("loss units / state units", "||dL/ds_{steps-k}||, Frobenius over batch and units"),
+    "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
+    "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
+    # training
+    "step": ("step", "training step"),
+    "loss": ("loss units of the task", "training batch loss"),
+    "param_grad_norm": ("gradient units", "global gradient norm before clipping"),
+    "clipped": ("bool", "whether the step's gradient was clipped"),
+    "penalty": ("1", "value of the penalty term"),
+}
+
+
+# -- data --------------------------------------------------------------------------------------
+def read_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The study's tables from ``tables_dir`` (``<name>.parquet``); absent ones are empty."""
+    out = {}
+    for name in TABLES:
+        path = Path(tables_dir) / f"{name}.parquet"
+        out[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+    return out
+
+
+def describe_column(name: str) -> tuple[str, str]:
+    """Unit and meaning of a table column (phase-prefixed metrics included)."""
+    for prefix, phase in (("init_", "at initialization"), ("trained_", "after training")):
+        if name.startswith(prefix) and name[len(prefix):] in METRIC_COLUMNS:
+            unit, meaning = METRIC_COLUMNS[name[len(prefix):]]
+            return unit, f"{meaning}, {phase}"
+    return COLUMNS.get(name, ("", "further grid axis or setting (see the config)"))
+
+
+def zero_crossings(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per remedy and seq_len, the w_rec_scale where the median init log10_grad_ratio crosses
+    zero, interpolated linearly in log10(scale); one backend (the reference one)."""
+    if cells.empty or "init_log10_grad_ratio" not in cells:
+        return pd.DataFrame(columns=["remedy", "seq_len", "crossing"])
+    c = cells[cells["backend"] == figures.first_backend(cells)]
+    agg = c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)[
+        "init_log10_grad_ratio"].median().reset_index()
+    rows = []
+    for (rem, L), d in agg.groupby(["remedy", "seq_len"], observed=True):
+        d = d.sort_values("w_rec_scale")
+        s, r = d["w_rec_scale"].to_numpy(float), d["init_log10_grad_ratio"].to_numpy(float)
+        rows.append({"remedy": str(rem), "seq_len": int(L), "crossing": _crossing(s, r)})
+    out = pd.DataFrame(rows)
+    order = {r: i for i, r in enumerate(figures.remedy_order(out["remedy"]))}
+    return out.sort_values(["remedy", "seq_len"], key=lambda k: k.map(order) if k.name == "remedy" else k)
+
+
+def _crossing(s: np.ndarray, r: np.ndarray) -> str:
+    ok = ~np.isnan(r)
+    s, r = s[ok], r[ok]
+    if len(r) == 0:
+        return "no data"
+    for i in range(len(r) - 1):
+        if r[i] < 0 <= r[i + 1]:
+            if not np.isfinite(r[i + 1]) or not np.isfinite(r[i]) or s[i] <= 0:
+                return f"between {s[i]:g} and {s[i + 1]:g}"
+            f = -r[i] / (r[i + 1] - r[i])
+            return f"{10 ** ((1 - f) * math.log10(s[i]) + f * math.log10(s[i + 1])):.3g}"
+    if np.all(r < 0):
+        return f"above {s[-1]:g} (vanishing at every scale)"
+    if np.all(r >= 0):
+        return f"below {s[0]:g} (no vanishing at any scale)"
+    return "no single crossing"
+
+
+def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
+    t = figures.trained_cells(cells)
+    if t.empty:
+        return pd.DataFrame(columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"])
+    t = figures.best_lr(t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float)))
+    t = t[t["seq_len"] == t["seq_len"].max()]
+    out = t.groupby("remedy").agg(seq_len=("seq_len", "first"), solved_rate=("solved", "mean"),
+                                  normalized_loss=("normalized_loss", "median"),
+                                  cells=("cell_id", "size")).reset_index()
+    order = figures.remedy_order(out["remedy"])
+    return out.set_index("remedy").loc[order].reset_index()
+
+
+def findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Numbers and sentences of the summary, computed from the tables."""
+    cells = figures.frame(tables, "cells")
+    f: dict[str, Any] = {"n_cells": len(cells)}
+    if cells.empty:
+        return f
+    f["runtime_s"] = float(cells["runtime_s"].sum()) if "runtime_s" in cells else float("nan")
+    f["status"] = cells["status"].value_counts().to_dict() if "status" in cells else {}
+    axes = [a for a in ("backend", "remedy", "seq_len", "w_rec_scale", "seed") if a in cells]
+    axes += [c for c in ("lr", "hidden", "model", "nonlinearity", "init", "task", "dtype")
+             if c in cells and cells[c].nunique() > 1 and c not in axes]
+    f["grid"] = [(a, ", ".join(_fmt(v) for v in _sorted_values(cells, a))) for a in axes]
+    f["seeds"] = figures.n_seeds(cells)
+    f["seed_note"] = figures.seed_note(cells)
+    hashes = sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
+    f["code_hashes"] = hashes
+    f["crossings"] = zero_crossings(cells)
+    f["solved"] = solved_at_longest(cells)
+    f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
+    f["ref_backend"] = figures.first_backend(cells)
+    f["lr_note"] = figures.lr_note(figures.trained_cells(cells))
+    ag = figures.backend_agreement(tables)
+    f["agreement"] = ag
+    f["agreement_counts"] = ag["verdict"].value_counts().to_dict() if len(ag) else {}
+    return f
+
+
+def _sorted_values(cells: pd.DataFrame, col: str) -> list:
+    if col == "remedy":
+        return figures.remedy_order(cells[col])
+    if col == "backend":
+        return figures.ordered(cells[col], figures.BACKEND_ORDER)
+    return sorted(cells[col].dropna().unique(), key=lambda v: (isinstance(v, str), v))
+
+
+def _fmt(v: Any) -> str:
+    """A table value as short text: 4 significant digits, inf/nan spelt out, empty for None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def cells_view(cells: pd.DataFrame) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
+    """Header, formatted rows and the columns left out because every cell has the same value
+    (shown once above the table: it keeps a study of thousands of cells small)."""
+    if cells.empty:
+        return [], [], []
+    constant = [c for c in cells.columns if c != "cell_id" and cells[c].nunique(dropna=False) <= 1]
+    shown = [c for c in cells.columns if c not in constant]
+    text = cells[shown].astype(object).map(_fmt)
+    return shown, text.to_numpy().tolist(), [(c, _fmt(cells[c].iloc[0])) for c in constant]
+
+
+def _png(name: str, tables, figures_dir: Path | None) -> str:
+    """Base64 PNG of a figure: the saved file if present, else drawn from the tables."""
+    path = None if figures_dir is None else figures_dir / f"{name}.png"
+    if path is not None and path.exists():
+        data = path.read_bytes()
+    else:
+        fig, _ = figures.draw(name, tables)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=figures.DPI)
+        data = buf.getvalue()
+    return base64.b64encode(data).decode("ascii")
+
+
+SECTIONS = (  # (id, title, figures in it)
+    ("unrolled", "The network unrolled through time", ("unrolled",)),
+    ("phase", "Where gradients vanish or explode", ("phase_diagram",)),
+    ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
+    ("theory", "Theory against measurement", ("theory",)),
+    ("remedies", "Remedies and training", ("remedy_decay", "solved_vs_seq_len", "training_curves")),
+    ("agreement", "Backend agreement", ("backend_agreement",)),
+    ("speed", "Speed", ("speed",)),
+)
+
+
+def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | None,
+                 out_html: str | Path, config: dict | None = None) -> Path:
+    """Write the study's report, one self-contained HTML file, to ``out_html``.
+
+    Parameters
+    ----------
+    study : the study's name (shown, escaped).
+    tables_dir : folder with ``cells.parquet``, ``profiles.parquet``, ``training.parquet``.
+    figures_dir : folder with the saved ``<name>.png`` figures; missing ones are redrawn.
+    out_html : the file to write.
+    config : the study's config, shown in the provenance section.
+    """
+    tables = read_tables(tables_dir)
+    cells = tables["cells"]
+    fdir = None if figures_dir is None else Path(figures_dir)
+    f = findings(tables)
+    header, rows, constant = cells_view(cells)
+    remedies = figures.remedy_order(cells["remedy"]) if "remedy" in cells else []
+    remedy_cfg = (config or {}).get("remedies", {})
+    remedy_notes = [{
+        "name": r, "colour": figures.remedy_colour(r),
+        "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
+        "ref": REMEDY_TEXT.get(r, ("", ""))[1],
+        "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()
+        if r in remedy_cfg else "",
+    } for r in remedies]
+    sections = []
+    for sid, title, names in SECTIONS:
+        figs = [{"name": n, "png": _png(n, tables, fdir), "caption": figures.CAPTIONS[n]}
+                for n in names]
+        sections.append({"id": sid, "title": title, "figures": figs})
+    dictionary = [{"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
+                  for t in TABLES for c in tables[t].columns]
+    ag = f.get("agreement", pd.DataFrame())
+    listed = ag.sort_values("verdict", key=lambda v: v.map({"disagree": 0, "chaotic": 1, "agree": 2})
+                            ).head(MAX_LISTED_PAIRS) if len(ag) else ag
+    prov = [(c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
+            for c in PROVENANCE if c in cells]
+    env = Environment(loader=PackageLoader("rnngrad", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    html = env.get_template("report.html.j2").render(
+        study=study, f=f, sections=sections, header=header, rows=rows, constant=constant,
+        remedy_notes=remedy_notes, dictionary=dictionary, provenance=prov,
+        agreement=[{k: _fmt(v) for k, v in r.items()} for r in listed.to_dict("records")],
+        n_pairs=len(ag), config=yaml.safe_dump(config, sort_keys=False) if config else "",
+        crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
+        solved=[{k: _fmt(v) for k, v in r.items()} for r in f.get("solved", pd.DataFrame()).to_dict("records")],
+        fmt=_fmt, built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        builder_host=platform.node())
+    out = Path(out_html)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out

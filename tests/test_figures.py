@@ -1,0 +1,212 @@
+"""Figures build from tables shaped as DESIGN.md says, with real NumPy gradient profiles."""
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from rnngrad import figures
+from rnngrad.cell import measure_profile
+from rnngrad.init import data_stream, init_params
+from rnngrad.settings import CellSettings
+from rnngrad.tasks import baseline_loss, make_batch, spec
+
+REMEDIES = {
+    "none": {},
+    "clip_norm": {"clip": {"kind": "norm", "threshold": 1.0}},
+    "truncated_bptt": {"truncate": {"k1": 1, "k2": 5}},
+    "orthogonal_init": {"init": "orthogonal"},
+    "identity_init": {"init": "identity", "nonlinearity": "relu"},
+    "sigmoid": {"nonlinearity": "sigmoid"},
+}
+# remedies that learn the task at each length in the synthetic training results
+LEARNS = {"none": (10,), "clip_norm": (10,), "truncated_bptt": (10,), "orthogonal_init": (10, 30),
+          "identity_init": (10, 30), "sigmoid": ()}
+TRAIN_STEPS = 20
+
+
+def cell_id(s: CellSettings) -> str:
+    return (f"backend={s.backend}/remedy={s.remedy}/seq_len={s.seq_len}/"
+            f"w_rec_scale={s.w_rec_scale:g}/seed={s.seed}")
+
+
+def make_tables(seeds=(0, 1), backends=("numpy", "torch"), trained=True, seq_lens=(10, 30),
+                scales=(0.5, 1.0, 1.5, 3.0), remedies=tuple(REMEDIES), hidden=8):
+    """Tables of DESIGN.md for a small grid: the init (and trained) profiles are measured by the
+    NumPy backend; torch cells copy them with rounding-sized differences (larger in chaotic
+    cells); training results are synthetic but follow the same shapes and types."""
+    rng = np.random.default_rng(1)
+    cells, profiles, training = [], [], []
+    for remedy in remedies:
+        for L in seq_lens:
+            for w in scales:
+                for seed in seeds:
+                    base = {"seq_len": L, "w_rec_scale": w, "seed": seed, "remedy": remedy,
+                            "hidden": hidden, "batch": 4, "task": "adding",
+                            "train_steps": TRAIN_STEPS if trained else 0, **REMEDIES[remedy]}
+                    s0 = CellSettings.from_dict({**base, "backend": "numpy"})
+                    sp = spec(s0.task, L, hidden)
+                    params = init_params(s0, sp.n_in, sp.n_out)
+                    probe = make_batch(s0.task, L, s0.batch, data_stream(s0, "probe"), hidden)
+                    m, prof = measure_profile(s0, params, probe)
+                    if trained:  # a stand-in for trained weights: W_rec shrunk a little
+                        tp = {**params, "weight_hh": 0.9 * params["weight_hh"]}
+                        mt, proft = measure_profile(s0, tp, probe)
+                    for backend in backends:
+                        s = CellSettings.from_dict({**base, "backend": backend})
+                        cid = cell_id(s)
+                        chaotic = m["lyapunov_max"] > 0
+                        eps = 0.0 if backend == "numpy" else (1e-5 if chaotic else 1e-15)
+                        row = {"cell_id": cid, "steps": probe.steps, **s.flat()}
+                        for k, v in m.items():
+                            if k != "finite":
+                                row[f"init_{k}"] = v * (1 + eps) if isinstance(v, float) else v
+                        phases = [("init", prof)]
+                        if trained:
+                            row.update({f"trained_{k}": v for k, v in mt.items() if k != "finite"})
+                            phases.append(("trained", proft))
+                            base_loss = baseline_loss(s.task, L)
+                            solved = L in LEARNS[remedy]
+                            norm_loss = (0.01 if solved else 0.9) * (1 + 0.1 * rng.random())
+                            curve = base_loss * np.geomspace(1.0, norm_loss, TRAIN_STEPS)
+                            clipped = (s.clip is not None) & (rng.random(TRAIN_STEPS) < (0.9 if w > 1 else 0.1))
+                            training.append(pd.DataFrame({
+                                "cell_id": cid, "step": np.arange(TRAIN_STEPS), "loss": curve,
+                                "param_grad_norm": rng.lognormal(0, 1, TRAIN_STEPS) * w,
+                                "clipped": clipped, "penalty": 0.0}))
+                            row.update({
+                                "final_loss": curve[-1], "accuracy": 1.0 if solved else 0.3,
+                                "baseline_loss": base_loss, "normalized_loss": curve[-1] / base_loss,
+                                "solved": solved, "clip_fraction": clipped.mean(),
+                                "max_grad_norm": 3.0 * w, "diverged_at": np.nan,
+                                "train_seconds": 0.1})
+                        row.update({
+                            "status": "ok" if m["finite"] else "exploded",
+                            "runtime_s": 0.5 + (backend == "torch"), "overhead_s": 0.2 + 1.3 * (backend == "torch"),
+                            "rnngrad_version": "0.1.0", "code_hash": "abc123",
+                            "numpy_version": np.__version__, "torch_version": "2.13.0",
+                            "git_commit": "deadbeef", "settings_hash": f"h{len(cells)}",
+                            "host": "testhost"})
+                        cells.append(row)
+                        for phase, p in phases:
+                            gn = np.asarray(p["grad_norm"]) * (1 + eps * (phase == "init"))
+                            profiles.append(pd.DataFrame({
+                                "cell_id": cid, "phase": phase, "lag": p["lag"], "grad_norm": gn,
+                                "jacobian_norm": p["jacobian_norm"],
+                                "weight_grad_norm": p["weight_grad_norm"]}))
+    training_df = (pd.concat(training, ignore_index=True) if training else
+                   pd.DataFrame({"cell_id": pd.Series(dtype=str), "step": pd.Series(dtype=int),
+                                 "loss": pd.Series(dtype=float),
+                                 "param_grad_norm": pd.Series(dtype=float),
+                                 "clipped": pd.Series(dtype=bool), "penalty": pd.Series(dtype=float)}))
+    return {"cells": pd.DataFrame(cells), "profiles": pd.concat(profiles, ignore_index=True),
+            "training": training_df}
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return make_tables()
+
+
+def test_every_figure_draws_from_full_tables(tables):
+    for name, plot in figures.FIGURES.items():
+        fig = plot(tables)
+        assert isinstance(fig, Figure), name
+        assert fig.axes, name
+
+
+def test_figures_without_training_one_seed_one_backend():
+    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
+                    scales=(0.9, 1.2), remedies=("none",))
+    drawn = {name: plot(t) for name, plot in figures.FIGURES.items()}
+    for name in ("remedy_decay", "solved_vs_seq_len", "training_curves", "backend_agreement"):
+        assert drawn[name] is None, name
+    for name in ("unrolled", "phase_diagram", "decay_curves", "weight_grad_norm", "theory", "speed"):
+        assert isinstance(drawn[name], Figure), name
+    assert "one seed" in figures.seed_note(t["cells"])
+
+
+def test_empty_tables_give_placeholders(tmp_path):
+    empty = {"cells": pd.DataFrame(), "profiles": pd.DataFrame(), "training": pd.DataFrame()}
+    paths = figures.save_all(empty, tmp_path)
+    assert len(paths) == 3 * len(figures.FIGURES)
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert figures.NO_DATA in (tmp_path / "phase_diagram.svg").read_text()
+
+
+def test_save_all_writes_three_formats(tmp_path):
+    small = make_tables(seeds=(0,), seq_lens=(10,), scales=(0.5, 2.0), remedies=("none", "clip_norm"))
+    paths = figures.save_all(small, tmp_path)
+    names = {p.name for p in paths}
+    for name in figures.FIGURES:
+        for ext in ("png", "svg", "pdf"):
+            assert f"{name}.{ext}" in names
+    assert (tmp_path / "phase_diagram.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "phase_diagram.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_regimes_are_vanishing_stable_exploding(tables):
+    picks = figures.pick_regimes(tables["cells"])
+    labels = [label for label, _ in picks]
+    assert labels == ["vanishing", "stable", "exploding"]
+    r = [row["init_log10_grad_ratio"] for _, row in picks]
+    assert r[0] < 0 < r[2] and abs(r[1]) <= min(abs(r[0]), abs(r[2]))
+
+
+def test_remedy_colours_fixed_and_distinct():
+    known = [figures.remedy_colour(r) for r in figures.REMEDY_ORDER]
+    assert len(set(known)) == len(known)
+    assert figures.remedy_colour("my_remedy") == figures.remedy_colour("my_remedy")
+    assert figures.remedy_order(["lstm", "zzz", "none", "aaa"]) == ["none", "lstm", "aaa", "zzz"]
+
+
+def test_backend_agreement_verdicts(tables):
+    ag = figures.backend_agreement(tables)
+    assert len(ag) == len(tables["cells"]) // 2
+    # non-chaotic pairs differ by ~1e-15: they agree; chaotic ones are flagged as chaotic
+    assert set(ag.loc[ag["lyapunov_max"] <= 0, "verdict"]) == {"agree"}
+    assert set(ag.loc[ag["lyapunov_max"] > 0, "verdict"]) <= {"chaotic"}
+    # a relative difference of 1e-6 in a non-chaotic pair is a disagreement
+    cells = tables["cells"].copy()
+    i = cells.index[(cells["backend"] == "torch") & (cells["init_lyapunov_max"] < 0)][0]
+    cells.loc[i, "init_decay_rate"] *= 1 + 1e-6
+    ag2 = figures.backend_agreement({**tables, "cells": cells})
+    assert (ag2["verdict"] == "disagree").sum() == 1
+    assert ag2.loc[ag2["verdict"] == "disagree", "max_rel_diff"].iloc[0] == pytest.approx(1e-6, rel=1e-3)
+
+
+def test_rel_diff_tolerance():
+    r, ok = figures._rel_diff([1.0, 0.0, np.inf, np.nan, 1.0], [1 + 2e-9, 5e-13, np.inf, np.nan, 1.1])
+    assert ok.tolist() == [True, True, True, True, False]
+    assert r[2] == 0 and r[3] == 0 and r[4] == pytest.approx(0.1 / 1.1)
+
+
+def test_best_lr_picks_the_lr_that_solves():
+    cells = pd.DataFrame({
+        "remedy": ["none"] * 4, "seq_len": [10] * 4, "lr": [0.1, 0.1, 0.01, 0.01],
+        "solved": [0.0, 0.0, 1.0, 1.0], "normalized_loss": [0.9, 0.8, 0.01, 0.02]})
+    best = figures.best_lr(cells)
+    assert set(best["lr"]) == {0.01}
+    assert figures.lr_note(cells)
+
+
+def test_theory_bound_holds_on_measured_jacobians(tables):
+    # the line the theory figure draws: ||ds_T/ds_{T-k}|| <= (gamma * sigma_max)^k (Pascanu et al.)
+    c = tables["cells"].set_index("cell_id")
+    p = tables["profiles"].query("phase == 'init'").join(c[["nonlinearity", "init_spectral_norm"]],
+                                                        on="cell_id")
+    bound = p["lag"] * np.log10(p["nonlinearity"].map(figures.GAMMA) * p["init_spectral_norm"])
+    assert (np.log10(p["jacobian_norm"]) <= bound + 1e-9).all()
+
+
+def test_snakemake_captions_match():
+    # workflow/report/<name>.rst are the captions Snakemake's report shows: the same text
+    import textwrap
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "workflow" / "report"
+    for name, caption in figures.CAPTIONS.items():
+        assert (folder / f"{name}.rst").read_text() == textwrap.fill(caption, 100) + "\n", name
+    assert set(figures.CAPTIONS) == set(figures.FIGURES)

@@ -1,0 +1,217 @@
+"""The HTML report: one self-contained file, escaped, complete, and working in a real browser."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnngrad import figures, report
+from test_figures import make_tables
+
+EVIL = "<script>alert(1)</script>"
+
+
+def write_tables(tables, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.to_parquet(folder / f"{name}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A report of the fixture study, one remedy renamed to a script tag."""
+    t = make_tables(seq_lens=(10, 20), scales=(0.5, 1.0, 2.0),
+                    remedies=("none", "clip_norm", "orthogonal_init"))
+    renamed = {"orthogonal_init": EVIL}
+    cells = t["cells"].assign(remedy=t["cells"]["remedy"].replace(renamed))
+    root = tmp_path_factory.mktemp("study")
+    write_tables({**t, "cells": cells}, root / "tables")
+    out = report.build_report(f"demo{EVIL}", root / "tables", root / "figures", root / "demo.html",
+                              config={"study": "demo", "remedies": {EVIL: {"init": "orthogonal"}}})
+    return out, {**t, "cells": cells}
+
+
+def test_one_self_contained_file(built):
+    out, _ = built
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    srcs = re.findall(r'<img src="([^"]*)"', html)
+    assert len(srcs) == len(figures.FIGURES)
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def test_user_strings_are_escaped(built):
+    out, _ = built
+    html = out.read_text()
+    assert html.count("<script") == 1  # the page's own table script, nothing injected
+    assert "alert(1)" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_summary_findings_and_sections(built):
+    out, t = built
+    html = out.read_text()
+    assert f"{len(t['cells'])} cells" in html
+    for sid, title, names in report.SECTIONS:
+        assert f'id="{sid}"' in html
+        for name in names:
+            assert f'id="fig-{name}"' in html
+    for ref in ("Pascanu", "Rumelhart"):  # remedy paragraphs carry their references
+        assert ref in html
+    assert "Median over 2 seeds" in html
+
+
+def test_data_dictionary_covers_every_column(built):
+    _, t = built
+    for name in report.TABLES:
+        for col in t[name].columns:
+            unit, meaning = report.describe_column(col)
+            assert meaning, col
+            if col not in ("clipped", "penalty") and col in t["cells"]:
+                assert not meaning.startswith("further grid axis"), col
+    assert report.describe_column("init_lyapunov_max")[0].startswith("ln")
+    assert "after training" in report.describe_column("trained_decay_rate")[1]
+
+
+def test_crossing_interpolates_in_log_scale():
+    s = np.array([0.5, 1.0, 2.0, 4.0])
+    r = 3.0 * np.log10(s / 1.7)  # exactly linear in log10 s, zero at 1.7
+    assert float(report._crossing(s, r)) == pytest.approx(1.7, rel=1e-3)
+    assert report._crossing(s, -np.ones(4)).startswith("above 4")
+    assert report._crossing(s, np.array([-1.0, -0.5, np.inf, np.inf])) == "between 1 and 2"
+
+
+def test_code_hash_warning(tmp_path):
+    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
+                    scales=(0.9, 1.2), remedies=("none",))
+    cells = t["cells"].copy()
+    cells.loc[0, "code_hash"] = "other"
+    out = report.build_report("one", write_tables({**t, "cells": cells}, tmp_path / "t"), None,
+                              tmp_path / "one.html")
+    html = out.read_text()
+    assert "different versions of the code" in html
+    assert "one seed" in html and "was trained" in html
+
+
+def test_saved_figures_are_used(tmp_path):
+    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
+                    scales=(0.9,), remedies=("none",))
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    marker = b"\x89PNG-saved-figure-marker"
+    for name in figures.FIGURES:
+        (figs / f"{name}.png").write_bytes(marker)
+    out = report.build_report("s", write_tables(t, tmp_path / "t"), figs, tmp_path / "s.html")
+    assert out.read_text().count(base64.b64encode(marker).decode()) == len(figures.FIGURES)
+
+
+@pytest.mark.slow
+def test_thousands_of_cells_stay_small_and_fast(tmp_path):
+    # 2,400 cells x 100 lags: figures aggregate, the cells table drops constant columns
+    rng = np.random.default_rng(0)
+    axes = pd.MultiIndex.from_product(
+        [["numpy", "torch"], list(figures.REMEDY_ORDER), [100], np.geomspace(0.5, 2, 10), range(10)],
+        names=["backend", "remedy", "seq_len", "w_rec_scale", "seed"]).to_frame(index=False)
+    n = len(axes)
+    cells = axes.assign(
+        cell_id=[f"backend={b}/remedy={r}/seq_len=100/w_rec_scale={s:g}/seed={k}"
+                 for b, r, _, s, k in axes.itertuples(index=False)],
+        steps=100, model="rnn", nonlinearity="tanh", hidden=32, dtype="float64", lr=0.01,
+        init_decay_rate=np.log10(axes["w_rec_scale"]) - 0.1,
+        init_log10_grad_ratio=99 * (np.log10(axes["w_rec_scale"]) - 0.1),
+        init_spectral_norm=axes["w_rec_scale"] * 1.5, init_spectral_radius=axes["w_rec_scale"],
+        init_lyapunov_max=np.log(axes["w_rec_scale"]) - 0.2, init_profile_seconds=1e-3,
+        trained_decay_rate=np.log10(axes["w_rec_scale"]), final_loss=rng.random(n) / 6,
+        baseline_loss=1 / 6, accuracy=rng.random(n), status="ok", runtime_s=1.0,
+        code_hash="abc", host="h")
+    cells = cells.assign(normalized_loss=cells["final_loss"] * 6, solved=cells["accuracy"] > 0.99)
+    lag = np.arange(100)
+    prof = pd.DataFrame({
+        "cell_id": np.repeat(cells["cell_id"].to_numpy(), 100), "phase": "init",
+        "lag": np.tile(lag, n),
+        "grad_norm": 10.0 ** (np.repeat(cells["init_decay_rate"].to_numpy(), 100) * np.tile(lag, n))})
+    prof = prof.assign(jacobian_norm=prof["grad_norm"], weight_grad_norm=prof["grad_norm"])
+    training = pd.DataFrame({
+        "cell_id": np.repeat(cells["cell_id"].to_numpy(), 50), "step": np.tile(np.arange(50), n),
+        "loss": 0.1, "param_grad_norm": 1.0, "clipped": False, "penalty": 0.0})
+    tdir = write_tables({"cells": cells, "profiles": prof, "training": training}, tmp_path / "t")
+    t0 = time.perf_counter()
+    out = report.build_report("big", tdir, None, tmp_path / "big.html")
+    seconds = time.perf_counter() - t0
+    size = out.stat().st_size
+    assert size < 20e6, size
+    assert seconds < 60, seconds
+    assert out.read_text().count("<td>backend=") == n
+
+
+# -- a real browser ------------------------------------------------------------------------------
+CHECK_SCRIPT = """
+<script>
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var loaded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var table = document.getElementById("cells-table");
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells).map(function (h) { return h.textContent; });
+  var col = heads.indexOf("w_rec_scale");
+  table.tHead.rows[0].cells[col].click();
+  table.tHead.rows[0].cells[col].click();  // descending
+  var first = table.tBodies[0].rows[0].cells[col].textContent;
+  var box = document.getElementById("cells-filter");
+  box.value = "torch";
+  box.dispatchEvent(new Event("input"));
+  var visible = Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return r.style.display !== "none"; }).length;
+  var out = document.createElement("pre");
+  out.id = "browser-check";
+  out.textContent = [imgs.length, loaded, first, visible, document.documentElement.getAttribute("data-cells-table")].join("|");
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _run_chromium(exe, args, tmp_path):
+    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(built, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing in CI: .ci/install-chromium.sh installs it")
+        pytest.skip("chromium is not installed (run .ci/install-chromium.sh)")
+    out, t = built
+    page = tmp_path / "check.html"
+    page.write_text(out.read_text().replace("</body>", CHECK_SCRIPT + "</body>"))
+    dom = _run_chromium(exe, ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
+                              "--dump-dom", page.as_uri()], tmp_path)
+    m = re.search(r'<pre id="browser-check">([^<]*)</pre>', dom.stdout)
+    assert m, dom.stderr[-2000:]
+    n_img, loaded, first, visible, ready = m.group(1).split("|")
+    assert int(n_img) == len(figures.FIGURES) and int(loaded) == int(n_img)
+    assert ready == "ready"
+    assert float(first) == t["cells"]["w_rec_scale"].max()  # sorted descending
+    assert int(visible) == (t["cells"]["backend"] == "torch").sum()
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not [line for line in console if re.search(r"error|uncaught", line, re.I)], console
+    shot = tmp_path / "report.png"
+    _run_chromium(exe, [f"--screenshot={shot}", "--window-size=1400,3000", out.as_uri()], tmp_path)
+    assert shot.exists() and shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 50_000
+    keep = os.environ.get("RNNGRAD_SCREENSHOT")  # where to keep the screenshot, to look at it
+    if keep:
+        shutil.copy(shot, keep)
