@@ -8,6 +8,7 @@ import pytest
 
 from rnngrad.resources import cell_memory_mb, cell_resources, pass_seconds
 from rnngrad.settings import CellSettings
+from rnngrad.training import EVAL_CHUNK
 
 
 def cell(**kw):
@@ -61,15 +62,15 @@ def test_sane_bounds():
 def test_memory_of_a_big_cell_covers_its_arrays():
     # H=256, B=128, T=10000: one (T, B, H) float64 array is 2.6 GB; the numpy backend peaks at
     # 2.0 such arrays, torch autograd at 6.5 (performance-baseline.md); evaluation keeps the
-    # states of 1000 sequences; the Jacobians are two (T, H, H) float64 arrays
+    # states of one chunk of sequences; the Jacobians are two (T, H, H) float64 arrays
     T, B, H = 10000, 128, 256
     array_mb = (T + 1) * B * H * 8 / 1e6
     numpy_cell = cell(seq_len=T, hidden=H, batch=B, train_steps=0, jacobian=False)
     assert cell_resources(numpy_cell)["mem_mb"] >= 2.0 * array_mb + 300
     torch_cell = numpy_cell.replace(backend="torch")
     assert cell_resources(torch_cell)["mem_mb"] >= 6.5 * array_mb + 500
-    trained = cell(seq_len=T, hidden=H, batch=B, jacobian=False)
-    assert cell_resources(trained)["mem_mb"] >= (T + 1) * 1000 * H * 8 / 1e6
+    trained = cell(seq_len=T, hidden=H, batch=1, jacobian=False)
+    assert cell_resources(trained)["mem_mb"] >= (T + 1) * EVAL_CHUNK * H * 8 / 1e6
     jac = cell(seq_len=T, hidden=H, batch=1, train_steps=0)
     assert cell_resources(jac)["mem_mb"] >= 2 * T * H * H * 8 / 1e6
 

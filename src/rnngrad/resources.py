@@ -9,13 +9,14 @@ backward pass over a batch of B sequences costs, per step,
 elementwise passes, R the GEMM rate; 4 B^2 H is the Gram trick of ``weight_grad_norm``). The
 jacobian metrics cost, per step, a + b S^2 + c S^3 on the S x S state Jacobian (S = 2H for the
 lstm): the running product, the eigvalsh of the products and the QR step of the Lyapunov exponent.
-A cell runs the profile pass and the jacobian several times per phase (a warm-up, then timed runs),
-``train_steps`` training passes, and a forward pass over the evaluation sequences.
+A cell runs the profile pass and the jacobian several times per phase (a warm-up, then timed runs
+as rnngrad.cell does), ``train_steps`` training steps of about one pass each (measured against a
+live pass in one process), and forward passes over the evaluation sequences in chunks.
 
 The constants were fitted on one core of a 2 vCPU AMD EPYC Zen4 (numpy 2.4 on OpenBLAS, one
 thread), to within 25% over H = 8..256, B = 1..128 (see docs/cluster.md); the torch backend's
 constants come from ../shared/notes/performance-baseline.md. Cluster cores are usually no slower;
-the requested time limit carries a margin of 3x plus two minutes.
+the requested time limit carries a margin of 3x plus a minute.
 
 Example
 -------
@@ -28,21 +29,22 @@ from __future__ import annotations
 
 import math
 
+from rnngrad.cell import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.init import GATES
 from rnngrad.settings import CellSettings
+from rnngrad.training import EVAL_CHUNK, EVAL_SEQUENCES
 
 # per-step costs on one core (seconds), numpy backend, fitted by least squares (relative error)
 STEP_SECONDS = {"numpy": 7.4e-6, "torch": 20e-6}  # c0: torch's autograd loop records every op
 ELEM_SECONDS = {"float64": 16.5e-9, "float32": 6.4e-9}  # c_elem, per batch x unit
 GEMM_RATE = {"float64": 57e9, "float32": 102e9}  # R, FLOP/s for the batched recurrence
 TORCH_SLOWDOWN = 1.5  # torch autograd vs hand-written BPTT at equal size (the baseline's (b)/(a))
-FORWARD_SHARE = 1 / 3  # of the calls and elementwise passes of a step, in the forward alone
+FORWARD_SHARE = 0.5  # of the calls and elementwise passes of a step, in the forward alone
 JACOBIAN_STEP = (22e-6, 47e-9, 0.23e-9)  # a, b per S^2, c per S^3 (product + eigvalsh + QR)
 
-# how a cell uses its passes (rnngrad.cell)
-PROFILE_RUNS = 5  # per phase: a warm-up, then the median of the timed runs
-JACOBIAN_RUNS = 3
-EVAL_SEQUENCES = 1000  # fresh sequences scored after training, in one forward pass
+# a cell's work in passes, measured against a live pass in the same process (load-independent)
+PROFILE_EXTRA = 1.0  # passes of bookkeeping a profile adds to its warm-up and timed runs
+TRAIN_STEP_PASSES = {"none": 1.0, "truncate": 1.3, "pascanu": 1.2}  # a training step, in passes
 START_SECONDS = {"numpy": 0.4, "torch": 1.9}  # interpreter, imports (torch: 1.45 s), data
 
 # memory: the interpreter with its libraries, and how many (T+1, B, S) arrays one pass keeps
@@ -53,7 +55,7 @@ FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 6, "gru": 4}
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's (the baseline)
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores
-TIME_EXTRA_MINUTES = 2  # job start, writing the record
+TIME_EXTRA_MINUTES = 1  # job start, writing the record; summed over a bundle's layers
 BIG_STEP_FLOPS = 6 * 32 * 128 * 128  # at and above this a step's GEMMs gain from a second core
 
 
@@ -81,20 +83,29 @@ def jacobian_seconds(s: CellSettings) -> float:
     return s.steps * (a + b * S * S + c * S ** 3)
 
 
+def timed_runs(seconds: float) -> int:
+    """Runs of a measurement of ``seconds`` in rnngrad.cell: a warm-up, then timed repeats
+    within the timing budget (at least one)."""
+    return 1 + min(TIMING_REPEATS, max(1, math.ceil(TIMING_BUDGET / max(seconds, 1e-9))))
+
+
 def cell_seconds(s: CellSettings) -> float:
     """Estimated wall seconds of a whole cell on one core of the reference machine."""
     phases = 2 if s.train_steps > 0 else 1  # init, and trained after training
-    t = START_SECONDS[s.backend] + phases * PROFILE_RUNS * pass_seconds(s)
+    p = pass_seconds(s)
+    t = START_SECONDS[s.backend] + phases * (timed_runs(p) + PROFILE_EXTRA) * p
     if s.jacobian:
-        t += phases * JACOBIAN_RUNS * jacobian_seconds(s)
+        j = jacobian_seconds(s)
+        t += phases * timed_runs(j) * j
     if s.train_steps > 0:
         if s.model == "esn":  # states of the training sequences, then one ridge fit
             t += s.train_steps * pass_seconds(s, backward=False)
         else:
-            # Pascanu's Omega needs a second backward pass through the step Jacobians
-            per_step = 2 if s.penalty is not None and s.penalty.kind == "pascanu" else 1
-            t += s.train_steps * per_step * pass_seconds(s)
-        t += pass_seconds(s, batch=EVAL_SEQUENCES, backward=False)
+            kind = ("truncate" if s.truncate is not None
+                    else "pascanu" if s.penalty is not None and s.penalty.kind == "pascanu"
+                    else "none")
+            t += s.train_steps * TRAIN_STEP_PASSES[kind] * p
+        t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     return t
 
 
@@ -104,7 +115,7 @@ def cell_memory_mb(s: CellSettings) -> float:
     per_seq = (s.steps + 1) * s.hidden * (4 if s.dtype == "float32" else 8)  # one (T+1, H), bytes
     # numpy's backward adds about one array (dL/da chunks, dL/dh); autograd keeps every op's inputs
     train = s.batch * per_seq * (TORCH_ARRAYS * arrays if s.backend == "torch" else arrays + 1)
-    evaluation = EVAL_SEQUENCES * per_seq * arrays if s.train_steps > 0 else 0.0
+    evaluation = EVAL_CHUNK * per_seq * arrays if s.train_steps > 0 else 0.0
     S = state_size(s)  # the step Jacobians and their running products, (T, S, S) each, float64
     jac = 2 * s.steps * S * S * 8 if s.jacobian else 0.0
     return INTERPRETER_MB[s.backend] + max(train, evaluation, jac) / 1e6
@@ -116,7 +127,7 @@ def cell_resources(s: CellSettings) -> dict:
     Returns
     -------
     dict
-        ``runtime`` (minutes, the time limit: 3x the estimate plus 2, at least 1), ``mem_mb``
+        ``runtime`` (minutes, the time limit: 3x the estimate plus 1), ``mem_mb``
         (peak estimate plus 25%, rounded up to 100 MB), ``cpus_per_task`` (2 where a step's GEMMs
         are big enough to use a second core, else 1) and ``estimated_seconds`` (float).
     """
