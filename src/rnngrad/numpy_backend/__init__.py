@@ -3,10 +3,12 @@
 The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
 - ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
-- ``forward(s, params, x)``: states h (T+1, B, H) and a cache.
-- ``loss_and_grads(s, params, batch)``: one forward and ONE backward pass giving the loss, the
-  readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| for t = 0..T and
-  ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh|| for t = 1..T (index t - 1).
+- ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
+  state (zeros when None; the pair (h_0, c_0) for the lstm).
+- ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass giving the
+  loss, the readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| for
+  t = 0..T and ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh|| for t = 1..T (index
+  t - 1).
   The state s_t is h_t, or (h_t, c_t) for the lstm.
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
   as a NumPy array (T, S, S).
@@ -46,13 +48,13 @@ def from_backend(a) -> np.ndarray:
     return np.asarray(a)
 
 
-def forward(s: CellSettings, params: dict, x: np.ndarray):
-    return _model(s).forward(params, x.astype(s.dtype, copy=False), **model_kwargs(s))
+def forward(s: CellSettings, params: dict, x: np.ndarray, h0=None):
+    return _model(s).forward(params, x.astype(s.dtype, copy=False), h0=h0, **model_kwargs(s))
 
 
-def loss_and_grads(s: CellSettings, params: dict, batch: Batch) -> dict:
+def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     model = _model(s)
-    h, cache = forward(s, params, batch.x)
+    h, cache = forward(s, params, batch.x, h0)
     out = readout.loss_forward_backward(params, h, batch)
     back = model.backward(params, cache, out["dh_direct"])
     return {

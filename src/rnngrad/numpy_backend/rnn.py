@@ -89,12 +89,13 @@ def step_term_norms(d: np.ndarray, hp: np.ndarray) -> np.ndarray:
     return np.sqrt(np.abs(gram.sum(axis=(1, 2))))
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = False) -> dict:
     """BPTT. ``dh_direct`` (T+1, B, H) holds dL/dh_t through the readout alone.
 
     Returns the gradients of every weight in ``params`` (except the readout's), the norms
     ``grad_norm`` (T+1,) of the total dL/dh_t over batch and units, and ``weight_grad_norm``
-    (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with
+    ``keep_dh`` also ``dh`` (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
     """
     W_hh = params["weight_hh"]
     h, x, leak, nl = cache["h"], cache["x"], cache["leak"], cache["nonlinearity"]
@@ -104,12 +105,15 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
     weight_grad_norm = np.empty(T)
     da = np.empty((min(CHUNK, T), B, H), dtype=h.dtype)
     g = dh_direct[T].copy()  # dL/dh_T
+    dh = np.empty_like(h) if keep_dh else None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t1 in range(T, 0, -CHUNK):  # chunks of steps (t0, t1], walked backwards
             t0 = max(t1 - CHUNK, 0)
             fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
             for t in range(t1, t0, -1):
                 grad_norm[t] = np.sqrt(np.sum(g * g))
+                if dh is not None:
+                    dh[t] = g
                 d = da[t - 1 - t0]
                 np.multiply(g, fprime[t - 1 - t0], out=d)  # backprop through f
                 if leak != 1.0:
@@ -125,7 +129,11 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             weight_grad_norm[t0:t1] = step_term_norms(d, hp)
         grad_norm[0] = np.sqrt(np.sum(g * g))
     grads["bias_hh"] = grads["bias_ih"].copy()
-    return {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    out = {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    if dh is not None:
+        dh[0] = g
+        out["dh"] = dh
+    return out
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
