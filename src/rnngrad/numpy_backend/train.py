@@ -1,0 +1,103 @@
+"""Training in NumPy: the forward of a batch and the gradient of the training objective with its
+remedies, hand-written (mirrored name for name by :mod:`rnngrad.torch_backend.train`, where
+autograd takes the derivatives). Clipping and the optimizers act on either backend's arrays
+alike and live in :mod:`rnngrad.training`.
+
+The objective of one update is ``L + weight * penalty`` on a batch (or on a truncated-BPTT window
+of it, see :mod:`rnngrad.training`), with
+
+- Pascanu's Omega (eq. 10 of Pascanu, Mikolov and Bengio 2013), model rnn only::
+
+      Omega = sum_k mean_b (||dL/ds_{k+1} ds_{k+1}/ds_k||^2 / ||dL/ds_{k+1}||^2 - 1)^2,
+
+  k = 0..T-1, with dL/ds_{k+1} and s_k held constant. ds_{k+1}/ds_k = diag(f'(a_{k+1})) W_hh
+  and a_{k+1} = W_ih x_{k+1} + b_ih + W_hh s_k + b_hh, so Omega depends on every recurrent weight
+  through f'(a_{k+1}) and on W_hh also directly; its gradient here includes both paths (their
+  Theano code held f' constant too and differentiated the direct W_hh path alone). As in their
+  code, the batch is averaged and a term whose ||dL/ds_{k+1}||^2 is below OMEGA_BOUND counts 0;
+  unlike their code, the terms are summed over k (eq. 10), not averaged.
+- the L2 penalty ``||W_hh||_F^2`` (kind l2_wrec).
+
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnngrad import numpy_backend as backend
+from rnngrad.numpy_backend import readout, rnn
+from rnngrad.settings import CellSettings
+from rnngrad.tasks import Batch
+
+OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no term
+
+
+def run(s: CellSettings, params: dict, batch: Batch, h0=None):
+    """Forward only: the batch loss, the readouts (L, B, O) as NumPy, and ``carry(t)``, the
+    state after step t of the batch (the ``h0`` of a later forward)."""
+    h, cache = backend.forward(s, params, batch.x, h0)
+    out = readout.loss_forward_backward(params, h, batch)
+    if s.model == "lstm":
+        return out["loss"], out["outputs"], lambda t: (h[t], cache["c"][t])
+    return out["loss"], out["outputs"], lambda t: h[t]
+
+
+def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[float, dict, float]:
+    """The loss L of ``batch`` run from state ``h0``, the gradient of L + weight * penalty (all
+    weights, float arrays in ``s.dtype``) and the penalty's value (0 without one)."""
+    pen = s.penalty
+    if pen is not None and pen.kind == "pascanu":
+        h, cache = backend.forward(s, params, batch.x, h0)
+        out = readout.loss_forward_backward(params, h, batch)
+        back = rnn.backward(params, cache, out["dh_direct"], keep_dh=True)
+        grads = {**back["grads"], **out["grads"]}
+        value, dpen = omega(params, h, back["dh"], cache["x"], s.nonlinearity)
+        for k, g in dpen.items():
+            grads[k] += pen.weight * g
+        return out["loss"], grads, value
+    out = backend.loss_and_grads(s, params, batch, h0)
+    grads = out["grads"]
+    value = 0.0
+    if pen is not None:  # l2_wrec
+        W = params["weight_hh"]
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(np.sum(W * W))
+            grads["weight_hh"] = grads["weight_hh"] + (2 * pen.weight) * W
+    return out["loss"], grads, value
+
+
+def omega(params: dict, h: np.ndarray, dh: np.ndarray, x: np.ndarray,
+          nonlinearity: str) -> tuple[float, dict]:
+    """Pascanu's Omega and its gradient for the rnn (leak 1), with s_k and dL/ds_{k+1} constant.
+
+    ``h`` (T+1, B, H) the states, ``dh`` (T+1, B, H) the total dL/dh_t, ``x`` (T, B, I).
+    """
+    W = params["weight_hh"]
+    B = h.shape[1]
+    s_prev, fa, g = h[:-1], h[1:], dh[1:]  # s_k, f(a_{k+1}), dL/ds_{k+1} for k = 0..T-1
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        fp = rnn.dact(fa, nonlinearity)  # f'(a_{k+1})
+        d = g * fp
+        v = d @ W  # dL/ds_{k+1} ds_{k+1}/ds_k, (T, B, H)
+        nv, ng = np.sum(v * v, axis=-1), np.sum(g * g, axis=-1)  # (T, B)
+        valid = ng >= OMEGA_BOUND
+        ng = np.where(valid, ng, 1.0)
+        r = np.where(valid, nv / ng, 1.0)
+        value = float(np.sum((r - 1) ** 2) / B)
+        dv = (np.where(valid, 4 * (r - 1) / (B * ng), 0.0))[..., None] * v  # dOmega/dv
+        dW = np.tensordot(d, dv, axes=([0, 1], [0, 1]))  # v = d W: the direct path
+        # the path through f'(a_{k+1}): dOmega/da = (dv W^T) g f''(a)
+        da = (dv @ W.T) * g * _second_derivative(fa, fp, nonlinearity)
+        dW += np.tensordot(da, s_prev, axes=([0, 1], [0, 1]))
+        db = da.sum(axis=(0, 1))
+        grads = {"weight_hh": dW, "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
+                 "bias_ih": db, "bias_hh": db.copy()}
+    return value, grads
+
+
+def _second_derivative(fa: np.ndarray, fp: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """f''(a) from f(a) and f'(a) (0 for relu and linear)."""
+    if nonlinearity == "tanh":
+        return -2 * fa * fp
+    if nonlinearity == "sigmoid":
+        return fp * (1 - 2 * fa)
+    return np.zeros_like(fa)

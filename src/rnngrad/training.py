@@ -1,0 +1,381 @@
+"""Training a cell with its remedy, in either backend, and its evaluation.
+
+:func:`train` is the one code path for both backends: batches, the update schedule, the loop,
+the records, the evaluation and the checkpoints live here; the gradient of the objective with its
+remedies lives in ``rnngrad.<backend>_backend.train`` (hand-written in NumPy, autograd in
+PyTorch) as ``run`` (forward only) and ``gradient``. Clipping and the optimizers are written
+once, here, in operations that NumPy arrays and torch tensors share, so both backends apply
+the same formulas: PyTorch's (``torch.optim.SGD``, with ``momentum=0.9`` for momentum, and
+``torch.optim.Adam`` with its defaults), with the optimizer state under PyTorch's names.
+
+Truncated BPTT(k1, k2) (Williams and Peng 1990)
+    Candidate update steps are k1, 2 k1, ... and the last step T; an update fires at a candidate
+    u when a loss step lies in (u', u], u' the previous candidate: the losses since the last
+    update (so with a loss at the last step only there is one update per batch). The forward runs
+    on from where it stopped, segment by segment, with the weights as they are after each update.
+    At an update u, with p the previous update (0 at the start) and c = max(u - k2, 0), the state
+    s_c of that forward is held constant, the window of steps (c, u] is run again from s_c with the
+    current weights, and the gradient of the losses at steps in (max(p, c), u] is taken by full
+    BPTT through the window. Every weight in the backward is thus the current one. Where the
+    window lies in the current segment (k2 <= u - p, e.g. one update per batch) its states are
+    the forward's own and the gradient is full BPTT cut k2 steps back; where it reaches into
+    earlier segments (k2 > k1), those steps are recomputed with the current weights rather than
+    replayed with the weights they ran with. Losses more than k2 steps back from u (k2 < k1)
+    reach no weight, and an update whose window holds no loss is skipped. Without truncation
+    there is one update per batch through the whole sequence.
+
+Records
+    One curve entry per training step (batch): ``loss`` is the batch loss as the forward met it
+    (each segment with its weights), ``param_grad_norm`` the largest global gradient norm of the
+    step's updates before clipping, ``clipped`` whether clipping fired in any of them and
+    ``penalty`` the sum of their penalty values (unweighted: the objective is
+    L + weight * penalty). ``clip_fraction`` is the fraction of steps with ``clipped``.
+    A non-finite loss, gradient or penalty stops training before that update: status
+    ``diverged``, ``diverged_at`` the step, and the weights are the last finite ones.
+
+Echo state network
+    The reservoir stays fixed; the readout is fitted in closed form (:mod:`rnngrad.esn`) on the
+    states at the loss steps of ``train_steps`` batches of training sequences. Nothing is
+    iterated, so the curve is empty.
+
+Example
+-------
+>>> from rnngrad.settings import CellSettings
+>>> from rnngrad.init import init_params
+>>> s = CellSettings.from_dict({"seq_len": 10, "hidden": 8, "train_steps": 3})
+>>> out = train(s, init_params(s, 2, 1))
+>>> out["status"], out["curve"]["step"]
+('ok', [1, 2, 3])
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnngrad import esn, tasks
+from rnngrad.init import data_stream
+from rnngrad.settings import CellSettings
+from rnngrad.tasks import Batch
+
+EVAL_SEQUENCES = 1000  # fresh sequences for the final metrics (DESIGN: at least 1000)
+EVAL_CHUNK = 50  # sequences a forward: bounds memory, and fixes the draw order
+CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves
+CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty")
+MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
+BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
+EPS = 1e-8
+
+
+def backend_modules(s: CellSettings):
+    """The backend package of a cell and its training module (torch only for torch cells)."""
+    be = importlib.import_module(f"rnngrad.{s.backend}_backend")
+    return be, importlib.import_module(f"rnngrad.{s.backend}_backend.train")
+
+
+def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None = None, *,
+          checkpoint_every: float = CHECKPOINT_EVERY) -> dict[str, Any]:
+    """Train a cell's model on its task with its remedy, then evaluate it.
+
+    Parameters
+    ----------
+    s : the cell's settings (``train_steps`` steps, a fresh batch of ``data_stream(s, "train")``
+        a step).
+    params : float64 NumPy weights, PyTorch names; left unchanged.
+    checkpoint : an npz path: resumed from when present, saved to every ``checkpoint_every``
+        seconds of training, removed when training ends.
+
+    Returns
+    -------
+    dict with ``params`` (trained, float64 NumPy), ``curve`` (equal-length lists ``step``,
+    ``loss``, ``param_grad_norm``, ``clipped``, ``penalty``), ``metrics`` (``final_loss``,
+    ``accuracy``, ``baseline_loss``, ``normalized_loss``, ``solved``, ``clip_fraction``,
+    ``max_grad_norm``, ``diverged_at``, ``train_seconds``, and ``memory_capacity`` for the memory
+    task) and ``status`` ("ok" or "diverged").
+    """
+    be, bk = backend_modules(s)
+    if s.model == "esn":
+        t_start = time.perf_counter()
+        p, diverged_at = _fit_esn(s, be, params)
+        curve = {k: [] for k in CURVE}
+        seconds = time.perf_counter() - t_start
+    else:
+        p, curve, diverged_at, seconds = _descend(s, be, bk, params, checkpoint, checkpoint_every)
+    metrics = evaluate(s, bk, p)
+    with np.errstate(invalid="ignore"):
+        grad_norms = np.asarray(curve["param_grad_norm"], dtype=np.float64)
+        metrics.update({
+            "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
+            "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
+            "diverged_at": diverged_at,
+            "train_seconds": seconds,
+        })
+    return {
+        "params": {k: np.asarray(be.from_backend(v), dtype=np.float64) for k, v in p.items()},
+        "curve": curve,
+        "metrics": metrics,
+        "status": "ok" if diverged_at is None else "diverged",
+    }
+
+
+def _descend(s, be, bk, params, checkpoint, checkpoint_every):
+    """The gradient-descent loop; returns backend weights, curve, diverged_at and the seconds
+    of training (those before a resumed checkpoint included)."""
+    t_start = time.perf_counter()
+    p = be.to_backend(s, params)
+    opt = init_optimizer(s, p)
+    rng = data_stream(s, "train")
+    curve: dict[str, list] = {k: [] for k in CURVE}
+    prior = 0.0
+    if checkpoint is not None and os.path.exists(checkpoint):
+        p, opt, curve, prior = _load(checkpoint, s, be, rng)
+    diverged_at = None
+    last_save = time.perf_counter()
+    for step in range(len(curve["step"]) + 1, s.train_steps + 1):
+        batch = tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden)
+        p, record, finite = train_step(s, bk, p, opt, batch)
+        curve["step"].append(step)
+        for k in CURVE[1:]:
+            curve[k].append(record[k])
+        if not finite:
+            diverged_at = step
+            break
+        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every:
+            _save(checkpoint, be, p, opt, curve, rng, prior + time.perf_counter() - t_start)
+            last_save = time.perf_counter()
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
+    return p, curve, diverged_at, prior + time.perf_counter() - t_start
+
+
+def update_schedule(s: CellSettings, batch: Batch) -> list[tuple[int, int]]:
+    """The updates of one batch as (u, c): update after step u, window of steps (c, u]."""
+    T = batch.steps
+    if s.truncate is None:
+        return [(T, 0)]
+    k1, k2 = s.truncate.k1, s.truncate.k2
+    candidates = list(range(k1, T, k1)) + [T]
+    out, prev = [], 0
+    for u in candidates:
+        if np.any((batch.loss_steps > prev) & (batch.loss_steps <= u)):
+            out.append((u, max(u - k2, 0)))
+        prev = u
+    return out
+
+
+def window(batch: Batch, t0: int, t1: int, scored_from: int | None = None) -> Batch:
+    """Steps (t0, t1] of a batch, scored at its loss steps in (scored_from, t1] (default t0),
+    renumbered from 1; the scale is kept, so the windows' losses add up to the batch loss."""
+    lo = t0 if scored_from is None else scored_from
+    keep = (batch.loss_steps > lo) & (batch.loss_steps <= t1)
+    return dataclasses.replace(batch, x=batch.x[t0:t1], targets=batch.targets[keep],
+                               loss_steps=batch.loss_steps[keep] - t0)
+
+
+def train_step(s: CellSettings, bk, p: dict, opt: dict, batch: Batch) -> tuple[dict, dict, bool]:
+    """All updates of one batch (see the module docstring); returns the weights, the step's
+    curve record and whether everything stayed finite."""
+    record = {"loss": 0.0, "param_grad_norm": 0.0, "clipped": False, "penalty": 0.0}
+    schedule = update_schedule(s, batch)
+    if s.truncate is None:
+        loss, grads, value = bk.gradient(s, p, batch)
+        record["loss"] = loss
+        return _update(s, p, opt, grads, value, record, np.isfinite(loss))
+    starts = {c for _, c in schedule}
+    saved = {0: None}  # the forward's state at each window start (None: zeros)
+    prev, state = 0, None
+    for u, c in schedule:
+        loss, _, carry = bk.run(s, p, window(batch, prev, u), state)
+        record["loss"] += loss
+        for t in starts:
+            if prev < t <= u:
+                saved[t] = carry(t - prev)
+        state = carry(u - prev)
+        win = window(batch, c, u, scored_from=max(prev, c))
+        prev = u
+        if not np.isfinite(loss):
+            return p, record, False
+        if win.loss_steps.size == 0:
+            continue
+        _, grads, value = bk.gradient(s, p, win, saved[c])
+        p, record, finite = _update(s, p, opt, grads, value, record, True)
+        if not finite:
+            return p, record, False
+    return p, record, True
+
+
+def _update(s, p, opt, grads, value, record, finite):
+    """Record, clip and apply one update unless something is non-finite."""
+    norm = global_norm(grads)
+    record["param_grad_norm"] = max(record["param_grad_norm"], norm)
+    record["penalty"] += value
+    if not (finite and np.isfinite(norm) and np.isfinite(value)):
+        if not np.isfinite(norm):
+            record["param_grad_norm"] = norm
+        return p, record, False
+    grads, clipped = clip(s, grads, norm)
+    record["clipped"] = record["clipped"] or clipped
+    return optimizer_step(s, p, grads, opt), record, True
+
+
+# -- clipping and optimizers: NumPy arrays and torch tensors alike --------------------------
+def global_norm(grads: dict) -> float:
+    """sqrt of the sum of squares of every gradient component (inf or nan when they are)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(sum(float((g * g).sum()) for g in grads.values())) ** 0.5
+
+
+def clip(s: CellSettings, grads: dict, norm: float) -> tuple[dict, bool]:
+    """Clipping by global norm (Pascanu et al. 2013, Algorithm 1: if ||g|| > threshold,
+    g <- threshold g / ||g||) or by value (each component to [-threshold, threshold]).
+    Returns the gradients and whether clipping changed them."""
+    c = s.clip
+    if c is None:
+        return grads, False
+    if c.kind == "norm":
+        if norm <= c.threshold:
+            return grads, False
+        scale = c.threshold / norm
+        return {k: g * scale for k, g in grads.items()}, True
+    clipped = any(bool((abs(g) > c.threshold).any()) for g in grads.values())
+    return {k: g.clip(-c.threshold, c.threshold) for k, g in grads.items()}, clipped
+
+
+def init_optimizer(s: CellSettings, params: dict) -> dict:
+    """Optimizer state (PyTorch's names): ``step``, and per weight ``momentum_buffer`` (sgd with
+    momentum) or ``exp_avg`` and ``exp_avg_sq`` (adam), each made from the first gradient."""
+    state: dict[str, Any] = {"step": 0}
+    if s.optimizer == "adam":
+        state.update(exp_avg={}, exp_avg_sq={})
+    elif s.optimizer == "momentum":
+        state["momentum_buffer"] = {}
+    return state
+
+
+def optimizer_step(s: CellSettings, params: dict, grads: dict, state: dict) -> dict:
+    """One update; returns new weights (the old ones stay intact) and updates ``state``.
+
+    sgd: p <- p - lr g. momentum: b <- g at the first step, else 0.9 b + g; p <- p - lr b.
+    adam: m <- m + (1 - beta1)(g - m); v <- beta2 v + (1 - beta2) g^2 (m = v = 0 before the
+    first step); p <- p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+    """
+    state["step"] += 1
+    lr, new = s.lr, {}
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if s.optimizer == "sgd":
+            for k, p in params.items():
+                new[k] = p - lr * grads[k]
+        elif s.optimizer == "momentum":
+            buf = state["momentum_buffer"]
+            for k, p in params.items():
+                # nothing is changed in place, so the first buffer may be the gradient itself
+                buf[k] = grads[k] if k not in buf else MOMENTUM * buf[k] + grads[k]
+                new[k] = p - lr * buf[k]
+        else:
+            b1, b2 = BETAS
+            t = state["step"]
+            step_size = lr / (1 - b1 ** t)
+            root_bc2 = (1 - b2 ** t) ** 0.5  # Python floats keep float32 weights float32
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            for k, p in params.items():
+                g = grads[k]
+                m[k] = (1 - b1) * g if k not in m else m[k] + (1 - b1) * (g - m[k])
+                v[k] = (1 - b2) * g * g if k not in v else b2 * v[k] + (1 - b2) * g * g
+                new[k] = p - step_size * m[k] / (v[k] ** 0.5 / root_bc2 + EPS)
+    return new
+
+
+def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
+    """Final metrics on EVAL_SEQUENCES fresh sequences of ``data_stream(s, "eval")``, in chunks
+    of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
+    the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
+    rng = data_stream(s, "eval")
+    losses, accs, mcs = [], [], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(EVAL_SEQUENCES // EVAL_CHUNK):
+            batch = tasks.make_batch(s.task, s.seq_len, EVAL_CHUNK, rng, s.hidden)
+            loss, outputs, _ = bk.run(s, p, batch)
+            losses.append(loss)
+            accs.append(tasks.accuracy(s.task, outputs, batch))
+            if s.task == "memory":
+                mcs.append(tasks.memory_capacity(outputs, batch))
+        final_loss = float(np.mean(losses))
+        accuracy = float(np.mean(accs))
+        baseline = tasks.baseline_loss(s.task, s.seq_len)
+        out = {
+            "final_loss": final_loss,
+            "accuracy": accuracy,
+            "baseline_loss": baseline,
+            "normalized_loss": final_loss / baseline,
+            "solved": bool(accuracy >= 0.99),
+        }
+    if s.task == "memory":
+        out["memory_capacity"] = float(np.mean(mcs))
+    return out
+
+
+def _fit_esn(s: CellSettings, be, params: dict) -> tuple[dict, int | None]:
+    """Ridge readout on the reservoir states of ``train_steps`` training batches; returns the
+    backend weights and the step whose states were first non-finite (None when all were)."""
+    H = params["weight_hh"].shape[1]
+    n_out = params["weight_out"].shape[0]
+    p = be.to_backend(s, params)
+    rng = data_stream(s, "train")
+    normal = esn.NormalEquations(H, n_out)
+    for step in range(1, s.train_steps + 1):
+        batch = tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden)
+        h, _ = be.forward(s, p, batch.x)
+        states = np.asarray(be.from_backend(h), dtype=np.float64)[batch.loss_steps]
+        if not np.all(np.isfinite(states)):
+            return p, step
+        normal.add(states, esn.targets(batch))
+    W_out, b_out = normal.solve(s.ridge)
+    return {**p, **be.to_backend(s, {"weight_out": W_out, "bias_out": b_out})}, None
+
+
+# -- checkpoints --------------------------------------------------------------------------
+def _save(path: str, be, p: dict, opt: dict, curve: dict, rng: np.random.Generator,
+          seconds: float) -> None:
+    """Weights, optimizer state, curve, data stream and time so far, as one npz (no pickle),
+    written atomically."""
+    arrays: dict[str, np.ndarray] = {f"param/{k}": be.from_backend(v) for k, v in p.items()}
+    for name, value in opt.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                arrays[f"opt/{name}/{k}"] = be.from_backend(v)
+    arrays["opt_step"] = np.array(opt["step"])
+    for k in CURVE:
+        arrays[f"curve/{k}"] = np.asarray(curve[k], dtype=bool if k == "clipped" else None)
+    arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
+    arrays["seconds"] = np.array(seconds)
+    from rnngrad.tables import _atomic  # imports pandas: only once a save is due
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+            np.savez(f, **arrays)
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(target, write)
+
+
+def _load(path: str, s: CellSettings, be, rng: np.random.Generator):
+    """Inverse of :func:`_save`; sets ``rng``'s state and returns weights, optimizer state,
+    curve and seconds."""
+    with np.load(path, allow_pickle=False) as z:
+        p = be.to_backend(s, {k[6:]: z[k] for k in z.files if k.startswith("param/")})
+        opt: dict[str, Any] = {"step": int(z["opt_step"])}
+        for name, value in init_optimizer(s, p).items():
+            if isinstance(value, dict):
+                prefix = f"opt/{name}/"
+                opt[name] = be.to_backend(s, {k[len(prefix):]: z[k] for k in z.files
+                                              if k.startswith(prefix)})
+        curve = {k: z[f"curve/{k}"].tolist() for k in CURVE}
+        rng.bit_generator.state = json.loads(str(z["rng"]))
+        return p, opt, curve, float(z["seconds"])

@@ -1,0 +1,198 @@
+"""Training: both backends step for step, the records, divergence, checkpoints, and (slow) that
+learning works and clipping tames an exploding setting."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from rnngrad import training
+
+REMEDIES = {
+    "sgd": {},
+    "momentum": {"optimizer": "momentum"},
+    "adam": {"optimizer": "adam", "lr": 0.003},
+    "clip-norm": {"clip": {"kind": "norm", "threshold": 0.5}},
+    "clip-value": {"optimizer": "momentum", "clip": {"kind": "value", "threshold": 0.05}},
+    "truncate": {"optimizer": "adam", "lr": 0.003, "truncate": {"k1": 1, "k2": 4}},
+    "truncate-copy": {"task": "copy", "seq_len": 4, "truncate": {"k1": 3, "k2": 6}, "lr": 0.1},
+    "sgd-cr": {"penalty": {"kind": "pascanu", "weight": 2.0}, "clip": {"kind": "norm", "threshold": 1.0}},
+    "l2": {"optimizer": "momentum", "penalty": {"kind": "l2_wrec", "weight": 0.01}},
+    "lstm": {"model": "lstm", "optimizer": "adam", "lr": 0.003},
+    "gru-truncate": {"model": "gru", "truncate": {"k1": 2, "k2": 3}, "task": "copy", "seq_len": 4},
+    "lstm-truncate": {"model": "lstm", "truncate": {"k1": 5, "k2": 8}, "optimizer": "momentum"},
+}
+
+
+@pytest.fixture
+def cell(case):
+    """Settings and weights of a small cell (conftest's case) that trains 6 steps by default."""
+    def make(**settings):
+        s, params, _ = case(**{"train_steps": 6, **settings})
+        return s, params
+    return make
+
+
+@pytest.mark.parametrize("remedy", list(REMEDIES))
+def test_backends_agree_step_for_step(cell, remedy, rel_err):
+    s, params = cell(**REMEDIES[remedy])
+    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    a, b = out["numpy"], out["torch"]
+    assert a["status"] == b["status"] == "ok"
+    assert rel_err(a["curve"]["loss"], b["curve"]["loss"]) <= 1e-8
+    assert rel_err(a["curve"]["param_grad_norm"], b["curve"]["param_grad_norm"]) <= 1e-8
+    assert rel_err(a["curve"]["penalty"], b["curve"]["penalty"]) <= 1e-8
+    assert a["curve"]["clipped"] == b["curve"]["clipped"]
+    for k in params:
+        assert np.max(np.abs(a["params"][k] - b["params"][k])) <= 1e-8 * np.max(np.abs(a["params"][k]))
+    for k in ("final_loss", "accuracy", "normalized_loss", "clip_fraction", "max_grad_norm"):
+        assert a["metrics"][k] == pytest.approx(b["metrics"][k], rel=1e-8), k
+    # the run learned something, or at least moved
+    assert a["curve"]["loss"][0] != a["curve"]["loss"][-1]
+
+
+def test_records_and_metrics(cell):
+    s, params = cell(clip={"kind": "norm", "threshold": 0.1}, train_steps=5)
+    out = training.train(s, params)
+    curve = out["curve"]
+    assert list(curve) == list(training.CURVE)
+    assert curve["step"] == [1, 2, 3, 4, 5]
+    assert {len(v) for v in curve.values()} == {5}
+    assert all(isinstance(c, bool) for c in curve["clipped"]) and curve["penalty"] == [0.0] * 5
+    m = out["metrics"]
+    assert m["clip_fraction"] == np.mean(curve["clipped"])
+    assert m["max_grad_norm"] == max(curve["param_grad_norm"])
+    assert m["baseline_loss"] == pytest.approx(1 / 6)
+    assert m["normalized_loss"] == pytest.approx(m["final_loss"] * 6)
+    assert m["solved"] == (m["accuracy"] >= 0.99) and m["diverged_at"] is None
+    assert m["train_seconds"] > 0 and out["status"] == "ok"
+    assert all(v.dtype == np.float64 and v.shape == params[k].shape for k, v in out["params"].items())
+    # the input weights are not modified
+    assert not np.shares_memory(out["params"]["weight_hh"], params["weight_hh"])
+
+
+def test_evaluation_uses_1000_fresh_sequences(cell, monkeypatch):
+    s, params = cell(train_steps=1)
+    seen = []
+    real = training.tasks.make_batch
+
+    def spy(task, seq_len, batch, rng, hidden=32):
+        seen.append(batch)
+        return real(task, seq_len, batch, rng, hidden)
+
+    monkeypatch.setattr(training.tasks, "make_batch", spy)
+    training.train(s, params)
+    assert seen[0] == s.batch and sum(seen[1:]) >= 1000
+
+
+def test_memory_task_reports_memory_capacity(cell):
+    s, params = cell(model="esn", task="memory", seq_len=40, w_rec_scale=0.9, train_steps=4)
+    out = training.train(s, params)
+    mc = out["metrics"]["memory_capacity"]
+    assert 0 < mc <= s.hidden + 1e-9
+    assert out["metrics"]["solved"] is False
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_gradient_stops_training(cell, monkeypatch, backend, bad):
+    s, params = cell(backend=backend, train_steps=8)
+    _, bk = training.backend_modules(s)
+    real = bk.gradient
+    calls = []
+
+    def poisoned(*args, **kwargs):
+        loss, grads, value = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            grads["weight_hh"] = grads["weight_hh"] * bad
+        return loss, grads, value
+
+    monkeypatch.setattr(bk, "gradient", poisoned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = training.train(s, params)
+    assert out["status"] == "diverged" and out["metrics"]["diverged_at"] == 3
+    assert out["curve"]["step"] == [1, 2, 3]
+    assert not np.isfinite(out["curve"]["param_grad_norm"][-1])
+    assert all(np.all(np.isfinite(v)) for v in out["params"].values())  # the last finite weights
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_overflowing_run_diverges_without_warnings(cell, backend):
+    # relu, W = 3 I, a huge learning rate: the weights blow up within a few steps
+    s, params = cell(backend=backend, init="identity", nonlinearity="relu", w_rec_scale=3.0,
+                      lr=1e6, seq_len=30, train_steps=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = training.train(s, params)
+    assert out["status"] == "diverged"
+    assert out["metrics"]["diverged_at"] == len(out["curve"]["step"]) <= 20
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
+    s, params = cell(backend=backend, optimizer="adam", lr=0.01, train_steps=7,
+                      truncate={"k1": 4, "k2": 6})
+    whole = training.train(s, params)
+    path = str(tmp_path / "cell.ckpt.npz")
+    real = training.train_step
+    calls = []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            raise _Interrupt  # a preemption in the middle of step 5
+        return real(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(_Interrupt):
+        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    with np.load(path, allow_pickle=False) as z:
+        assert z["curve/step"].tolist() == [1, 2, 3, 4]
+    monkeypatch.setattr(training, "train_step", real)
+    resumed = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    assert resumed["curve"] == whole["curve"]
+    for k in params:
+        np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
+    assert {k: v for k, v in resumed["metrics"].items() if k != "train_seconds"} == \
+        {k: v for k, v in whole["metrics"].items() if k != "train_seconds"}
+    assert not (tmp_path / "cell.ckpt.npz").exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left
+
+
+def test_float32_cells_train_in_both_backends(cell):
+    s, params = cell(dtype="float32", optimizer="adam", lr=0.003)
+    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    for o in out.values():
+        assert o["status"] == "ok" and o["params"]["weight_hh"].dtype == np.float64
+    np.testing.assert_allclose(out["numpy"]["curve"]["loss"], out["torch"]["curve"]["loss"], rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_lstm_learns_the_adding_problem(cell, backend):
+    s, params = cell(backend=backend, model="lstm", hidden=32, batch=32, seq_len=50,
+                      optimizer="adam", lr=0.01, train_steps=400)
+    out = training.train(s, params)
+    assert out["status"] == "ok"
+    assert out["metrics"]["normalized_loss"] < 0.2, out["metrics"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_clipping_keeps_an_exploding_setting_finite(cell, backend):
+    settings = dict(backend=backend, init="identity", nonlinearity="relu", w_rec_scale=1.2,
+                    hidden=32, batch=32, seq_len=50, lr=0.5, train_steps=100)
+    s, params = cell(**settings)
+    plain = training.train(s, params)
+    assert plain["status"] == "diverged"
+    clipped = training.train(s.replace(clip={"kind": "norm", "threshold": 1.0}), params)
+    assert clipped["status"] == "ok"
+    assert np.all(np.isfinite(clipped["curve"]["loss"])) and clipped["metrics"]["clip_fraction"] > 0
+    assert np.isfinite(clipped["metrics"]["final_loss"])
