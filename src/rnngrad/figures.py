@@ -684,6 +684,9 @@ def plot_backend_agreement(tables) -> Figure | None:
     floor = 1e-18  # exact agreement drawn at the floor of the log axis
     y = ag["max_rel_diff"].clip(lower=floor).replace(np.inf, 1e3)
     x = ag["lyapunov_max"].fillna(0.0)
+    finite = x[np.isfinite(x)]
+    low = (float(finite.min()) if len(finite) else 0.0) - 0.2
+    x = x.replace(-np.inf, low)  # e.g. ReLU cells whose units all died: drawn at the left edge
     for v in ("agree", "chaotic", "disagree"):
         m = ag["verdict"] == v
         if m.any():

@@ -27,11 +27,11 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from rnngrad import figures
+from rnngrad.tables import TABLES, read_tables
 
-TABLES = ("cells", "profiles", "training")
 PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
               "host", "python_version")
-MAX_LISTED_PAIRS = 50  # backend pairs listed by name (disagreeing first); the rest are counted
+MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
 
 REMEDY_TEXT = {
     "none": ("Plain full backpropagation through time with the study's optimizer: the baseline "
@@ -164,16 +164,7 @@ COLUMNS = {
 }
 
 
-# -- data --------------------------------------------------------------------------------------
-def read_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The study's tables from ``tables_dir`` (``<name>.parquet``); absent ones are empty."""
-    out = {}
-    for name in TABLES:
-        path = Path(tables_dir) / f"{name}.parquet"
-        out[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
-    return out
-
-
+# -- data ---------------------------------------------------------------------------------------
 def describe_column(name: str) -> tuple[str, str]:
     """Unit and meaning of a table column (phase-prefixed metrics included)."""
     for prefix, phase in (("init_", "at initialization"), ("trained_", "after training")):
@@ -233,7 +224,7 @@ def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("remedy").loc[order].reset_index()
 
 
-def findings(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def findings(tables) -> dict[str, Any]:
     """Numbers and sentences of the summary, computed from the tables."""
     cells = figures.frame(tables, "cells")
     f: dict[str, Any] = {"n_cells": len(cells)}
@@ -329,7 +320,7 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
     config : the study's config, shown in the provenance section.
     """
     tables = read_tables(tables_dir)
-    cells = tables["cells"]
+    cells = figures.frame(tables, "cells")
     fdir = None if figures_dir is None else Path(figures_dir)
     f = findings(tables)
     header, rows, constant = cells_view(cells)
@@ -348,10 +339,10 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
                 for n in names]
         sections.append({"id": sid, "title": title, "figures": figs})
     dictionary = [{"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
-                  for t in TABLES for c in tables[t].columns]
+                  for t in TABLES for c in figures.frame(tables, t).columns]
     ag = f.get("agreement", pd.DataFrame())
-    listed = ag.sort_values("verdict", key=lambda v: v.map({"disagree": 0, "chaotic": 1, "agree": 2})
-                            ).head(MAX_LISTED_PAIRS) if len(ag) else ag
+    listed = ag[ag["verdict"] != "agree"].sort_values("verdict", ascending=False).head(MAX_LISTED_PAIRS) \
+        if len(ag) else ag
     prov = [(c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
             for c in PROVENANCE if c in cells]
     env = Environment(loader=PackageLoader("rnngrad", "templates"),
