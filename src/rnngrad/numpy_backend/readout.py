@@ -3,6 +3,9 @@
     y_t = W_out h_t + b_out  at t in batch.loss_steps
     L   = scale * sum_t mean_b loss_t(b)   (mse: mean over outputs of (y - target)^2;
                                             xent: cross-entropy of softmax(y))
+
+The readout's own gradient dL/dh_t is zero off the loss steps, so it is kept at those steps only
+(:class:`DirectGrad`): a dense (T+1, B, H) array would cost as much memory as the states.
 """
 from __future__ import annotations
 
@@ -11,9 +14,36 @@ import numpy as np
 from rnngrad.tasks import Batch
 
 
+class DirectGrad:
+    """dL/dh_t through the readout alone for t = 0..T, stored at the loss steps only.
+
+    ``direct[t]`` is a (B, H) array, as if indexing a dense (T+1, B, H) array: the stored value
+    at a loss step, elsewhere a shared read-only zero array (backward only reads it).
+    """
+
+    __slots__ = ("steps", "values", "_row", "_zero", "_n")
+
+    def __init__(self, steps: np.ndarray, values: np.ndarray, n_states: int):
+        self.steps = steps  # (L',) distinct loss steps, increasing
+        self.values = values  # (L', B, H)
+        self._row = {int(t): i for i, t in enumerate(steps)}
+        self._zero = np.zeros(values.shape[1:], dtype=values.dtype)
+        self._zero.flags.writeable = False
+        self._n = n_states
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        if not 0 <= t < self._n:
+            raise IndexError(f"step {t} outside 0..{self._n - 1}")
+        i = self._row.get(t)
+        return self._zero if i is None else self.values[i]
+
+
 def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
     """Loss, readouts (L, B, O), the readout's weight gradients and dL/dh_t through the readout
-    alone (``dh_direct``, shaped like h: (T+1, B, H))."""
+    alone (``dh_direct``, a :class:`DirectGrad` indexed like h: t = 0..T)."""
     W_out, b_out = params["weight_out"], params["bias_out"]
     hs = h[batch.loss_steps]  # (L, B, H)
     y = hs @ W_out.T + b_out  # (L, B, O)
@@ -29,12 +59,13 @@ def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
             onehot = np.eye(y.shape[-1], dtype=y.dtype)[batch.targets]
             loss = -batch.scale * np.sum(logp * onehot) / B
             dy = (batch.scale / B) * (np.exp(logp) - onehot)  # backprop through softmax + NLL
-    dh_direct = np.zeros_like(h)
-    np.add.at(dh_direct, batch.loss_steps, dy @ W_out)
+    steps, row = np.unique(batch.loss_steps, return_inverse=True)
+    direct = np.zeros((len(steps), *h.shape[1:]), dtype=h.dtype)
+    np.add.at(direct, row, dy @ W_out)  # a step scored twice sums its terms
     return {
         "loss": float(loss),
         "outputs": y,
-        "dh_direct": dh_direct,
+        "dh_direct": DirectGrad(steps, direct, h.shape[0]),
         "grads": {"weight_out": np.tensordot(dy, hs, axes=([0, 1], [0, 1])),
                   "bias_out": dy.sum(axis=(0, 1))},
     }
