@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from rnngrad import training
 
@@ -23,6 +24,16 @@ REMEDIES = {
     "gru-truncate": {"model": "gru", "truncate": {"k1": 2, "k2": 3}, "task": "copy", "seq_len": 4},
     "lstm-truncate": {"model": "lstm", "truncate": {"k1": 5, "k2": 8}, "optimizer": "momentum"},
 }
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on shared 2-core machines torch's spinning threads made a training
+    step 35x slower (0.94 s against 27 ms for an lstm at H = B = 32, T = 50)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -178,7 +189,7 @@ def test_float32_cells_train_in_both_backends(cell):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_lstm_learns_the_adding_problem(cell, backend):
     s, params = cell(backend=backend, model="lstm", hidden=32, batch=32, seq_len=50,
-                      optimizer="adam", lr=0.01, train_steps=400)
+                      optimizer="adam", lr=0.02, train_steps=250)
     out = training.train(s, params)
     assert out["status"] == "ok"
     assert out["metrics"]["normalized_loss"] < 0.2, out["metrics"]

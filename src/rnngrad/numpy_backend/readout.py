@@ -46,9 +46,9 @@ def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
     alone (``dh_direct``, a :class:`DirectGrad` indexed like h: t = 0..T)."""
     W_out, b_out = params["weight_out"], params["bias_out"]
     hs = h[batch.loss_steps]  # (L, B, H)
-    y = hs @ W_out.T + b_out  # (L, B, O)
     B = h.shape[1]
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is data (diverging training)
+        y = hs @ W_out.T + b_out  # (L, B, O)
         if batch.kind == "mse":
             err = y - batch.targets.astype(y.dtype)
             loss = batch.scale * np.sum(np.mean(err * err, axis=(1, 2)))
@@ -59,13 +59,14 @@ def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
             onehot = np.eye(y.shape[-1], dtype=y.dtype)[batch.targets]
             loss = -batch.scale * np.sum(logp * onehot) / B
             dy = (batch.scale / B) * (np.exp(logp) - onehot)  # backprop through softmax + NLL
-    steps, row = np.unique(batch.loss_steps, return_inverse=True)
-    direct = np.zeros((len(steps), *h.shape[1:]), dtype=h.dtype)
-    np.add.at(direct, row, dy @ W_out)  # a step scored twice sums its terms
+        steps, row = np.unique(batch.loss_steps, return_inverse=True)
+        direct = np.zeros((len(steps), *h.shape[1:]), dtype=h.dtype)
+        np.add.at(direct, row, dy @ W_out)  # a step scored twice sums its terms
+        grads = {"weight_out": np.tensordot(dy, hs, axes=([0, 1], [0, 1])),
+                 "bias_out": dy.sum(axis=(0, 1))}
     return {
         "loss": float(loss),
         "outputs": y,
         "dh_direct": DirectGrad(steps, direct, h.shape[0]),
-        "grads": {"weight_out": np.tensordot(dy, hs, axes=([0, 1], [0, 1])),
-                  "bias_out": dy.sum(axis=(0, 1))},
+        "grads": grads,
     }
