@@ -1,0 +1,97 @@
+"""The ready studies under config/studies/: each validates through rnngrad.config (merged over
+config/config.yaml, as `snakemake --configfile` merges it) and expands to the grid its paper
+calls for; each has a cluster variant with at least its laptop budget."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnngrad.claims import method
+from rnngrad.config import load_study
+from rnngrad.tables import cells_table
+
+REPO = Path(__file__).resolve().parents[1]
+STUDIES = ("pascanu2013", "le2015", "bengio1994", "esn_memory")
+
+
+def study(name: str):
+    return load_study([REPO / "config" / "studies" / f"{name}.yaml"], root=REPO)
+
+
+def cells(name: str):
+    """The study's cells as a cells table would hold their settings (no metrics)."""
+    s = study(name)
+    records = [{"cell_id": c.cell_id, "settings": c.settings.to_dict(), "steps": c.settings.steps,
+                "metrics": {}, "provenance": {}} for c in s.cells.values()]
+    return cells_table(records)
+
+
+@pytest.mark.parametrize("name", [*STUDIES, *(f"{n}_cluster" for n in STUDIES)])
+def test_study_validates_and_is_named_after_its_file(name):
+    s = study(name)
+    assert s.name == name
+    assert len(s.cells) > 0
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_cluster_variant_has_at_least_the_laptop_budget(name):
+    laptop, cluster = cells(name), cells(f"{name}_cluster")
+    assert cluster["seed"].nunique() >= 5 > laptop["seed"].nunique()
+    assert cluster["train_steps"].max() >= laptop["train_steps"].max()
+    assert cluster["seq_len"].max() >= laptop["seq_len"].max()
+    assert set(laptop["remedy"]) == set(cluster["remedy"])
+
+
+def test_pascanu2013_grid():
+    c = cells("pascanu2013")
+    assert (c["hidden"] == 50).all() and (c["task"] == "temporal_order").all()
+    assert (c["model"] == "rnn").all() and (c["lr"] == 0.01).all() and (c["batch"] == 20).all()
+    assert c["seq_len"].min() == 50 and c["seq_len"].max() >= 200
+    m = method(c)
+    assert set(m) == {"SGD", "SGD-C", "SGD-CR"}
+    assert (c.loc[m != "SGD", "clip_threshold"] == 1.0).all()  # SGD-C: clipping by norm at 1
+    weights = c.loc[m == "SGD-CR", "penalty_weight"]
+    assert ((weights >= 2) & (weights <= 4)).all()
+    # sigmoid, basic tanh and smart tanh, each with every method, length and seed
+    variants = set(zip(c["nonlinearity"], c["init"]))
+    assert {("sigmoid", "gaussian"), ("tanh", "gaussian"), ("tanh", "sparse")} <= variants
+    per = c.groupby(["nonlinearity", "init", "remedy", "seq_len"]).size()
+    assert (per == c["seed"].nunique()).all()
+    smart = c[c["init"] == "sparse"]
+    assert (smart["w_rec_scale"] == 0.95).all() and (smart["input_scale"] == 0.1).all()
+    assert c["cell_id"].str.contains("/nonlinearity=tanh/init=sparse").any()
+
+
+def test_le2015_grid():
+    c = cells("le2015")
+    assert (c["task"] == "adding").all()
+    m = method(c)
+    assert set(m) == {"IRNN", "SGD-C", "LSTM"}
+    irnn = c[m == "IRNN"]
+    assert (irnn["init"] == "identity").all() and (irnn["nonlinearity"] == "relu").all()
+    assert (c.loc[m == "SGD-C", "nonlinearity"] == "tanh").all()
+    assert c["seq_len"].nunique() >= 3  # growing T
+    assert len(c) == 3 * c["seq_len"].nunique() * c["seed"].nunique()
+
+
+def test_bengio1994_grid():
+    c = cells("bengio1994")
+    assert (c["train_steps"] == 0).all() and c["jacobian"].all()
+    assert {"tanh", "sigmoid"} <= set(c["nonlinearity"])
+    # scales on both sides of 1/gamma for both nonlinearities (1 for tanh, 4 for sigmoid)
+    assert c["w_rec_scale"].min() < 1 and c["w_rec_scale"].max() > 4
+    assert c["w_rec_scale"].nunique() >= 10
+    # the exact oracle of the linear rnn: orthogonal W_rec, one loss at the last step
+    assert ((c["nonlinearity"] == "linear") & (c["init"] == "orthogonal")).any()
+    assert c["task"].isin(["adding", "temporal_order", "digits"]).all()
+
+
+def test_esn_memory_grid():
+    c = cells("esn_memory")
+    assert (c["model"] == "esn").all() and (c["task"] == "memory").all()
+    assert set(c["nonlinearity"]) == {"linear", "tanh"}
+    assert c["jacobian"].all() and (c["train_steps"] > 0).all()
+    # spectral radii below, near and above 1
+    assert c["w_rec_scale"].min() <= 0.1 and (c["w_rec_scale"] > 1).any()
+    assert ((c["w_rec_scale"] >= 0.9) & (c["w_rec_scale"] < 1)).sum() >= 2
