@@ -1,0 +1,259 @@
+"""rnngrad.claims: the published claims as data, and verdicts on tables built to agree and to
+differ, plus one end-to-end check on real cells against closed forms."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnngrad import claims
+from rnngrad.cell import run_cell
+from rnngrad.settings import CellSettings
+from rnngrad.tables import build_tables
+
+SHARED_CSV = Path("/work/shared/data/published_claims.csv")
+
+
+# -- the data -----------------------------------------------------------------------------------
+def test_csv_keeps_its_columns_and_sources():
+    c = claims.load_claims()
+    assert tuple(c.columns) == claims.COLUMNS
+    assert c["claim_id"].is_unique
+    assert (c["source"].str.len() > 0).all() and (c["how_to_compare"].str.len() > 0).all()
+    text = " ".join(c["source"])
+    for author in ("Pascanu", "Hochreiter", "Le Jaitly Hinton", "Jaeger", "Arjovsky"):
+        assert author in text
+    assert set(claims.CHECKS) <= set(c["claim_id"])
+
+
+@pytest.mark.skipif(not SHARED_CSV.exists(), reason="the shared claims file is not here")
+def test_csv_carries_every_shared_claim_unchanged():
+    shared = pd.read_csv(SHARED_CSV, dtype=str, keep_default_na=False)
+    ours = claims.load_claims().set_index("claim_id")
+    for row in shared.to_dict("records"):
+        assert ours.loc[row["claim_id"]].to_dict() == {k: v for k, v in row.items()
+                                                       if k != "claim_id"}
+
+
+# -- synthetic tables -----------------------------------------------------------------------------
+def cell(i: int, **kw) -> dict:
+    row = dict(cell_id=f"c{i}", backend="numpy", remedy="none", seq_len=50, w_rec_scale=1.0,
+               seed=0, model="rnn", nonlinearity="tanh", init="gaussian", input_scale=1.0,
+               hidden=50, task="temporal_order", batch=20, train_steps=1000, ridge=1e-6,
+               clip_kind=None, clip_threshold=np.nan, penalty_kind=None, penalty_weight=np.nan,
+               truncate_k1=None, accuracy=0.3, solved=False, normalized_loss=0.9,
+               baseline_loss=math.log(4), init_spectral_norm=1.0, init_spectral_radius=1.0,
+               init_log10_grad_ratio=-1.0, init_decay_rate=-0.01,
+               init_jacobian_decay_rate=-0.01, trained_decay_rate=-0.01,
+               trained_spectral_norm=1.0, memory_capacity=np.nan, status="ok")
+    row.update(kw)
+    return row
+
+
+def tables(rows, profiles=None, training=None) -> dict:
+    return {"cells": pd.DataFrame(rows),
+            "profiles": profiles if profiles is not None else pd.DataFrame(),
+            "training": training if training is not None else pd.DataFrame()}
+
+
+def verdict(t, claim_id: str, config=None) -> pd.Series:
+    out = claims.evaluate(t, config)
+    assert set(out["verdict"]) <= set(claims.VERDICTS)
+    row = out[out["claim_id"] == claim_id]
+    assert len(row) == 1, f"{claim_id} not evaluated: {list(out['claim_id'])}"
+    return row.iloc[0]
+
+
+CLIP = dict(clip_kind="norm", clip_threshold=1.0)
+OMEGA = dict(CLIP, penalty_kind="pascanu", penalty_weight=2.0)
+
+
+def pascanu_rows(cr_solves: bool) -> list[dict]:
+    rows, i = [], 0
+    for T in (50, 100, 200):
+        for seed in (0, 1):
+            for extra, solves in ((dict(), T == 50), (CLIP, T <= 100), (OMEGA, cr_solves)):
+                rows.append(cell(i, seq_len=T, seed=seed, solved=solves,
+                                 accuracy=1.0 if solves else 0.4, **extra))
+                i += 1
+    return rows
+
+
+def test_temporal_order_agrees_when_sgd_cr_solves_every_length():
+    r = verdict(tables(pascanu_rows(True)), "pascanu_temporal_order")
+    assert r["verdict"] == "agrees"
+    assert "SGD-CR T=50: 1.00, T=100: 1.00, T=200: 1.00" in r["measured_value"]
+    assert "SGD T=50: 1.00, T=100: 0.00" in r["measured_value"]
+
+
+def test_temporal_order_differs_with_the_budget_as_reason():
+    r = verdict(tables(pascanu_rows(False)), "pascanu_temporal_order")
+    assert r["verdict"] == "differs"
+    assert "1,000 steps x 20 = 20,000 sequences" in r["reason"]
+
+
+def adding_rows(irnn_reach: int, tanh_reach: int) -> list[dict]:
+    rows, i = [], 0
+    for T in (50, 100, 150):
+        for extra, r in ((dict(init="identity", nonlinearity="relu", **CLIP), irnn_reach),
+                         (CLIP, tanh_reach), (dict(model="lstm", **CLIP), 150)):
+            rows.append(cell(i, task="adding", seq_len=T, solved=T <= r, baseline_loss=1 / 6,
+                             **extra))
+            i += 1
+    return rows
+
+
+@pytest.mark.parametrize("irnn, tanh, expected", [(150, 50, "agrees"), (50, 100, "differs"),
+                                                  (0, 0, "differs")])
+def test_irnn_reaches_longer_t(irnn, tanh, expected):
+    r = verdict(tables(adding_rows(irnn, tanh)), "le_irnn_adding")
+    assert r["verdict"] == expected
+    assert f"IRNN {irnn or 'none'}, tanh RNN {tanh or 'none'}" in r["measured_value"]
+
+
+def test_lstm_adding_and_adding_baseline():
+    t = tables(adding_rows(150, 50))
+    assert verdict(t, "hochreiter_adding")["verdict"] == "agrees"
+    assert verdict(t, "adding_baseline")["verdict"] == "agrees"
+    rows = adding_rows(150, 50)
+    rows[0]["baseline_loss"] = 0.25
+    assert verdict(tables(rows), "adding_baseline")["verdict"] == "differs"
+    rows = [r for r in adding_rows(150, 50) if r["model"] == "lstm"]
+    rows[-1]["solved"] = False
+    assert verdict(tables(rows), "hochreiter_adding")["verdict"] == "differs"
+
+
+def test_bptt_fails():
+    rows = [cell(i, seq_len=T) for i, T in enumerate((50, 100, 200))]
+    assert verdict(tables(rows), "hochreiter_bptt_fails")["verdict"] == "agrees"
+    rows[2]["solved"] = True
+    assert verdict(tables(rows), "hochreiter_bptt_fails")["verdict"] == "differs"
+
+
+def esn_rows(mc_linear: float, mc_tanh: float) -> list[dict]:
+    return [cell(0, model="esn", task="memory", nonlinearity="linear", memory_capacity=mc_linear,
+                 init_spectral_norm=0.9, init_spectral_radius=0.8, init_jacobian_decay_rate=-0.05),
+            cell(1, model="esn", task="memory", nonlinearity="tanh", memory_capacity=mc_tanh,
+                 init_spectral_norm=0.9, init_spectral_radius=0.8, init_jacobian_decay_rate=-0.05)]
+
+
+@pytest.mark.parametrize("lin, tanh, expected", [(49.0, 30.0, "agrees"), (35.0, 30.0, "differs"),
+                                                 (49.0, 55.0, "differs")])
+def test_memory_capacity(lin, tanh, expected):
+    r = verdict(tables(esn_rows(lin, tanh)), "jaeger_mc_bound")
+    assert r["verdict"] == expected
+    assert f"linear {lin / 50:.3f}" in r["measured_value"]
+
+
+def test_esn_sufficient_condition():
+    rows = esn_rows(49.0, 30.0) + [cell(2, model="esn", task="memory", init_spectral_norm=1.6,
+                                        init_spectral_radius=1.1, init_jacobian_decay_rate=-0.01)]
+    r = verdict(tables(rows), "esn_sr_heuristic")
+    assert r["verdict"] == "agrees" and "rho >= 1: 1 of 1 fade" in r["measured_value"]
+    rows[0]["init_jacobian_decay_rate"] = 0.02  # sigma_max < 1 but growing: impossible
+    assert verdict(tables(rows), "esn_sr_heuristic")["verdict"] == "differs"
+    for r in rows:
+        r["init_jacobian_decay_rate"] = np.nan
+    assert verdict(tables(rows), "esn_sr_heuristic")["verdict"] == "not measured here"
+
+
+def bound_tables(excess: float, nonlinearity: str = "sigmoid", sigma: float = 2.0):
+    """One cell with jacobian_norm[k] = (gamma sigma)^k, times `excess` at lag 5."""
+    q = claims.GAMMA[nonlinearity] * sigma
+    lags = np.arange(20)
+    jn = q ** lags
+    jn[5] *= excess
+    prof = pd.DataFrame({"cell_id": "c0", "phase": "init", "lag": lags, "grad_norm": jn,
+                         "jacobian_norm": jn, "weight_grad_norm": jn})
+    return tables([cell(0, nonlinearity=nonlinearity, init_spectral_norm=sigma,
+                        init_log10_grad_ratio=19 * math.log10(q))], prof)
+
+
+def test_pascanu_bound_vanish():
+    assert verdict(bound_tables(0.5), "pascanu_bound_vanish")["verdict"] == "agrees"
+    r = verdict(bound_tables(1.5), "pascanu_bound_vanish")
+    assert r["verdict"] == "differs" and "0 of 1 cell-phases" in r["measured_value"]
+    t = bound_tables(0.5)
+    t["profiles"]["jacobian_norm"] = np.nan
+    assert verdict(t, "pascanu_bound_vanish")["verdict"] == "not measured here"
+
+
+def test_pascanu_bound_explode():
+    # sigmoid with sigma 2: gamma sigma = 1/2, yet the gradient grows: the bound forbids it
+    t = bound_tables(1.0)
+    assert verdict(t, "pascanu_bound_explode")["verdict"] == "agrees"
+    t["cells"]["init_log10_grad_ratio"] = 0.5
+    assert verdict(t, "pascanu_bound_explode")["verdict"] == "differs"
+    # sigma 8 (gamma sigma = 2) may explode
+    t = bound_tables(1.0, sigma=8.0)
+    t["cells"]["init_log10_grad_ratio"] = 3.0
+    r = verdict(t, "pascanu_bound_explode")
+    assert r["verdict"] == "agrees" and "1 of 1 above" in r["measured_value"]
+
+
+def test_linear_oracle():
+    rows = [cell(i, nonlinearity="linear", init="orthogonal", w_rec_scale=s,
+                 init_decay_rate=math.log10(s)) for i, s in enumerate((0.5, 1.0, 2.0))]
+    assert verdict(tables(rows), "pascanu_linear")["verdict"] == "agrees"
+    rows[1]["init_decay_rate"] = 1e-4
+    assert verdict(tables(rows), "pascanu_linear")["verdict"] == "differs"
+
+
+def test_clip_rule():
+    rows = [cell(0, **CLIP)]
+    tr = pd.DataFrame({"cell_id": "c0", "step": [1, 2, 3], "loss": 1.0,
+                       "param_grad_norm": [0.5, 2.0, 1.0], "clipped": [False, True, False],
+                       "penalty": 0.0})
+    assert verdict(tables(rows, training=tr), "pascanu_clip_rule")["verdict"] == "agrees"
+    tr.loc[2, "clipped"] = True  # at exactly the threshold Algorithm 1 does not rescale
+    r = verdict(tables(rows, training=tr), "pascanu_clip_rule")
+    assert r["verdict"] == "differs" and "1 steps where" in r["measured_value"]
+
+
+def test_omega_keeps_the_factor_nearer_one():
+    rows = [cell(0, **CLIP, trained_decay_rate=-0.05), cell(1, **OMEGA, trained_decay_rate=-0.01)]
+    assert verdict(tables(rows), "pascanu_omega")["verdict"] == "agrees"
+    rows[1]["trained_decay_rate"] = -0.1
+    assert verdict(tables(rows), "pascanu_omega")["verdict"] == "differs"
+
+
+def test_smart_init():
+    rows = [cell(0, init="sparse", w_rec_scale=0.95, init_spectral_radius=0.95, input_scale=0.1)]
+    assert verdict(tables(rows), "pascanu_smart_init")["verdict"] == "agrees"
+    rows[0].update(w_rec_scale=1.2, init_spectral_radius=1.2)
+    assert verdict(tables(rows), "pascanu_smart_init")["verdict"] == "differs"
+
+
+def test_copy_baseline():
+    rows = [cell(0, task="copy", seq_len=30, baseline_loss=10 * math.log(8) / 50)]
+    assert verdict(tables(rows), "arjovsky_copy_baseline")["verdict"] == "agrees"
+    rows[0]["baseline_loss"] = 10 * math.log(8) / 30
+    assert verdict(tables(rows), "arjovsky_copy_baseline")["verdict"] == "differs"
+
+
+def test_only_claims_the_tables_speak_to_and_partial_runs():
+    out = claims.evaluate(tables(esn_rows(49.0, 30.0)))
+    assert set(out["claim_id"]) == {"jaeger_mc_bound", "esn_sr_heuristic"}
+    assert tuple(out.columns) == claims.RESULT_COLUMNS
+    config = {"grid": {"backend": ["numpy"], "seq_len": [500], "w_rec_scale": [0.5, 0.9],
+                       "remedy": ["esn"], "seed": [0], "nonlinearity": ["linear", "tanh"]}}
+    r = verdict(tables(esn_rows(49.0, 30.0)), "jaeger_mc_bound", config)
+    assert "Partial run: 2 of 4 cells." in r["reason"]
+    assert claims.evaluate(tables([])).empty
+
+
+# -- end to end: real cells against closed forms -------------------------------------------------
+def test_real_cells_meet_the_bound_and_the_linear_oracle():
+    records = []
+    for i, (nl, init, s) in enumerate([("linear", "orthogonal", 0.8), ("linear", "orthogonal", 1.3),
+                                       ("tanh", "gaussian", 0.7), ("sigmoid", "gaussian", 3.0)]):
+        settings = CellSettings.from_dict({"seq_len": 20, "hidden": 8, "batch": 4,
+                                           "train_steps": 0, "w_rec_scale": s,
+                                           "nonlinearity": nl, "init": init})
+        records.append(run_cell(settings, f"c{i}"))
+    out = claims.evaluate(build_tables(records)).set_index("claim_id")
+    for claim_id in ("pascanu_linear", "pascanu_bound_vanish", "pascanu_bound_explode"):
+        assert out.at[claim_id, "verdict"] == "agrees", out.loc[claim_id].to_dict()
