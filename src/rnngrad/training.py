@@ -89,7 +89,8 @@ def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None
         a step).
     params : float64 NumPy weights, PyTorch names; left unchanged.
     checkpoint : an npz path: resumed from when present, saved to every ``checkpoint_every``
-        seconds of training, removed when training ends.
+        seconds of training, removed when training ends (gradient training only: the ESN's
+        closed-form fit is not checkpointed).
 
     Returns
     -------
@@ -108,14 +109,14 @@ def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None
     else:
         p, curve, diverged_at, seconds = _descend(s, be, bk, params, checkpoint, checkpoint_every)
     metrics = evaluate(s, bk, p)
-    with np.errstate(invalid="ignore"):
-        grad_norms = np.asarray(curve["param_grad_norm"], dtype=np.float64)
-        metrics.update({
-            "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
-            "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
-            "diverged_at": diverged_at,
-            "train_seconds": seconds,
-        })
+    grad_norms = np.asarray(curve["param_grad_norm"], dtype=np.float64)
+    grad_norms = grad_norms[~np.isnan(grad_norms)]  # nan: a step stopped before its gradient
+    metrics.update({
+        "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
+        "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
+        "diverged_at": diverged_at,
+        "train_seconds": seconds,
+    })
     return {
         "params": {k: np.asarray(be.from_backend(v), dtype=np.float64) for k, v in p.items()},
         "curve": curve,
@@ -182,11 +183,11 @@ def train_step(s: CellSettings, bk, p: dict, opt: dict, batch: Batch) -> tuple[d
     """All updates of one batch (see the module docstring); returns the weights, the step's
     curve record and whether everything stayed finite."""
     record = {"loss": 0.0, "param_grad_norm": 0.0, "clipped": False, "penalty": 0.0}
-    schedule = update_schedule(s, batch)
     if s.truncate is None:
         loss, grads, value = bk.gradient(s, p, batch)
         record["loss"] = loss
         return _update(s, p, opt, grads, value, record, np.isfinite(loss))
+    schedule = update_schedule(s, batch)
     starts = {c for _, c in schedule}
     saved = {0: None}  # the forward's state at each window start (None: zeros)
     prev, state = 0, None
@@ -200,6 +201,7 @@ def train_step(s: CellSettings, bk, p: dict, opt: dict, batch: Batch) -> tuple[d
         win = window(batch, c, u, scored_from=max(prev, c))
         prev = u
         if not np.isfinite(loss):
+            record["param_grad_norm"] = float("nan")  # no gradient was taken
             return p, record, False
         if win.loss_steps.size == 0:
             continue
