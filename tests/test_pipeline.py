@@ -22,8 +22,9 @@ TINY = {  # 6 NumPy cells, a second each at most
              "remedy": ["none"], "seed": [0]},
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
 }
-# columns that hold wall times or hosts, which differ between two runs of the same cells
-TIMING = re.compile(r"(seconds|runtime_s|overhead_s)$")
+# columns that differ between two runs of the same cells: wall times, and where and from which
+# checkout state they ran (the package may be edited between two runs in a working checkout)
+UNREPEATABLE = re.compile(r"(seconds|runtime_s|overhead_s)$|^(host|code_hash|git_commit)$")
 
 
 def workflow_copy(root: Path, study: dict | None = None) -> Path:
@@ -83,10 +84,10 @@ def finished(root: Path) -> dict[str, int]:
 
 
 def assert_same_tables(a: Path, b: Path) -> None:
-    """Tables of two runs agree in every column but wall times and hosts."""
+    """Tables of two runs agree in every column but wall times and provenance of place."""
     for name in ("cells", "profiles", "training"):
         x, y = (pd.read_parquet(d / f"{name}.parquet") for d in (a, b))
-        drop = [c for c in x.columns if TIMING.search(c) or c == "host"]
+        drop = [c for c in x.columns if UNREPEATABLE.search(c)]
         key = ["cell_id"] + [c for c in ("phase", "lag", "step") if c in x.columns]
         x, y = (t.drop(columns=drop).sort_values(key).reset_index(drop=True) for t in (x, y))
         pd.testing.assert_frame_equal(x, y)
@@ -167,13 +168,18 @@ def test_sigkill_then_unlock_and_rerun_incomplete(tmp_path):
 
     root = workflow_copy(tmp_path / "killed", study)
     cmd = ["snakemake", "--cores", "2", target, "--configfile", "config/studies/tiny.yaml"]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    log_path = tmp_path / "killed.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.monotonic() + 120
     while len(finished(root)) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    if proc.poll() is not None:
+        raise AssertionError("the run ended before the kill:\n" + log_path.read_text())
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run: snakemake and its cell jobs
     proc.wait()
+    log.close()
     done = finished(root)
     assert 3 <= len(done) < 12, "the kill should land mid-way"
     assert not (root / target).exists()
@@ -186,3 +192,13 @@ def test_sigkill_then_unlock_and_rerun_incomplete(tmp_path):
     assert len(after) == 12
     assert {k: after[k].stat().st_mtime_ns for k in done} == done  # none recomputed
     assert_same_tables(root / "results/tiny/tables", reference / "results/tiny/tables")
+
+
+def test_lint_asks_only_for_conda_environments():
+    out = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    lints = [line.strip() for line in (out.stdout + out.stderr).splitlines()
+             if line.startswith("    * ")]
+    assert lints, "expected the conda wish for each rule"
+    assert set(lints) == {"* Specify a conda environment or container for each rule.:"}
+    rules = re.findall(r"Lints for rule (\w+)", out.stdout + out.stderr)
+    assert sorted(rules) == ["cell", "figures", "report", "tables"]
