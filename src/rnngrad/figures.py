@@ -358,6 +358,15 @@ def _log_ticks(ax, values) -> None:
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
+def _plain_log_y(ax) -> None:
+    """Log y axis labels as plain numbers (0.5, 2) rather than 5x10^-1 on short ranges."""
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_formatter(plain)
+    # within two decades the major ticks alone leave the axis nearly unlabelled: label minors
+    ax.yaxis.set_minor_formatter(plain if hi < 100 * lo else matplotlib.ticker.NullFormatter())
+
+
 def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) -> Figure | None:
     cells, p = _profiles_at_longest(tables)
     if p.empty or value not in p or not p[value].notna().any():
@@ -548,6 +557,7 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     ax1.axhline(1.0, color="0.5", ls=":", lw=1)
     ax1.text(ax1.get_xlim()[0], 1.0, " chance", va="bottom", fontsize=8, color="0.4")
     ax1.set_yscale("log")
+    _plain_log_y(ax1)
     ax1.set_ylabel("normalized_loss (final / baseline)")
     ax2.set_ylabel("fraction of cells solved (accuracy >= 0.99)")
     ax2.set_ylim(-0.03, 1.03)
@@ -556,7 +566,7 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         ax.set_xlabel("seq_len")
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    note = "; ".join(x for x in (lr_note(cells), "over w_rec_scale and " + seed_note(cells)) if x)
+    note = "; ".join(x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x)
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
     return fig
 
@@ -597,6 +607,8 @@ def plot_training_curves(tables) -> Figure | None:
         ax.set_yscale("log")
         ax.set_title(f"w_rec_scale {_fmt(s)}", fontsize=10)
         ax.grid(True, alpha=0.3)
+    for ax in axes[:len(scales)]:
+        _plain_log_y(ax)  # once every panel is drawn: the shared limits are final
     for ax in axes[len(scales):]:
         ax.set_axis_off()
     for ax in axes[(nrows - 1) * ncols:]:
