@@ -44,15 +44,14 @@ def _loss(P, hs, batch):
 
 def _reference_omega(params, batch, nonlinearity):
     """Omega and its gradient by autograd: per step k and sequence b, with s_k and
-    dL/ds_{k+1} detached, (||dL/ds_{k+1} ds_{k+1}/ds_k||^2 / ||dL/ds_{k+1}||^2 - 1)^2 summed over
-    k, averaged over b; the Jacobian ds_{k+1}/ds_k is taken by autograd of one step."""
+    dL/ds_{k+1} detached, (||dL/ds_{k+1} ds_{k+1}/ds_k||^2 / ||dL/ds_{k+1}||^2 - 1)^2 averaged
+    over the (k, b) terms with ||dL/ds_{k+1}||^2 >= 1e-20 (Pascanu et al.'s code); the Jacobian ds_{k+1}/ds_k is taken by autograd of one step."""
     P = _torch_params(params)
     x = torch.as_tensor(batch.x)
     hs = _rnn_states(P, x, nonlinearity)
     loss = _loss(P, hs, batch)
     g = torch.autograd.grad(loss, hs[1:], materialize_grads=True)
-    B = x.shape[1]
-    total = 0
+    total, count = 0, 0
     for k in range(x.shape[0]):
         s_k = hs[k].detach().requires_grad_()
         s_next = _rnn_states(P, x[k:k + 1], nonlinearity, h0=s_k)[1]
@@ -60,7 +59,9 @@ def _reference_omega(params, batch, nonlinearity):
         (gJ,) = torch.autograd.grad(s_next, s_k, grad_outputs=g[k].detach(), create_graph=True)
         ng = g[k].detach().square().sum(-1)
         r = gJ.square().sum(-1) / ng
-        total = total + torch.where(ng >= 1e-20, (r - 1) ** 2, torch.zeros_like(r)).sum() / B
+        total = total + torch.where(ng >= 1e-20, (r - 1) ** 2, torch.zeros_like(r)).sum()
+        count += int((ng >= 1e-20).sum())
+    total = total / count
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     grads = torch.autograd.grad(total, [P[k] for k in names], materialize_grads=True)
     return total.item(), {k: v.numpy() for k, v in zip(names, grads)}

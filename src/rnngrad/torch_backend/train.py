@@ -81,4 +81,4 @@ def omega(params: dict, h: torch.Tensor, dh: torch.Tensor, x: torch.Tensor,
     valid = ng >= OMEGA_BOUND
     one = torch.ones_like(ng)
     r = torch.where(valid, nv / torch.where(valid, ng, one), one)
-    return (r - 1).square().sum() / h.shape[1]
+    return (r - 1).square().sum() / valid.sum().clamp(min=1)  # mean over the valid terms
