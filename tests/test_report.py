@@ -126,6 +126,7 @@ def test_thousands_of_cells_stay_small_and_fast(tmp_path):
         cell_id=[f"backend={b}/remedy={r}/seq_len=100/w_rec_scale={s:g}/seed={k}"
                  for b, r, _, s, k in axes.itertuples(index=False)],
         steps=100, model="rnn", nonlinearity="tanh", hidden=32, dtype="float64", lr=0.01,
+        task="adding",
         init_decay_rate=np.log10(axes["w_rec_scale"]) - 0.1,
         init_log10_grad_ratio=99 * (np.log10(axes["w_rec_scale"]) - 0.1),
         init_spectral_norm=axes["w_rec_scale"] * 1.5, init_spectral_radius=axes["w_rec_scale"],
