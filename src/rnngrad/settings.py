@@ -218,7 +218,8 @@ class CellSettings:
             for k in ("clip", "truncate", "penalty"):
                 if getattr(self, k) is not None:
                     raise SettingsError(f"{path}{k}: an esn is not trained by gradient descent, "
-                                        f"so {k} does not apply (value {getattr(self, k)!r})")
+                                        f"so {k} does not apply "
+                                        f"(value {dataclasses.asdict(getattr(self, k))!r})")
         if self.penalty is not None and self.penalty.kind == "pascanu" and self.model != "rnn":
             raise SettingsError(f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
                                 f"not model {self.model!r} (value 'pascanu')")
