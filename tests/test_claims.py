@@ -257,3 +257,20 @@ def test_real_cells_meet_the_bound_and_the_linear_oracle():
     out = claims.evaluate(build_tables(records)).set_index("claim_id")
     for claim_id in ("pascanu_linear", "pascanu_bound_vanish", "pascanu_bound_explode"):
         assert out.at[claim_id, "verdict"] == "agrees", out.loc[claim_id].to_dict()
+
+
+@pytest.mark.slow  # draws every figure of the report
+def test_report_section_lists_verdicts_escaped(tmp_path):
+    from rnngrad.report import build_report
+    from rnngrad.tables import write_tables
+
+    settings = CellSettings.from_dict({"seq_len": 12, "hidden": 4, "batch": 2, "train_steps": 0,
+                                       "w_rec_scale": 0.5, "nonlinearity": "linear",
+                                       "init": "orthogonal"})
+    write_tables(build_tables([run_cell(settings, "c0")]), tmp_path / "tables")
+    html = build_report("demo", tmp_path / "tables", None, tmp_path / "demo.html").read_text()
+    section = html[html.index('id="published"'):html.index("</section>", html.index('id="published"'))]
+    assert "pascanu_linear" not in section  # ids stay internal; the claim text is shown
+    assert "exact: decay_rate" not in section
+    assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped
+    assert claims.VERDICT_COLOURS["agrees"] in section and "differs" not in section

@@ -29,6 +29,7 @@ from rnngrad.figures import GAMMA, frame  # sup |f'| per nonlinearity; a table o
 COLUMNS = ("claim_id", "source", "where", "claim", "setting", "published_value",
            "how_to_compare", "confidence")
 VERDICTS = ("agrees", "differs", "not measured here")
+VERDICT_COLOURS = {"agrees": "#009E73", "differs": "#D55E00", "not measured here": "#999999"}
 RESULT_COLUMNS = ("claim_id", "source", "where", "claim", "published_value", "measured_value",
                   "verdict", "reason")
 SINGLE_LOSS_TASKS = ("adding", "temporal_order", "digits")  # one loss, at the last step

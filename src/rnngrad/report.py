@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import figures
+from rnngrad import claims, figures
 from rnngrad.tables import TABLES, read_tables
 
 PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
@@ -302,6 +302,7 @@ SECTIONS = (  # (id, title, figures in it)
     ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
     ("theory", "Theory against measurement", ("theory",)),
     ("remedies", "Remedies and training", ("remedy_decay", "solved_vs_seq_len", "training_curves")),
+    ("published", "Published against measured", ()),
     ("agreement", "Backend agreement", ("backend_agreement",)),
     ("speed", "Speed", ("speed",)),
 )
@@ -345,11 +346,13 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
         if len(ag) else ag
     prov = [(c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
             for c in PROVENANCE if c in cells]
+    published = [{**r, "colour": claims.VERDICT_COLOURS[r["verdict"]]}
+                 for r in claims.evaluate(tables, config).to_dict("records")]
     env = Environment(loader=PackageLoader("rnngrad", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     html = env.get_template("report.html.j2").render(
         study=study, f=f, sections=sections, header=header, rows=rows, constant=constant,
-        remedy_notes=remedy_notes, dictionary=dictionary, provenance=prov,
+        remedy_notes=remedy_notes, dictionary=dictionary, provenance=prov, published=published,
         agreement=[{k: _fmt(v) for k, v in r.items()} for r in listed.to_dict("records")],
         n_pairs=len(ag), config=yaml.safe_dump(config, sort_keys=False) if config else "",
         crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
