@@ -30,7 +30,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from functools import lru_cache
 from importlib import metadata
@@ -41,6 +40,7 @@ import numpy as np
 
 import rnngrad
 from rnngrad import metrics, tasks
+from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params
 from rnngrad.settings import CellSettings, SettingsError
 
@@ -220,18 +220,7 @@ def provenance(s: CellSettings) -> dict[str, str]:
 
 def write_record(record: dict[str, Any], path: str | os.PathLike) -> None:
     """Write a record as JSON atomically (a temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record)))
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:

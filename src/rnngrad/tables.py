@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rnngrad.config import AXES
+from rnngrad.files import atomic_write
 from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
 
 PHASES = ("init", "trained")
@@ -197,27 +197,16 @@ def build_tables(records: Iterable[Mapping[str, Any]]) -> Tables:
 
 
 # -- files --------------------------------------------------------------------------------------
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tables(tables: Tables, outdir: str | os.PathLike) -> list[Path]:
     """Write ``cells.csv`` and the three parquet tables under ``outdir``, each atomically."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = [outdir / CELLS_CSV]
-    _atomic(paths[0], lambda p: tables.cells.to_csv(p, index=False))
+    atomic_write(paths[0], lambda p: tables.cells.to_csv(p, index=False))
     for name in TABLES:
         path = outdir / FILES[name]
         frame = getattr(tables, name)
-        _atomic(path, lambda p: frame.to_parquet(p, index=False))
+        atomic_write(path, lambda p: frame.to_parquet(p, index=False))
         paths.append(path)
     return paths
 

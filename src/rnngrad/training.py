@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from rnngrad import esn, tasks
+from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
@@ -356,7 +357,6 @@ def _save(path: str, be, p: dict, opt: dict, curve: dict, rng: np.random.Generat
         arrays[f"curve/{k}"] = np.asarray(curve[k], dtype=bool if k == "clipped" else None)
     arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
     arrays["seconds"] = np.array(seconds)
-    from rnngrad.tables import _atomic  # imports pandas: only once a save is due
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
@@ -364,7 +364,7 @@ def _save(path: str, be, p: dict, opt: dict, curve: dict, rng: np.random.Generat
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(target, write)
+    atomic_write(target, write)
 
 
 def _load(path: str, s: CellSettings, be, rng: np.random.Generator):
