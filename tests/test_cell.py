@@ -3,8 +3,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
-import pytest
 
 from rnngrad.cell import main, parse_assignments, read_record, run_cell, write_record
 from rnngrad.settings import CellSettings

@@ -185,7 +185,7 @@ def test_truncated_steps_match_reference_updates_with_several_windows(case, norm
 
 def test_schedule_skips_updates_without_new_losses(case):
     s, _, batch = case(task="copy", seq_len=4, truncate={"k1": 7, "k2": 3})
-    T = batch.steps  # 24, losses at 15..24; candidates 7, 14, 21, 24
+    assert batch.steps == 24  # losses at 15..24; candidate updates at 7, 14, 21, 24
     assert training.update_schedule(s, batch) == [(21, 18), (24, 21)]
 
 
