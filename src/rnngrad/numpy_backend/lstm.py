@@ -73,7 +73,8 @@ def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarra
 
 
 def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
-    """BPTT. ``dh_direct`` (T+1, B, H) holds dL/dh_t through the readout alone.
+    """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
+    :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
     Returns the gradients of the LSTM's weights, ``dh0`` = (dL/dh_0, dL/dc_0), ``grad_norm``
     (T+1,) = ||(dL/dh_t, dL/dc_t)|| over batch and units, and ``weight_grad_norm`` (T,) of each

@@ -39,11 +39,15 @@ def act(y: np.ndarray, nonlinearity: str) -> None:
 
 
 def dact(fa: np.ndarray, nonlinearity: str) -> np.ndarray:
-    """f'(a) from f(a)."""
+    """f'(a) from f(a), a new array (one temporary of fa's size at most)."""
     if nonlinearity == "tanh":
-        return 1 - fa * fa
+        out = np.multiply(fa, fa)
+        np.subtract(1, out, out=out)
+        return out
     if nonlinearity == "sigmoid":
-        return fa * (1 - fa)
+        out = np.subtract(1, fa)
+        out *= fa
+        return out
     if nonlinearity == "relu":
         return (fa > 0).astype(fa.dtype)
     return np.ones_like(fa)
@@ -79,18 +83,19 @@ def _f_of_a(cache: dict, t0: int, t1: int) -> np.ndarray:
     return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1:t1 - 1]
 
 
-def step_term_norms(d: np.ndarray, hp: np.ndarray) -> np.ndarray:
+def step_term_norms(d, hp):
     """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
 
     ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 (G+1) H) a step, and no
-    (G*H, H) matrix per step.
+    (G*H, H) matrix per step. NumPy arrays or torch tensors (the torch backend uses it too).
     """
-    gram = np.matmul(d, d.transpose(0, 2, 1)) * np.matmul(hp, hp.transpose(0, 2, 1))
-    return np.sqrt(np.abs(gram.sum(axis=(1, 2))))
+    gram = (d @ d.mT) * (hp @ hp.mT)
+    return abs(gram.sum(axis=(1, 2))) ** 0.5
 
 
 def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = False) -> dict:
-    """BPTT. ``dh_direct`` (T+1, B, H) holds dL/dh_t through the readout alone.
+    """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
+    :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
     Returns the gradients of every weight in ``params`` (except the readout's), the norms
     ``grad_norm`` (T+1,) of the total dL/dh_t over batch and units, and ``weight_grad_norm``

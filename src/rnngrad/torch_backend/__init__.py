@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from rnngrad.numpy_backend import model_kwargs
-from rnngrad.numpy_backend.rnn import step_term_norms
+from rnngrad.numpy_backend.rnn import CHUNK, step_term_norms
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
@@ -81,17 +81,29 @@ def _grads(vs: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([torch.zeros_like(v) if v.grad is None else v.grad for v in vs])
 
 
+def _grad_norms(vs: list[torch.Tensor], others: torch.Tensor | None = None) -> torch.Tensor:
+    """Per tensor of ``vs``: ||v.grad||, or with ``others`` (len(vs), B, H) the norm of the outer
+    products v.grad^T others[i] (step terms of dL/dW_hh); CHUNK at a time, so no full-size copy
+    of the gradients is made."""
+    out = []
+    for i in range(0, len(vs), CHUNK):
+        g = _grads(vs[i:i + CHUNK])
+        out.append(torch.linalg.vector_norm(g, dim=(1, 2)) if others is None
+                   else step_term_norms(g, others[i:i + CHUNK]))
+    return torch.cat(out)
+
+
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
     h, cache = _model(s).forward(p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s))
     loss, y = readout.loss(p, h, batch)
     loss.backward()
     with torch.no_grad():
-        grad_norm = torch.linalg.vector_norm(_grads(cache["h"]), dim=(1, 2))
+        grad_norm = _grad_norms(cache["h"])
         if "c" in cache:  # the lstm's state is (h, c)
-            grad_norm = torch.hypot(grad_norm, torch.linalg.vector_norm(_grads(cache["c"]), dim=(1, 2)))
+            grad_norm = torch.hypot(grad_norm, _grad_norms(cache["c"]))
         # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
-        weight_grad_norm = step_term_norms(_float64(_grads(cache["pre"])), _float64(h[:-1]))
+        weight_grad_norm = _float64(_grad_norms(cache["pre"], h[:-1]))
     return {
         "loss": loss.item(),
         "outputs": _float64(y),
