@@ -24,7 +24,7 @@ def test_csv_keeps_its_columns_and_sources():
     assert c["claim_id"].is_unique
     assert (c["source"].str.len() > 0).all() and (c["how_to_compare"].str.len() > 0).all()
     text = " ".join(c["source"])
-    for author in ("Pascanu", "Hochreiter", "Le Jaitly Hinton", "Jaeger", "Arjovsky"):
+    for author in ("Pascanu", "Hochreiter", "Le Jaitly Hinton", "Jaeger", "Arjovsky", "Dambre"):
         assert author in text
     assert set(claims.CHECKS) <= set(c["claim_id"])
 
@@ -148,6 +148,11 @@ def test_memory_capacity(lin, tanh, expected):
     assert f"linear {lin / 50:.3f}" in r["measured_value"]
 
 
+@pytest.mark.parametrize("lin, tanh, expected", [(49.0, 30.0, "agrees"), (30.0, 35.0, "differs")])
+def test_memory_nonlinearity_tradeoff(lin, tanh, expected):
+    assert verdict(tables(esn_rows(lin, tanh)), "dambre_memory_nonlinearity")["verdict"] == expected
+
+
 def test_esn_sufficient_condition():
     rows = esn_rows(49.0, 30.0) + [cell(2, model="esn", task="memory", init_spectral_norm=1.6,
                                         init_spectral_radius=1.1, init_jacobian_decay_rate=-0.01)]
@@ -236,7 +241,8 @@ def test_copy_baseline():
 
 def test_only_claims_the_tables_speak_to_and_partial_runs():
     out = claims.evaluate(tables(esn_rows(49.0, 30.0)))
-    assert set(out["claim_id"]) == {"jaeger_mc_bound", "esn_sr_heuristic"}
+    assert set(out["claim_id"]) == {"jaeger_mc_bound", "esn_sr_heuristic",
+                                    "dambre_memory_nonlinearity"}
     assert tuple(out.columns) == claims.RESULT_COLUMNS
     config = {"grid": {"backend": ["numpy"], "seq_len": [500], "w_rec_scale": [0.5, 0.9],
                        "remedy": ["esn"], "seed": [0], "nonlinearity": ["linear", "tanh"]}}
