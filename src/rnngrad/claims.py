@@ -394,6 +394,8 @@ def _mc_bound(ctx) -> tuple[str, str, str] | None:
 def _tradeoff(ctx) -> tuple[str, str, str] | None:
     c = ctx["cells"]
     c = c[(c["model"] == "esn") & (c["task"] == "memory") & _col(c, "memory_capacity").notna()]
+    if c.empty:
+        return None
     best = (c["memory_capacity"] / c["hidden"]).groupby(c["nonlinearity"]).max()
     if not {"linear", "tanh"} <= set(best.index):
         return None
