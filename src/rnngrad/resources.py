@@ -44,7 +44,9 @@ JACOBIAN_STEP = (22e-6, 47e-9, 0.23e-9)  # a, b per S^2, c per S^3 (product + ei
 
 # a cell's work in passes, measured against a live pass in the same process (load-independent)
 PROFILE_EXTRA = 1.0  # passes of bookkeeping a profile adds to its warm-up and timed runs
-TRAIN_STEP_PASSES = {"none": 1.0, "truncate": 1.3, "pascanu": 1.2}  # a training step, in passes
+TRAIN_STEP_PASSES = {"none": 1.0, "truncate": 1.3, "pascanu": 2.0}  # a training step, in passes
+# a training step's fixed cost beside its pass: a fresh batch, the norm, clipping, the update
+TRAIN_STEP_SECONDS = {"numpy": 0.5e-3, "torch": 3e-3}
 START_SECONDS = {"numpy": 0.4, "torch": 1.9}  # interpreter, imports (torch: 1.45 s), data
 
 # memory: the interpreter with its libraries, and how many (T+1, B, S) arrays one pass keeps
@@ -104,7 +106,7 @@ def cell_seconds(s: CellSettings) -> float:
             kind = ("truncate" if s.truncate is not None
                     else "pascanu" if s.penalty is not None and s.penalty.kind == "pascanu"
                     else "none")
-            t += s.train_steps * TRAIN_STEP_PASSES[kind] * p
+            t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
         t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     return t
 
