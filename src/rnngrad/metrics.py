@@ -12,7 +12,14 @@ Example
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+try:  # scikit-learn's dependency; without it BLAS keeps its own thread count
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 HORIZON_FACTOR = 1e-3  # horizon: first lag where grad_norm falls below 1e-3 of grad_norm[0]
 JACOBIAN_CHUNK = 128  # matrices whose spectral norms are taken in one batched call
@@ -58,6 +65,12 @@ def horizon(grad_norm: np.ndarray) -> int:
     return int(below[0]) if below.size else len(grad_norm)
 
 
+def _one_blas_thread():
+    """BLAS on one thread: the S x S products here are too small to share, and a second thread
+    that waits for a shared core made jacobian_log10_norms 10-20x slower (docs/speed.md)."""
+    return threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
+
+
 def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
     """log10 ||ds_T/ds_{T-k}||_2 for every lag k = 0..T-1, from the step Jacobians J (T, S, S).
 
@@ -73,7 +86,8 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
     buf = np.empty((min(JACOBIAN_CHUNK, max(T - 1, 1)), S, S))
     logs = np.empty(len(buf))
     n = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+            _one_blas_thread():
         for k in range(1, T):
             P = P @ J[T - k]  # J has index t-1 for step t
             c = np.max(np.abs(P))
@@ -95,17 +109,23 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
 
 def lyapunov_max(J: np.ndarray) -> float:
     """Largest Lyapunov exponent (natural log per step) of the state map along a sequence, by the
-    QR method (Benettin et al. 1980): Q_t R_t = J_t Q_{t-1}, lambda_1 = mean_t ln |R_t[0, 0]|."""
+    QR method (Benettin et al. 1980): Q_t R_t = J_t Q_{t-1}, lambda_1 = mean_t ln |R_t[0, 0]|.
+
+    Only the first column of Q enters R_t[0, 0], and Gram-Schmidt leaves it alone: q_t =
+    J_t q_{t-1} / |R_t[0, 0]| with |R_t[0, 0]| = ||J_t q_{t-1}||, from q_0 = e_1. So the first
+    column is iterated alone, O(S^2) a step instead of a QR's O(S^3)."""
     T, S, _ = J.shape
-    Q = np.eye(S)
+    q = np.zeros(S)
+    q[0] = 1.0
     total = 0.0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for t in range(T):
-            Z = J[t] @ Q
-            if not np.all(np.isfinite(Z)):
+            z = J[t] @ q
+            r = np.sqrt(z @ z)
+            if not np.isfinite(r):
                 return float("nan")
-            Q, R = np.linalg.qr(Z)
-            total += np.log(abs(R[0, 0]))
+            total += np.log(r)
+            q = z / r
     return float(total / T)
 
 
