@@ -49,6 +49,7 @@ from rnngrad.tasks import make_batch, spec
 IMPLS = ("numpy", "torch", "nn_rnn")
 LABELS = {"numpy": "numpy (ours)", "torch": "torch (ours)", "nn_rnn": "nn.RNN + probe"}
 GEMM_SECONDS = 0.2  # timing budget of one GEMM throughput measurement
+CELL_GEMM_SECONDS = 0.03  # the same in a cell, where it adds to the cell's time
 # the issue's targets (ratios measured side by side in one run)
 TARGET_NUMPY_RATIO, TARGET_TORCH_RATIO = 0.5, 1.0  # of nn.RNN's time
 TARGET_EFFICIENCY = 0.6  # of the GEMM throughput, numpy at H=256, B=128
@@ -135,6 +136,38 @@ def rss_peak(fn: Callable[[], Any]) -> tuple[Any, int]:
         return fn(), -1
     result = fn()
     return result, 1024 * (_status_kb("VmHWM") - before)
+
+
+def peak_memory(s: CellSettings, fn: Callable[[], Any]) -> tuple[Any, int]:
+    """``fn()`` and the peak bytes it allocated, measured as :func:`memory_method` says."""
+    if s.backend == "numpy":
+        return traced_peak(fn)
+    if s.device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        result = fn()
+        torch.cuda.synchronize()
+        return result, torch.cuda.max_memory_allocated() - base
+    return rss_peak(fn)
+
+
+def memory_method(s: CellSettings) -> str:
+    """How :func:`peak_memory` measures a cell's backend."""
+    if s.backend == "numpy":
+        return "tracemalloc"
+    return "torch.cuda.max_memory_allocated" if s.device == "cuda" else "peak RSS delta"
+
+
+def cell_gemm_gflops(s: CellSettings) -> float:
+    """The GEMM throughput of a cell's step, (B, H) x (H, G H), in its backend's library, dtype
+    and device, timed for CELL_GEMM_SECONDS: the limit its profile_gflops is compared with."""
+    torch_cell = s.backend == "torch"
+    return gemm_gflops(s.batch, s.hidden, GATES[s.model] * s.hidden, s.dtype,
+                       library=s.backend, device=s.device if torch_cell else "cpu",
+                       seconds=CELL_GEMM_SECONDS)
 
 
 def _case(s: CellSettings):
@@ -234,10 +267,8 @@ def run_job(impl: str, job: dict) -> dict:
     if kind == "memory":
         settings_small = settings(**{**sizes, "seq_len": 20})  # load the code paths first
         profile_fn(impl, settings_small)()
-        measure = traced_peak if impl == "numpy" else rss_peak
-        _, peak = measure(fn)
-        return {"peak_bytes": peak, "state_bytes": state_bytes,
-                "method": "tracemalloc" if impl == "numpy" else "peak RSS delta",
+        _, peak = peak_memory(s, fn)
+        return {"peak_bytes": peak, "state_bytes": state_bytes, "method": memory_method(s),
                 "state_arrays": peak / state_bytes if peak >= 0 else float("nan")}
     _, seconds = median_seconds(fn)
     return {"seconds": seconds, "gflops": useful_flops(s) / seconds / 1e9}

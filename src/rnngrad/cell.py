@@ -73,10 +73,13 @@ def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks
 
     Returns the scalar metrics (unprefixed) and the per-lag profile arrays.
     """
+    from rnngrad import bench
+
     be = backend or backend_module(s)
     p = be.to_backend(s, params)
     steps = batch.steps
     out, profile_seconds = median_seconds(lambda: be.loss_and_grads(s, p, batch))
+    _, peak_bytes = bench.peak_memory(s, lambda: be.loss_and_grads(s, p, batch))  # once warm
     grad_norm = metrics.by_lag(out["grad_norm"], steps)
     weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
     W = metrics.recurrent_block(s.model, params["weight_hh"])
@@ -88,6 +91,9 @@ def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks
         "spectral_norm": metrics.spectral_norm(W),
         "probe_loss": out["loss"],
         "profile_seconds": profile_seconds,
+        # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (bench.peak_memory)
+        "profile_gflops": bench.useful_flops(s, steps) / profile_seconds / 1e9,
+        "profile_peak_mb": peak_bytes / 1e6 if peak_bytes >= 0 else float("nan"),
         "jacobian_decay_rate": float("nan"),
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),
@@ -150,6 +156,10 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
         log.info("trained %d steps: status %s, final_loss %s", s.train_steps, result["status"],
                  result["metrics"].get("final_loss"))
     record_metrics["status"] = status
+    # the machine's limit for this cell's step GEMM (B, H) x (H, G H), measured in this job
+    from rnngrad.bench import cell_gemm_gflops
+
+    record_metrics["gemm_gflops"] = cell_gemm_gflops(s)
     record_metrics["runtime_s"] = time.perf_counter() - t_start
     record_metrics["overhead_s"] = _process_seconds() - record_metrics["runtime_s"]
     return {
