@@ -1,0 +1,69 @@
+"""rnngrad bench: it runs and reports; its probe and memory measures are checked against
+independent answers (the NumPy backend's gradients, allocations of known size). Speed itself is
+measured, never asserted."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnngrad import bench, cli
+from rnngrad.numpy_backend import loss_and_grads
+
+
+@pytest.mark.slow
+def test_bench_quick_prints_the_table_and_ratios(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    for label in ("numpy (ours)", "torch (ours)", "nn.RNN + probe", "vs nn.RNN", "GEMM throughput",
+                  "slope", "peak memory", "jacobian_norm", "targets"):
+        assert label in text
+    saved = json.loads(out.read_text())
+    s = saved["summary"]
+    assert s["numpy_vs_nn_rnn"] > 0 and s["torch_vs_nn_rnn"] > 0
+    assert set(s["slope_in_T"]) == {"numpy", "torch"}
+    assert {r["impl"] for r in saved["results"]} == set(bench.IMPLS)
+    assert all(r["gflops"] > 0 for r in saved["results"] if "gflops" in r)
+
+
+def test_nn_rnn_probe_does_the_same_work_as_the_backends():
+    s = bench.settings(hidden=16, batch=4, seq_len=30, dtype="float64")
+    params, batch = bench._case(s)
+    probe = bench.profile_fn("nn_rnn", s)()
+    ours = loss_and_grads(s, params, batch)
+    assert probe["loss"] == pytest.approx(ours["loss"], rel=1e-12)
+    np.testing.assert_allclose(probe["grad_norm"], ours["grad_norm"], rtol=1e-10)
+    np.testing.assert_allclose(probe["weight_grad_norm"], ours["weight_grad_norm"], rtol=1e-10)
+    for k in ("weight_hh", "weight_ih"):
+        np.testing.assert_allclose(probe["grads"][k], ours["grads"][k], rtol=1e-10, atol=1e-14)
+
+
+def test_useful_flops_is_6BGH2T():
+    s = bench.settings(model="gru", hidden=8, batch=3, seq_len=10)
+    assert bench.useful_flops(s) == 6 * 3 * 3 * 8 ** 2 * s.steps
+
+
+@pytest.mark.parametrize("measure", [bench.traced_peak, bench.rss_peak])
+def test_peak_measures_see_an_allocation_of_known_size(measure):
+    n = 40_000_000  # bytes, touched so they are resident
+
+    def alloc():
+        a = np.ones(n // 8)
+        return float(a[-1])
+
+    result, peak = measure(alloc)
+    assert result == 1.0
+    # the kernel counts resident pages in per-thread batches: a few hundred kB either way
+    assert 0.98 * n <= peak <= n + 8_000_000
+
+
+def test_numpy_rnn_profile_peaks_below_one_and_a_half_state_arrays():
+    # the states h (T+1, B, H) stay (they are returned); everything else is per chunk of steps
+    s = bench.settings(hidden=64, batch=16, seq_len=2000, dtype="float64")
+    fn = bench.profile_fn("numpy", s)
+    fn()  # warm: first-call allocations (imports, caches) are not the profile's
+    _, peak = bench.traced_peak(fn)
+    state = s.steps * s.batch * s.hidden * 8
+    assert 1.0 <= peak / state <= 1.5
