@@ -131,6 +131,10 @@ def test_bptt_fails():
     assert verdict(tables(rows), "hochreiter_bptt_fails")["verdict"] == "agrees"
     rows[2]["solved"] = True
     assert verdict(tables(rows), "hochreiter_bptt_fails")["verdict"] == "differs"
+    rows = [cell(i, seq_len=T, **CLIP) for i, T in enumerate((50, 100, 200))]  # SGD-C: still BPTT
+    assert "0 of 2 tanh rnn cells" in verdict(tables(rows), "hochreiter_bptt_fails")["measured_value"]
+    rows = [cell(i, seq_len=T, **OMEGA) for i, T in enumerate((50, 100, 200))]
+    assert "hochreiter_bptt_fails" not in set(claims.evaluate(tables(rows))["claim_id"])
 
 
 def esn_rows(mc_linear: float, mc_tanh: float) -> list[dict]:
