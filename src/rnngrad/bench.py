@@ -49,6 +49,7 @@ from rnngrad.tasks import make_batch, spec
 IMPLS = ("numpy", "torch", "nn_rnn")
 LABELS = {"numpy": "numpy (ours)", "torch": "torch (ours)", "nn_rnn": "nn.RNN + probe"}
 GEMM_SECONDS = 0.2  # timing budget of one GEMM throughput measurement
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CELL_GEMM_SECONDS = 0.03  # the same in a cell, where it adds to the cell's time
 # the issue's targets (ratios measured side by side in one run)
 TARGET_NUMPY_RATIO, TARGET_TORCH_RATIO = 0.5, 1.0  # of nn.RNN's time
@@ -281,12 +282,16 @@ def _worker(impl: str, jobs: list[dict]) -> int:
     return 0
 
 
-def run_worker(impl: str, jobs: list[dict]) -> list[dict]:
-    """Run ``jobs`` for ``impl`` in a fresh Python process; their results."""
+def run_worker(impl: str, jobs: list[dict], threads: int | None = None) -> list[dict]:
+    """Run ``jobs`` for ``impl`` in a fresh Python process (with ``threads`` BLAS and OpenMP
+    threads when given); their results."""
     if not jobs:
         return []
     cmd = [sys.executable, "-m", "rnngrad.bench", "--worker", impl, "--jobs", json.dumps(jobs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if threads:
+        env.update({k: str(threads) for k in THREAD_VARIABLES})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"rnngrad bench: the {impl} worker failed (exit {proc.returncode}):\n"
                            f"{proc.stderr.strip()}")
@@ -367,8 +372,9 @@ def summarize(results: list[dict], args) -> dict:
 def table(results: list[dict], summary: dict, args) -> str:
     """The results as a plain-text report."""
     H, B, T, dt = args.hidden, args.batch, args.seq_len, args.dtype
+    threads = f"{args.threads} threads" if args.threads else "default threads"
     lines = [f"rnngrad bench: tanh RNN, adding task, H={H} B={B} T={T} {dt}; "
-             f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"]
+             f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}"]
     gemm = {(r["m"], r["k"], r["dtype"]): r["gflops"] for r in results if r["role"] == "gemm"}
     ref = _one(results, role="main", impl="nn_rnn")["seconds"]
     lines += ["", "profile: forward + full BPTT + per-step norms (median after a warm-up)",
@@ -445,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="small sizes (H=32 B=8 T=100, T=1000 for the slope, 64x32 for the "
                          "efficiency, H=32 T=200 for jacobian_norm): a check that it runs")
+    ap.add_argument("--threads", type=int, metavar="N",
+                    help="BLAS and OpenMP threads of every library (default: theirs; 1 gives "
+                         "steadier figures on a shared machine)")
     ap.add_argument("--json", metavar="PATH", help="also save the results as JSON here")
     ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     ap.add_argument("--jobs", help=argparse.SUPPRESS)
@@ -455,13 +464,13 @@ def main(argv: list[str] | None = None) -> int:
         args.hidden, args.batch, args.seq_len, args.long_seq_len = 32, 8, 100, 1000
         args.eff_hidden, args.eff_batch, args.jac_hidden, args.jac_seq_len = 64, 32, 32, 200
     for name in ("hidden", "batch", "seq_len", "long_seq_len", "eff_hidden", "eff_batch",
-                 "jac_hidden", "jac_seq_len"):
-        if getattr(args, name) < 1:
+                 "jac_hidden", "jac_seq_len", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')}: must be at least 1 "
                      f"(value {getattr(args, name)})")
     results = []
     for impl, jobs in plan(args).items():
-        results += run_worker(impl, jobs)
+        results += run_worker(impl, jobs, args.threads)
     summary = summarize(results, args)
     print(table(results, summary, args))
     if args.json:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.numpy_backend.rnn import CHUNK, act, step_term_norms
+from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
 
 
 def forward(params: dict, x: np.ndarray, *, h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
@@ -87,7 +87,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             wn, wz, wr = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
-                grad_norm[t] = np.sqrt(np.sum(dh * dh))
+                grad_norm[t] = np.sqrt(np.vdot(dh, dh))
                 d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H:2 * H]
                 np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
                 np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
@@ -96,15 +96,14 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
                 dh = dh_direct[t - 1] + dh * z + d @ W_hh  # through z h_{t-1} and W_hh
             n = t1 - t0
             d, hp, xs = dgh[:n], h[t0:t1], x[t0:t1]  # for steps t in (t0, t1]
-            grads["weight_hh"] += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
             grads["bias_hh"] += d.sum(axis=(0, 1))
             # the input projection's gradient: that of r and z, and dL/dn's pre-activation
             grads["weight_ih"][:2 * H] += np.tensordot(d[..., :2 * H], xs, axes=([0, 1], [0, 1]))
             grads["weight_ih"][2 * H:] += np.tensordot(dan[:n], xs, axes=([0, 1], [0, 1]))
             grads["bias_ih"][:2 * H] += d[..., :2 * H].sum(axis=(0, 1))
             grads["bias_ih"][2 * H:] += dan[:n].sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = step_term_norms(d, hp)
-        grad_norm[0] = np.sqrt(np.sum(dh * dh))
+            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
+        grad_norm[0] = np.sqrt(np.vdot(dh, dh))
     return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
 
 

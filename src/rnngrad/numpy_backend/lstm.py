@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.numpy_backend.rnn import CHUNK, act, step_term_norms
+from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
 
 
 def forward(params: dict, x: np.ndarray, *,
@@ -95,7 +95,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             tc, dtc, fprime = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
-                grad_norm[t] = np.sqrt(np.sum(dh * dh) + np.sum(dc * dc))
+                grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
                 a, d = gates[t - 1], da[k]
                 dc = dc + dh * dtc[k]  # backprop through h_t = o tanh(c_t)
                 np.multiply(dc, a[:, 2 * H:3 * H], out=d[:, :H])  # dL/di
@@ -107,11 +107,10 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
                 dh = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
             n = t1 - t0
             d, hp = da[:n], h[t0:t1]  # dL/d gates_t and h_{t-1} for t in (t0, t1]
-            grads["weight_hh"] += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
             grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
             grads["bias_ih"] += d.sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = step_term_norms(d, hp)
-        grad_norm[0] = np.sqrt(np.sum(dh * dh) + np.sum(dc * dc))
+            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
+        grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
     grads["bias_hh"] = grads["bias_ih"].copy()
     return {"grads": grads, "dh0": (dh, dc), "grad_norm": grad_norm,
             "weight_grad_norm": weight_grad_norm}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 CHUNK = 64  # steps of dL/da held at once in the backward pass
+TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
 
 
 def act(y: np.ndarray, nonlinearity: str) -> None:
@@ -93,6 +94,27 @@ def step_term_norms(d, hp):
     return abs(gram.sum(axis=(1, 2))) ** 0.5
 
 
+def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray) -> np.ndarray:
+    """dW += sum_t d_t^T hp_t over d (n, B, G*H), hp (n, B, H); returns the terms' Frobenius
+    norms (n,).
+
+    With few sequences the Gram trick (:func:`step_term_norms`, 2 B^2 (G+1) H a step) is the
+    cheaper way to the norms; otherwise each step's term is formed (the 2 B G H^2 that dW needs
+    anyway), summed and squared, TERM_CHUNK steps at a time: a third less work at B = H/2.
+    """
+    n, B, GH = d.shape
+    H = hp.shape[-1]
+    if B * B * (GH + H) <= 3 * GH * H:
+        dW += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
+        return step_term_norms(d, hp)
+    norms = np.empty(n)
+    for i in range(0, n, TERM_CHUNK):
+        terms = d[i:i + TERM_CHUNK].mT @ hp[i:i + TERM_CHUNK]  # (m, G*H, H)
+        dW += terms.sum(axis=0)
+        norms[i:i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms))
+    return norms
+
+
 def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = False) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
@@ -116,7 +138,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = F
             t0 = max(t1 - CHUNK, 0)
             fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
             for t in range(t1, t0, -1):
-                grad_norm[t] = np.sqrt(np.sum(g * g))
+                grad_norm[t] = np.sqrt(np.vdot(g, g))
                 if dh is not None:
                     dh[t] = g
                 d = da[t - 1 - t0]
@@ -128,11 +150,10 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = F
                     g = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
             n = t1 - t0
             d, hp = da[:n], h[t0:t1]  # dL/da_t and h_{t-1} for t in (t0, t1]
-            grads["weight_hh"] += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
             grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
             grads["bias_ih"] += d.sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = step_term_norms(d, hp)
-        grad_norm[0] = np.sqrt(np.sum(g * g))
+            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
+        grad_norm[0] = np.sqrt(np.vdot(g, g))
     grads["bias_hh"] = grads["bias_ih"].copy()
     out = {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
     if dh is not None:
