@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scratch=${RNNGRAD_SLURM_DIR:-$(mktemp -d /tmp/rnngrad-slurm.XXXXXX)}
+chmod 755 "$scratch"  # munged needs every folder above its socket open to all
 venv=$scratch/venv
 python3 -m venv --system-site-packages "$venv"
 "$venv/bin/pip" install -q -e '.[slurm]'  # the plugin; everything else comes from the system

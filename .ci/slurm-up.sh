@@ -31,7 +31,7 @@ if [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/n
 fi
 
 mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
-chmod 755 "$dir/munge"  # munged refuses a socket folder others cannot read
+chmod 755 "$dir" "$dir/munge"  # munged refuses a socket whose folders others cannot enter
 
 # munge: a fresh key, readable by its owner alone
 if [ ! -s "$dir/munge/munge.key" ]; then
