@@ -112,9 +112,23 @@ def tables():
 
 def test_every_figure_draws_from_full_tables(tables):
     for name, plot in figures.FIGURES.items():
+        if name == "memory_capacity":  # drawn from memory-task cells only (test below)
+            assert plot(tables) is None
+            continue
         fig = plot(tables)
         assert isinstance(fig, Figure), name
         assert fig.axes, name
+
+
+def test_memory_capacity_figure():
+    rows = [{"cell_id": f"{nl}{i}{seed}", "hidden": 20, "w_rec_scale": sc, "nonlinearity": nl,
+             "init": "gaussian", "seed": seed, "memory_capacity": 20 * sc * (0.9 if nl == "tanh" else 1)}
+            for i, sc in enumerate((0.5, 0.9, 1.1)) for nl in ("linear", "tanh") for seed in (0, 1)]
+    fig = figures.plot_memory_capacity({"cells": pd.DataFrame(rows)})
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 4  # two reservoirs, the MC = N line and the scale-1 line
+    assert ax.get_ylabel() == "memory capacity / N"
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.5, 0.9, 1.1])
 
 
 def test_figures_without_training_one_seed_one_backend():
@@ -209,4 +223,4 @@ def test_snakemake_captions_match():
     folder = Path(__file__).resolve().parents[1] / "workflow" / "report"
     for name, caption in figures.CAPTIONS.items():
         assert (folder / f"{name}.rst").read_text() == textwrap.fill(caption, 100) + "\n", name
-    assert set(figures.CAPTIONS) == set(figures.FIGURES)
+    assert list(figures.CAPTIONS) == list(figures.FIGURES)

@@ -36,6 +36,8 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
 
+from rnngrad.captions import CAPTIONS  # noqa: E402
+
 REMEDY_ORDER = ("none", "clip_norm", "clip_value", "truncated_bptt", "penalty", "l2_penalty",
                 "orthogonal_init", "identity_init", "smart_init", "esn", "lstm", "gru")
 # Okabe-Ito first, then Paul Tol's muted scheme: distinguishable with any colour-vision deficiency
@@ -55,60 +57,6 @@ AGREEMENT_METRICS = ("log10_grad_ratio", "decay_rate", "jacobian_decay_rate", "l
 MAX_DIAGRAM_NODES = 16  # the unrolled diagram shows at most this many states
 REGIME_LOG10 = 1.0  # |log10 grad ratio| above this: the diagram calls a cell vanishing/exploding
 NO_DATA = "no data for this figure in this study"
-
-CAPTIONS = {
-    "unrolled": (
-        "The network unrolled through time, with the backward pass drawn from measured numbers. "
-        "Inputs x_t enter the hidden states h_t, which chain left to right; the loss L reads "
-        "h_T. Each backward arrow carries dL/dh_t: its width and colour are log10 of the measured "
-        "grad_norm at that step relative to the last step. Look at how the arrows thin out and "
-        "turn blue (vanishing), stay even (stable), or thicken and turn red (exploding) towards "
-        "t = 0."),
-    "phase_diagram": (
-        "Phase diagram: log10(grad_norm[T-1] / grad_norm[0]) at initialization over sequence "
-        "length and the spectral radius of W_rec, a panel per remedy (columns) and backend (rows). "
-        "Blue cells vanish, red ones explode, white ones keep the gradient; 'inf' marks overflow. "
-        "Look for where the white boundary lies and how each remedy moves it."),
-    "decay_curves": (
-        "Decay curves at initialization, longest sequence length: grad_norm at lag k relative "
-        "to lag 0 (log scale), a line per w_rec_scale, a panel per remedy. A straight line means "
-        "a constant factor per step (the decay_rate); the dashed vertical line marks truncated "
-        "BPTT's k2, beyond which its training gradient is cut."),
-    "weight_grad_norm": (
-        "Which steps the weights learn from: the norm of each step's term in dL/dW_rec against "
-        "lag, at initialization and the longest sequence length. Where the curve falls, the "
-        "weights receive almost nothing from early inputs; the first step contributes zero "
-        "because h_0 = 0."),
-    "theory": (
-        "Theory against measurement at initialization. Left: decay_rate against log10 of W_rec's "
-        "spectral norm; Pascanu et al.'s bound says the Jacobian shrinks per step at most by "
-        "gamma * sigma_max (gamma = 1 for tanh, relu and linear, 1/4 for sigmoid), so points lie "
-        "on or below their line. Right: against log10 of the spectral radius, where a linear "
-        "RNN with W = s*Q decays exactly as log10 s (the diagonal)."),
-    "remedy_decay": (
-        "What training does to the gradient: decay_rate before (x) and after (y) training, a "
-        "colour per remedy. Points above the diagonal propagate gradients further after training."),
-    "solved_vs_seq_len": (
-        "Learning against sequence length, in the form of Pascanu et al.'s figures: normalized "
-        "loss (final loss / the task's baseline, 1 = chance) and the fraction of cells solved "
-        "(accuracy >= 0.99), a line per remedy, over seeds and scales. Look for the remedies "
-        "that still learn at the longest sequences."),
-    "training_curves": (
-        "Training curves at the longest sequence length: loss / baseline loss against step, a "
-        "line per remedy, a panel per w_rec_scale. Ticks below a curve mark steps where the "
-        "gradient was clipped in at least half of the cells."),
-    "backend_agreement": (
-        "Backend agreement (float64): the largest relative difference between the NumPy and "
-        "PyTorch cells of a pair over log10_grad_ratio, decay_rate, jacobian_decay_rate, "
-        "lyapunov_max and the grad_norm profile, against lyapunov_max. Pairs below the dashed "
-        "line (1e-8) agree; chaotic cells (lyapunov_max > 0) amplify rounding by "
-        "e^(lyapunov_max * steps) and are shown as chaotic, not as disagreeing."),
-    "speed": (
-        "Speed: median wall time of one forward and full backward pass (profile_seconds) per "
-        "backend against sequence length and hidden size, log-log; the right panel shows each "
-        "job's overhead outside the cell (interpreter start, imports) when recorded."),
-}
-
 
 # -- shared helpers ------------------------------------------------------------------------
 def frame(tables: Any, name: str) -> pd.DataFrame:
@@ -753,6 +701,32 @@ def plot_speed(tables) -> Figure | None:
     return fig
 
 
+def plot_memory_capacity(tables) -> Figure | None:
+    cells = frame(tables, "cells")
+    if cells.empty or "memory_capacity" not in cells or cells["memory_capacity"].notna().sum() == 0:
+        return None
+    c = cells[cells["memory_capacity"].notna()].copy()
+    c["mc_per_unit"] = c["memory_capacity"] / c["hidden"]
+    c["reservoir"] = c["nonlinearity"].astype(str) + ", " + c["init"].astype(str) + " init"
+    band = _median_band(c, ["reservoir", "w_rec_scale"], "mc_per_unit")
+    fig = _figure(7.5, 4.2)
+    ax = fig.subplots()
+    palette = sns.color_palette("colorblind", n_colors=max(band["reservoir"].nunique(), 1))
+    for colour, (name, d) in zip(palette, band.groupby("reservoir", sort=True)):
+        ax.plot(d["w_rec_scale"], d["median"], "-o", color=colour, ms=4, label=name)
+        ax.fill_between(d["w_rec_scale"], d["lo"], d["hi"], color=colour, alpha=0.15, lw=0)
+    ax.axhline(1.0, color="0.3", ls="--", lw=1)
+    ax.text(ax.get_xlim()[0], 1.0, " MC = N (Jaeger's bound)", va="bottom", fontsize=8, color="0.3")
+    ax.axvline(1.0, color="0.6", ls=":", lw=1)
+    ax.set_xlabel("w_rec_scale (spectral radius of the reservoir)")
+    ax.set_ylabel("memory capacity / N")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Short-term memory capacity of echo state networks ({seed_note(c)})", fontsize=10)
+    return fig
+
+
 FIGURES: "OrderedDict[str, Callable[[Any], Figure | None]]" = OrderedDict([
     ("unrolled", plot_unrolled),
     ("phase_diagram", plot_phase_diagram),
@@ -764,7 +738,9 @@ FIGURES: "OrderedDict[str, Callable[[Any], Figure | None]]" = OrderedDict([
     ("training_curves", plot_training_curves),
     ("backend_agreement", plot_backend_agreement),
     ("speed", plot_speed),
+    ("memory_capacity", plot_memory_capacity),
 ])
+assert list(FIGURES) == list(CAPTIONS), "every figure has a caption, in the same order"
 FORMATS = ("png", "svg", "pdf")
 DPI = 110
 

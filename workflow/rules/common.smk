@@ -37,7 +37,7 @@ def study_config_json(wildcards):
 
 
 def figure_names():
-    """The figures of rnngrad.figures, in their order (imported here only: matplotlib is slow)."""
-    from rnngrad.figures import FIGURES
+    """The figures of rnngrad.figures, in their order (their captions need no matplotlib)."""
+    from rnngrad.captions import CAPTIONS
 
-    return list(FIGURES)
+    return list(CAPTIONS)
