@@ -284,8 +284,7 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
     fn = profile_fn(impl, s)
     state_bytes = s.steps * s.batch * s.hidden * np.dtype(s.dtype).itemsize
     if kind == "memory":
-        settings_small = settings(**{**sizes, "seq_len": 20})  # load the code paths first
-        profile_fn(impl, settings_small)()
+        profile_fn(impl, settings(backend=s.backend, **{**sizes, "seq_len": 20}))()  # warm
         _, peak = peak_memory(s, fn)
         return {"peak_bytes": peak, "state_bytes": state_bytes, "method": memory_method(s),
                 "state_arrays": peak / state_bytes if peak >= 0 else float("nan")}
