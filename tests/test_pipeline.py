@@ -24,7 +24,7 @@ TINY = {  # 6 NumPy cells, a second each at most
 }
 # columns that differ between two runs of the same cells: wall times, and where and from which
 # checkout state they ran (the package may be edited between two runs in a working checkout)
-UNREPEATABLE = re.compile(r"(seconds|runtime_s|overhead_s)$|^(host|code_hash|git_commit)$")
+UNREPEATABLE = re.compile(r"(seconds|runtime_s|overhead_s|gflops|peak_mb)$|^(host|code_hash|git_commit)$")
 
 
 def workflow_copy(root: Path, study: dict | None = None) -> Path:
