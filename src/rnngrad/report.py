@@ -98,6 +98,10 @@ METRIC_COLUMNS = {
     "profile_seconds": ("s", "median wall time of the forward + backward pass giving grad_norm"),
     "jacobian_seconds": ("s", "median wall time of the Jacobian norms and lyapunov_max"),
     "probe_loss": ("loss units of the task", "task loss of the probe batch"),
+    "profile_gflops": ("GFLOP/s", "useful FLOPs of the profile pass (6BH^2T per gate block) per "
+                       "second of profile_seconds"),
+    "profile_peak_mb": ("MB", "peak memory of one profile pass above what was held before it "
+                        "(tracemalloc for NumPy, peak RSS rise or CUDA peak for torch)"),
 }
 COLUMNS = {
     "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
@@ -141,6 +145,8 @@ COLUMNS = {
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
+    "gemm_gflops": ("GFLOP/s", "this machine's GEMM rate at the cell's per-step matrix shape, "
+                    "measured in the same job"),
     "rnngrad_version": ("text", "package version"),
     "code_hash": ("hex", "hash of the package source that computed the cell"),
     "numpy_version": ("text", "NumPy version"),
@@ -302,6 +308,7 @@ SECTIONS = (  # (id, title, figures in it)
     ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
     ("theory", "Theory against measurement", ("theory",)),
     ("remedies", "Remedies and training", ("remedy_decay", "solved_vs_seq_len", "training_curves")),
+    ("memory", "Echo state networks: memory capacity", ("memory_capacity",)),
     ("published", "Published against measured", ()),
     ("agreement", "Backend agreement", ("backend_agreement",)),
     ("speed", "Speed", ("speed",)),
