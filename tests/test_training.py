@@ -179,6 +179,26 @@ def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
     assert list(tmp_path.iterdir()) == []  # no temporary file left
 
 
+def test_checkpoint_of_other_settings_is_not_resumed(cell, tmp_path, monkeypatch):
+    s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
+    path = str(tmp_path / "cell.ckpt.npz")
+    real, calls = training.train_step, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise _Interrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(_Interrupt):
+        training.train(s.replace(lr=0.02), params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(training, "train_step", real)
+    # the cell's remedy changed (lr 0.02 -> 0.01) before the rerun: it starts over
+    again = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    assert again["curve"] == training.train(s, params)["curve"]
+
+
 def test_float32_cells_train_in_both_backends(cell):
     s, params = cell(dtype="float32", optimizer="adam", lr=0.003)
     out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}

@@ -135,7 +135,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
     rng = data_stream(s, "train")
     curve: dict[str, list] = {k: [] for k in CURVE}
     prior = 0.0
-    if checkpoint is not None and os.path.exists(checkpoint):
+    if checkpoint is not None and os.path.exists(checkpoint) and _same_settings(checkpoint, s):
         p, opt, curve, prior = _load(checkpoint, s, be, rng)
     diverged_at = None
     last_save = time.perf_counter()
@@ -149,7 +149,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
             diverged_at = step
             break
         if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every:
-            _save(checkpoint, be, p, opt, curve, rng, prior + time.perf_counter() - t_start)
+            _save(checkpoint, s, be, p, opt, curve, rng, prior + time.perf_counter() - t_start)
             last_save = time.perf_counter()
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
@@ -343,11 +343,26 @@ def _fit_esn(s: CellSettings, be, params: dict) -> tuple[dict, int | None]:
 
 
 # -- checkpoints --------------------------------------------------------------------------
-def _save(path: str, be, p: dict, opt: dict, curve: dict, rng: np.random.Generator,
-          seconds: float) -> None:
-    """Weights, optimizer state, curve, data stream and time so far, as one npz (no pickle),
-    written atomically."""
+def _settings_json(s: CellSettings) -> str:
+    return json.dumps(s.to_dict(), sort_keys=True)
+
+
+def _same_settings(path: str, s: CellSettings) -> bool:
+    """Whether the checkpoint at ``path`` was saved by a cell of these very settings (a cell
+    whose settings changed since starts over)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return str(z["settings"]) == _settings_json(s)
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def _save(path: str, s: CellSettings, be, p: dict, opt: dict, curve: dict,
+          rng: np.random.Generator, seconds: float) -> None:
+    """Settings, weights, optimizer state, curve, data stream and time so far, as one npz
+    (no pickle), written atomically."""
     arrays: dict[str, np.ndarray] = {f"param/{k}": be.from_backend(v) for k, v in p.items()}
+    arrays["settings"] = np.array(_settings_json(s))
     for name, value in opt.items():
         if isinstance(value, dict):
             for k, v in value.items():

@@ -5,6 +5,8 @@ rule cell:
         "logs/{study}/cells/{cell_id}.log",
     params:
         settings=cell_settings,
+        # a requeued or preempted long training cell resumes from here (deleted when done)
+        checkpoint="results/{study}/checkpoints/{cell_id}.npz",
     threads: cell_resource("cpus_per_task")
     resources:
         runtime=cell_resource("runtime"),
@@ -12,4 +14,4 @@ rule cell:
         cpus_per_task=cell_resource("cpus_per_task"),
     shell:
         "rnngrad cell --settings-json {params.settings:q} --cell-id {wildcards.cell_id:q}"
-        " --out {output:q} --log {log:q}"
+        " --out {output:q} --log {log:q} --checkpoint {params.checkpoint:q}"
