@@ -30,6 +30,7 @@ from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
 
 NAME = "torch"
+JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
 
 
 def _model(s: CellSettings):
@@ -126,10 +127,25 @@ def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> n
         prev = torch.cat([prev, torch.stack(cache["c"][:-1])], dim=-1)
     H = cache["h"][0].shape[-1]
 
-    def state_map(s_prev: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:  # (1, S) -> (1, S)
+    def state_map(s_prev: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:  # (N, S) -> (N, S)
         if lstm:
             return torch.cat(model.step(p, (s_prev[:, :H], s_prev[:, H:]), x_t, **kw), dim=-1)
         return model.step(p, s_prev, x_t, **kw)
 
-    J = torch.func.vmap(torch.func.jacrev(state_map))(prev, x)  # (T, 1, S, 1, S)
-    return _float64(J[:, 0, :, 0, :])
+    # One reverse pass per chunk of steps: every state s_{t-1} is copied once per output unit i,
+    # and the copy's output is seeded with e_i, so its gradient is row i of J_t. (torch.func's
+    # vmap(jacrev) does the same but imports torch._dynamo, 1.3 s of every torch cell.)
+    prev, xs = prev[:, 0], x[:, 0]  # (T, S), (T, I)
+    T, S = prev.shape
+    chunk = max(1, JACOBIAN_ROWS // S)
+    J = torch.empty(T, S, S, dtype=prev.dtype, device=prev.device)
+    for t0 in range(0, T, chunk):
+        n = min(chunk, T - t0)
+        rep = prev[t0:t0 + n].repeat(S, 1).requires_grad_()  # row i*n + t: copy i of s_{t-1}
+        out = state_map(rep, xs[t0:t0 + n].repeat(S, 1))
+        seed = torch.eye(S, dtype=out.dtype, device=out.device).repeat_interleave(n, dim=0)
+        # a scalar, not grad_outputs=seed: an explicit output gradient makes autograd import
+        # torch.fx's symbolic shapes (0.45 s) on first use
+        (g,) = torch.autograd.grad((out * seed).sum(), rep)
+        J[t0:t0 + n] = g.reshape(S, n, S).transpose(0, 1)  # J[t, i, :] = d s_t[i] / d s_{t-1}
+    return _float64(J)
