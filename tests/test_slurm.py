@@ -1,7 +1,7 @@
 """The workflow on a real one-node SLURM, through the slurm profile and the executor plugin.
 
 Needs a running SLURM (.ci/slurm-up.sh) and ``snakemake-executor-plugin-slurm`` in this Python
-(``pip install -e '.[slurm]'``); .ci/slurm-test.sh does both. Skipped with the reason where either
+(``pip install -e '.[slurm]'``); .ci/run does both. Skipped with the reason where either
 is missing, except under ``CI=true``, where that is a failure.
 """
 from __future__ import annotations
