@@ -28,7 +28,7 @@ STUDY = {  # 6 NumPy cells, under a second each
              "remedy": ["none"], "seed": [0]},
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
 }
-# what a CI node without accounting needs beyond the profile (docs/cluster.md): squeue for the
+# what a CI node without accounting needs beyond the profile (README.md, "Running on a SLURM cluster"): squeue for the
 # status, a short first status wait, and a bundle pool that fits the node's 2 CPUs
 CI_ARGS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
            "--resources", "cpus_per_task=2", "mem_mb=4000", "--group-components", "cells=3"]

@@ -14,7 +14,7 @@ as rnngrad.cell does), ``train_steps`` training steps of about one pass each (me
 live pass in one process), and forward passes over the evaluation sequences in chunks.
 
 The constants were fitted on one core of a 2 vCPU AMD EPYC Zen4 (numpy 2.4 on OpenBLAS, one
-thread), to within 25% over H = 8..256, B = 1..128 (see docs/cluster.md); the torch backend's
+thread), to within 25% over H = 8..256, B = 1..128 (see README.md, "Running on a SLURM cluster"); the torch backend's
 constants come from ../shared/notes/performance-baseline.md. Cluster cores are usually no slower;
 the requested time limit carries a margin of 3x plus a minute.
 
