@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from rnngrad import figures
@@ -167,6 +168,40 @@ def test_regimes_are_vanishing_stable_exploding(tables):
     assert labels == ["vanishing", "stable", "exploding"]
     r = [row["init_log10_grad_ratio"] for _, row in picks]
     assert r[0] < 0 < r[2] and abs(r[1]) <= min(abs(r[0]), abs(r[2]))
+
+
+def test_regimes_take_the_exploding_cell_from_another_remedy():
+    # tanh cells of remedy none never explode here; only the ReLU IRNN at scale 2 does
+    none = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
+                       scales=(0.3, 1.5), remedies=("none",))
+    irnn = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
+                       scales=(0.3, 2.0), remedies=("identity_init",))
+    t = {k: pd.concat([none[k], irnn[k]], ignore_index=True) for k in ("cells", "profiles")}
+    assert (none["cells"]["init_log10_grad_ratio"] <= figures.REGIME_LOG10).all()
+    picks = figures.pick_regimes(t["cells"])
+    assert [label for label, _ in picks] == ["vanishing", "stable", "exploding"]
+    assert [row["remedy"] for _, row in picks] == ["none", "none", "identity_init"]
+    assert picks[2][1]["init_log10_grad_ratio"] == t["cells"]["init_log10_grad_ratio"].max()
+    fig = figures.plot_unrolled(t)
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert len(titles) == 3 and "remedy identity_init (relu)" in titles[2]
+
+
+def test_normalized_loss_axis_is_capped():
+    t = make_tables(seeds=(0, 1), backends=("numpy",), seq_lens=(10, 30), scales=(0.5, 1.0),
+                    remedies=("none", "identity_init"))
+    cells = t["cells"].copy()
+    blown = (cells["remedy"] == "identity_init") & (cells["seq_len"] == 30) & (cells["seed"] == 1)
+    cells.loc[blown, "normalized_loss"] = 1e32
+    ax = figures.plot_solved_vs_seq_len({**t, "cells": cells}).axes[0]
+    assert ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    assert hi == figures.LOSS_CAP and lo < 0.01
+    assert "cut off" in ax.get_title(loc="right")
+    marks = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [m.get_offsets().tolist() for m in marks] == [[[30, figures.LOSS_CAP]]]
+    ax = figures.plot_solved_vs_seq_len(t).axes[0]  # nothing above the cap: axis as before
+    assert ax.get_ylim()[1] < figures.LOSS_CAP and not ax.get_title(loc="right")
 
 
 def test_remedy_colours_fixed_and_distinct():

@@ -70,6 +70,32 @@ def test_summary_findings_and_sections(built):
     assert "Median over 2 seeds" in html
 
 
+def test_learning_table_per_remedy_and_seq_len(built):
+    out, t = built
+    table = report.learning_table(t["cells"])
+    assert list(table.index) == ["none", "clip_norm", EVIL] and list(table.columns) == [10, 20]
+    expected = t["cells"].groupby(["remedy", "seq_len"])["normalized_loss"].median()
+    for (rem, L), v in expected.items():
+        assert table.loc[rem, L] == pytest.approx(v)
+    html = out.read_text()
+    section = html[html.index('id="learning-table"'):]
+    section = section[:section.index("</table>")]
+    assert section.count('class="learns"') == (table < report.LEARNS_BELOW).sum().sum() == 3
+    assert section.count('class="beats"') == ((table >= report.LEARNS_BELOW) & (table < 1)).sum().sum()
+    assert f"{table.loc['none', 20]:.3g}" in section and "&lt;script&gt;" in section
+    assert "&lt; 1 beats chance" in html and "&lt; 0.5 learns" in html
+
+
+def test_learning_table_takes_the_best_lr():
+    rows = [{"remedy": rem, "seq_len": 10, "lr": lr, "seed": seed, "final_loss": 1.0,
+             "status": "ok", "solved": learns, "normalized_loss": 0.02 if learns else 0.95}
+            for rem, good in (("none", 0.1), ("lstm", 0.01)) for lr in (0.1, 0.01)
+            for seed in (0, 1) for learns in [lr == good]]
+    table = report.learning_table(pd.DataFrame(rows))
+    assert table.loc["none", 10] == table.loc["lstm", 10] == 0.02
+    assert report.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
+
+
 def test_data_dictionary_covers_every_column(built):
     _, t = built
     for name in report.TABLES:
@@ -100,6 +126,7 @@ def test_code_hash_warning(tmp_path):
     html = out.read_text()
     assert "different versions of the code" in html
     assert "one seed" in html and "was trained" in html
+    assert 'id="learning-table"' not in html
 
 
 def test_saved_figures_are_used(tmp_path):

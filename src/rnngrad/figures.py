@@ -56,6 +56,7 @@ AGREE_RTOL, AGREE_ATOL = 1e-8, 1e-12  # DESIGN.md's backend agreement (float64)
 AGREEMENT_METRICS = ("log10_grad_ratio", "decay_rate", "jacobian_decay_rate", "lyapunov_max")
 MAX_DIAGRAM_NODES = 16  # the unrolled diagram shows at most this many states
 REGIME_LOG10 = 1.0  # |log10 grad ratio| above this: the diagram calls a cell vanishing/exploding
+LOSS_CAP = 100.0  # normalized_loss axes stop here: a blown-up cell (1e30) would squash the rest
 NO_DATA = "no data for this figure in this study"
 
 # -- shared helpers ------------------------------------------------------------------------
@@ -148,27 +149,49 @@ def _profiles_at_longest(tables, phase: str = "init") -> tuple[pd.DataFrame, pd.
 
 
 # -- the unrolled network --------------------------------------------------------------------
+REGIMES = ("vanishing", "stable", "exploding")
+
+
+def regime(log10_ratio: float) -> str:
+    """What a log10 grad ratio says: vanishing, stable or exploding (``REGIME_LOG10`` rule)."""
+    if log10_ratio < -REGIME_LOG10:
+        return "vanishing"
+    return "exploding" if log10_ratio > REGIME_LOG10 else "stable"
+
+
+def _most(r: pd.Series, name: str):
+    """Index of the most extreme value of ``r`` for regime ``name`` (stable: nearest 0)."""
+    return {"vanishing": r.idxmin, "exploding": r.idxmax, "stable": r.abs().idxmin}[name]()
+
+
 def pick_regimes(cells: pd.DataFrame) -> list[tuple[str, pd.Series]]:
-    """A vanishing, a stable and an exploding cell at initialization (fewer if the study lacks
-    them): remedy none where present, the reference backend, a short sequence for legibility."""
+    """A vanishing, a stable and an exploding cell at initialization, in that order.
+
+    Each comes from the first remedy (none) where it has a cell in that regime, else it is the
+    most extreme cell of the regime of any remedy (tanh never explodes, IRNN's ReLU does). All
+    are rnn cells (when the study has any) of the reference backend, at a short sequence for
+    legibility, first seed. A regime no cell shows is stood in for by the first remedy's most
+    extreme cell, labelled by what it measured; the same cell is never drawn twice.
+    """
     c = cells[cells["init_log10_grad_ratio"].notna()] if "init_log10_grad_ratio" in cells else cells.iloc[0:0]
     if c.empty:
         return []
     c = c[c["backend"] == first_backend(c)]
-    c = c[c["remedy"].astype(str) == remedy_order(c["remedy"])[0]]
     if "model" in c and (c["model"] == "rnn").any():
         c = c[c["model"] == "rnn"]
     short = c[c["steps"] <= 40]
     c = short[short["steps"] == short["steps"].max()] if len(short) else c[c["steps"] == c["steps"].min()]
     c = c[c["seed"] == c["seed"].min()]
     r = c["init_log10_grad_ratio"].replace(-np.inf, -1e300).replace(np.inf, 1e300)
+    first = r[c["remedy"].astype(str) == remedy_order(c["remedy"])[0]]
     out, seen = [], set()
-    for i in (r.idxmin(), r.abs().idxmin(), r.idxmax()):
+    for name in REGIMES:
+        i = _most(first, name)
+        if regime(r[i]) != name and regime(r[_most(r, name)]) == name:
+            i = _most(r, name)
         if i not in seen:
             seen.add(i)
-            v = r[i]  # named by what it measured, not by the slot it was picked for
-            label = "vanishing" if v < -REGIME_LOG10 else "exploding" if v > REGIME_LOG10 else "stable"
-            out.append((label, c.loc[i]))
+            out.append((regime(r[i]), c.loc[i]))  # named by what it measured
     return out
 
 
@@ -192,7 +215,8 @@ def plot_unrolled(tables) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(len(series), 1))
     for ax, (label, row, rel) in zip(axes, series):
         _draw_unrolled(ax, rel, cmap, norm, vmax)
-        ax.set_title(f"{label}: remedy {row['remedy']}, {row['backend']}, seq_len {row['seq_len']}, "
+        nl = f" ({row['nonlinearity']})" if "nonlinearity" in row else ""
+        ax.set_title(f"{label}: remedy {row['remedy']}{nl}, {row['backend']}, seq_len {row['seq_len']}, "
                      f"w_rec_scale {_fmt(row['w_rec_scale'])}, log10 grad ratio "
                      f"{row['init_log10_grad_ratio']:.3g}", fontsize=10, loc="left")
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
@@ -503,8 +527,10 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         d = rate[rate["remedy"] == rem]
         ax2.plot(d["seq_len"], d["solved"], "-o", color=col, ms=4, label=rem)
     ax1.axhline(1.0, color="0.5", ls=":", lw=1)
-    ax1.text(ax1.get_xlim()[0], 1.0, " chance", va="bottom", fontsize=8, color="0.4")
+    ax1.text(0.01, 1.0, "chance", transform=ax1.get_yaxis_transform(), va="bottom", fontsize=8,
+             color="0.4")  # x in axes units: the log seq_len axis set below moves the limits
     ax1.set_yscale("log")
+    _cap_loss_axis(ax1, loss)
     _plain_log_y(ax1)
     ax1.set_ylabel("normalized_loss (final / baseline)")
     ax2.set_ylabel("fraction of cells solved (accuracy >= 0.99)")
@@ -517,6 +543,22 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     note = "; ".join(x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x)
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
     return fig
+
+
+def _cap_loss_axis(ax, loss: pd.DataFrame) -> None:
+    """Stop a log normalized_loss axis at ``LOSS_CAP`` when the band goes beyond it, and mark
+    with a triangle on the top edge each remedy and seq_len whose values were cut off."""
+    over = loss[~(loss["hi"] <= LOSS_CAP)]  # inf and nan (overflow) are cut off too
+    if over.empty:
+        return
+    shown = loss[["lo", "median"]].to_numpy(dtype=float).ravel()
+    shown = shown[np.isfinite(shown) & (shown > 0) & (shown <= LOSS_CAP)]
+    ax.set_ylim(float(shown.min()) / 1.5 if len(shown) else LOSS_CAP / 1e3, LOSS_CAP)
+    for rem, d in over.groupby("remedy", sort=False):
+        ax.scatter(d["seq_len"], np.full(len(d), LOSS_CAP), marker="^", s=40, clip_on=False,
+                   color=remedy_colour(str(rem)), edgecolor="white", lw=0.5, zorder=5)
+    ax.set_title(f"\u25b2 values above {LOSS_CAP:g} cut off (largest {loss['hi'].max():.1e})",
+                 fontsize=8, loc="right", color="0.3")
 
 
 def plot_training_curves(tables) -> Figure | None:

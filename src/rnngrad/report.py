@@ -32,6 +32,7 @@ from rnngrad.tables import TABLES, read_tables
 PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
               "host", "python_version")
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
+LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
 
 REMEDY_TEXT = {
     "none": ("Plain full backpropagation through time with the study's optimizer: the baseline "
@@ -216,18 +217,47 @@ def _crossing(s: np.ndarray, r: np.ndarray) -> str:
     return "no single crossing"
 
 
-def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
+def _trained_at_best_lr(cells: pd.DataFrame) -> pd.DataFrame:
+    """The trained cells, each remedy and seq_len at its best lr where lr is a grid axis."""
     t = figures.trained_cells(cells)
     if t.empty:
+        return t
+    return figures.best_lr(t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float)))
+
+
+def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
+    t = _trained_at_best_lr(cells)
+    if t.empty:
         return pd.DataFrame(columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"])
-    t = figures.best_lr(t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float)))
     t = t[t["seq_len"] == t["seq_len"].max()]
     out = t.groupby("remedy").agg(seq_len=("seq_len", "first"), solved_rate=("solved", "mean"),
                                   normalized_loss=("normalized_loss", "median"),
                                   cells=("cell_id", "size")).reset_index()
     order = figures.remedy_order(out["remedy"])
     return out.set_index("remedy").loc[order].reset_index()
+
+
+def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Median normalized_loss of the trained cells, a row per remedy (fixed order) and a column
+    per seq_len, each remedy at its best lr per seq_len where lr is a grid axis; empty when
+    nothing trained."""
+    t = _trained_at_best_lr(cells)
+    if t.empty:
+        return pd.DataFrame()
+    table = t.pivot_table(index="remedy", columns="seq_len", values="normalized_loss",
+                          aggfunc="median", dropna=False)
+    return table.loc[figures.remedy_order(table.index)]
+
+
+def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`learning_table` as rows of the summary: each value at 3 significant digits with
+    its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below chance (1)."""
+    def cell(v: float) -> dict[str, str]:
+        cls = "learns" if v < LEARNS_BELOW else "beats" if v < 1.0 else ""
+        return {"text": "" if np.isnan(v) else f"{v:.3g}", "cls": cls}
+    return [{"remedy": rem, "colour": figures.remedy_colour(rem),
+             "values": [cell(float(v)) for v in row]} for rem, row in table.iterrows()]
 
 
 def findings(tables) -> dict[str, Any]:
@@ -248,6 +278,7 @@ def findings(tables) -> dict[str, Any]:
     f["code_hashes"] = hashes
     f["crossings"] = zero_crossings(cells)
     f["solved"] = solved_at_longest(cells)
+    f["learning"] = learning_table(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
     f["ref_backend"] = figures.first_backend(cells)
     f["lr_note"] = figures.lr_note(figures.trained_cells(cells))
@@ -348,6 +379,7 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
         sections.append({"id": sid, "title": title, "figures": figs})
     dictionary = [{"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
                   for t in TABLES for c in figures.frame(tables, t).columns]
+    learning = f.get("learning", pd.DataFrame())
     ag = f.get("agreement", pd.DataFrame())
     listed = ag[ag["verdict"] != "agree"].sort_values("verdict", ascending=False).head(MAX_LISTED_PAIRS) \
         if len(ag) else ag
@@ -363,6 +395,8 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
         agreement=[{k: _fmt(v) for k, v in r.items()} for r in listed.to_dict("records")],
         n_pairs=len(ag), config=yaml.safe_dump(config, sort_keys=False) if config else "",
         crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
+        learning=learning_rows(learning), learning_seq_lens=list(learning.columns),
+        learns_below=LEARNS_BELOW,
         solved=[{k: _fmt(v) for k, v in r.items()} for r in f.get("solved", pd.DataFrame()).to_dict("records")],
         fmt=_fmt, built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         builder_host=platform.node())
