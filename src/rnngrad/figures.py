@@ -597,6 +597,10 @@ def plot_training_curves(tables) -> Figure | None:
         ax.set_yscale("log")
         ax.set_title(f"w_rec_scale {_fmt(s)}", fontsize=10)
         ax.grid(True, alpha=0.3)
+    top = float(t["y"].max())
+    cut = f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})" if top > LOSS_CAP else ""
+    if cut:  # a blown-up run (1e30) would squash every other curve to a line at 1
+        axes[0].set_ylim(max(float(t["y"].min()) / 1.5, LOSS_CAP / 1e6), LOSS_CAP)  # shared y
     for ax in axes[:len(scales)]:
         _plain_log_y(ax)  # once every panel is drawn: the shared limits are final
     for ax in axes[len(scales):]:
@@ -605,8 +609,12 @@ def plot_training_curves(tables) -> Figure | None:
         ax.set_xlabel("training step")
     for ax in axes[::ncols]:
         ax.set_ylabel("loss / baseline_loss")
-    axes[min(len(scales), len(axes)) - 1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    note = "; ".join(x for x in (lr_note(cells), seed_note(cells)) if x)
+    lines = {}  # one legend for the figure, outside the grid, so no column widens for it
+    for ax in axes[:len(scales)]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            lines.setdefault(label, handle)
+    fig.legend(lines.values(), lines.keys(), fontsize=7, loc="outside right center")
+    note = "; ".join(x for x in (lr_note(cells), seed_note(cells), cut) if x)
     fig.suptitle(f"Training curves at seq_len {int(c['seq_len'].max())} (| = clipped; {note})",
                  fontsize=10)
     return fig
