@@ -49,6 +49,12 @@ def test_parse_assignments():
                    "penalty": {"kind": "l2_wrec", "weight": 0.001}}
 
 
+def test_cli_bad_yaml_value_names_key_and_value(capsys):
+    assert main(["clip={kind: norm", "train_steps=0"]) == 2
+    err = capsys.readouterr().err
+    assert "clip" in err and "{kind: norm" in err
+
+
 def test_cli_prints_metrics(capsys):
     assert main(["seq_len=20", "train_steps=0", "hidden=8"]) == 0
     out = json.loads(capsys.readouterr().out)

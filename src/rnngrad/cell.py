@@ -257,7 +257,10 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise SettingsError(f"{pair!r}: expected key=value")
-        value = yaml.safe_load(raw) if raw else None
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as e:
+            raise SettingsError(f"{key}: not a valid YAML value (value {raw!r})") from e
         head, _, sub = key.partition(".")
         if sub:
             nested = out.setdefault(head, {})
