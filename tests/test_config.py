@@ -125,6 +125,13 @@ def test_study_file_merges_key_by_key(tmp_path):
     assert {c.settings.backend for c in s.cells.values()} == set(BASE["grid"]["backend"])
 
 
+def test_study_file_with_bad_yaml_is_a_config_error(tmp_path):
+    study = tmp_path / "bad.yaml"
+    study.write_text("grid: [1\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_study([study], root=REPO)
+
+
 def test_validation_never_imports_torch():
     code = ("import sys; from rnngrad.config import load_study; "
             f"load_study(root={str(REPO)!r}); assert 'torch' not in sys.modules, 'torch imported'")

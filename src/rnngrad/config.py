@@ -75,7 +75,10 @@ def read_config(paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for path in paths:
         with open(path) as f:
-            data = yaml.safe_load(f)
+            try:
+                data = yaml.safe_load(f)
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{path}: not valid YAML ({e})") from e
         if data is None:
             continue
         if not isinstance(data, dict):
