@@ -32,7 +32,6 @@ from typing import Any, Iterable, Mapping
 from rnngrad.settings import CellSettings, SettingsError
 
 AXES = ("backend", "remedy", "seq_len", "w_rec_scale", "seed")  # the required axes, in id order
-NESTED = ("clip", "truncate", "penalty")
 # settings that are real numbers: YAML's `1` becomes 1.0, so ids and params have one form
 FLOATS = {f.name for f in dataclasses.fields(CellSettings) if f.type == "float"}
 NESTED_FLOATS = {"clip": ("threshold",), "penalty": ("weight",)}
