@@ -41,7 +41,7 @@ import numpy as np
 import rnngrad
 from rnngrad import metrics, tasks
 from rnngrad.files import atomic_write
-from rnngrad.init import data_stream, init_params
+from rnngrad.init import data_stream, init_params, spectral_radius
 from rnngrad.settings import CellSettings, SettingsError
 
 log = logging.getLogger("rnngrad.cell")
@@ -87,7 +87,7 @@ def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks
         "decay_rate": metrics.decay_rate(grad_norm),
         "log10_grad_ratio": metrics.log10_grad_ratio(grad_norm),
         "horizon": metrics.horizon(grad_norm),
-        "spectral_radius": metrics.spectral_radius(W),
+        "spectral_radius": spectral_radius(W),
         "spectral_norm": metrics.spectral_norm(W),
         "probe_loss": out["loss"],
         "profile_seconds": profile_seconds,

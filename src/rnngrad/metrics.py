@@ -136,9 +136,5 @@ def recurrent_block(model: str, weight_hh: np.ndarray) -> np.ndarray:
     return weight_hh[2 * H:3 * H] if model in ("lstm", "gru") else weight_hh
 
 
-def spectral_radius(W: np.ndarray) -> float:
-    return float(np.max(np.abs(np.linalg.eigvals(W))))
-
-
 def spectral_norm(W: np.ndarray) -> float:
     return float(np.linalg.norm(W, 2))
