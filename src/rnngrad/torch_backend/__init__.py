@@ -9,9 +9,9 @@ The same interface, name for name:
   loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
   ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh||, as float64 NumPy arrays; dL/ds_t
   and dL/d(pre-activation) come from ``retain_grad`` on every state and pre-activation.
-- ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by
-  ``torch.func`` (vmap of jacrev of the model's ``step``), independently of the NumPy formulas,
-  as a NumPy array (T, S, S).
+- ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by autograd
+  through the model's ``step`` (one seeded reverse pass per chunk of steps), independently of
+  the NumPy formulas, as a NumPy array (T, S, S).
 
 Each model module has ``step(params, carry, x_t) -> carry`` (carry h, or (h, c) for the lstm)
 and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (truncated BPTT).
