@@ -217,6 +217,7 @@ def _nn_rnn_probe(s: CellSettings, params: dict, batch) -> Callable[[], dict]:
     import torch.nn.functional as F
 
     from rnngrad import torch_backend as tb
+    from rnngrad.numpy_backend.rnn import step_term_norms
     from rnngrad.torch_backend import readout
 
     if s.model != "rnn":
@@ -249,9 +250,8 @@ def _nn_rnn_probe(s: CellSettings, params: dict, batch) -> Callable[[], dict]:
             dh = h.grad.clone()  # the readout's direct term, then through W_hh
             dh[:-1] += da @ W
             grad_norm = torch.linalg.vector_norm(dh, dim=(1, 2))
-            hp = h[:-1]  # step t's term of dL/dW_hh is da_t^T h_{t-1}: its norm by the Gram trick
-            gram = (da @ da.transpose(1, 2)) * (hp @ hp.transpose(1, 2))
-            weight_grad_norm = gram.sum(dim=(1, 2)).abs().sqrt()
+            # step t's term of dL/dW_hh is da_t^T h_{t-1}: its norm by the Gram trick
+            weight_grad_norm = step_term_norms(da, h[:-1])
         return {"loss": loss.item(), "outputs": tb.from_backend(y),
                 "grad_norm": tb.from_backend(grad_norm).astype(np.float64),
                 "weight_grad_norm": tb.from_backend(weight_grad_norm).astype(np.float64),
