@@ -27,6 +27,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from rnngrad import claims, figures
+from rnngrad.files import atomic_write
 from rnngrad.tables import TABLES, read_tables
 
 PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
@@ -401,8 +402,5 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
         fmt=_fmt, built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         builder_host=platform.node())
     out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return out
