@@ -71,7 +71,7 @@ def pass_seconds(s: CellSettings, batch: int | None = None, backward: bool = Tru
     B, H, G, T = batch or s.batch, s.hidden, GATES[s.model], s.steps
     if backward:  # three GEMMs a step, and the Gram trick of weight_grad_norm
         share, flops = 1.0, 6 * B * G * H * H + 4 * B * B * H
-    else:  # one GEMM a step, about a third of the calls and elementwise passes
+    else:  # one GEMM a step, FORWARD_SHARE of the calls and elementwise passes
         share, flops = FORWARD_SHARE, 2 * B * G * H * H
     calls = share * G * STEP_SECONDS[s.backend]
     work = share * G * ELEM_SECONDS[s.dtype] * B * H + flops / GEMM_RATE[s.dtype]
