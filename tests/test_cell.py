@@ -17,6 +17,7 @@ def test_bitwise_reproducible():
     a, b = _cell(w_rec_scale=1.2), _cell(w_rec_scale=1.2)
     assert a["profiles"] == b["profiles"]
     keep = [k for k in a["metrics"] if "seconds" not in k and "gflops" not in k  # measured speeds
+            and "peak_mb" not in k  # and memory, which depends on what the process held before
             and k not in ("runtime_s", "overhead_s")]
     assert {k: a["metrics"][k] for k in keep} == {k: b["metrics"][k] for k in keep}
 
@@ -72,3 +73,15 @@ def test_numpy_cell_never_imports_torch(tmp_path):
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_exploded_stays_exploded_when_training_then_diverges():
+    rec = _cell(nonlinearity="linear", init="orthogonal", w_rec_scale=50.0, seq_len=400,
+                train_steps=3)
+    assert rec["metrics"]["status"] == "exploded"  # the init profile overflowed
+    assert rec["metrics"]["diverged_at"] == 1  # and training met it at once
+
+
+def test_settings_json_must_be_an_object(capsys):
+    assert main(["--settings-json", "[1, 2]"]) == 2
+    assert "--settings-json" in capsys.readouterr().err

@@ -107,7 +107,7 @@ def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks
         (log_jn, lyap), m["jacobian_seconds"] = median_seconds(jac)
         with np.errstate(over="ignore", under="ignore"):
             jacobian_norm = np.power(10.0, log_jn)
-        m["jacobian_decay_rate"] = metrics._slope(log_jn, log10=True)
+        m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
         m["lyapunov_max"] = lyap
     finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
     profile = {
@@ -145,8 +145,8 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
         result = train_mod.train(s, params, checkpoint=checkpoint)
         training = {k: list(v) for k, v in result["curve"].items()}
         record_metrics.update(result["metrics"])
-        if result["status"] == "diverged":
-            status = "diverged"
+        if result["status"] == "diverged" and status == "ok":
+            status = "diverged"  # an init profile that overflowed stays "exploded" (diverged_at says more)
         trained = result["params"]
         if all(np.all(np.isfinite(v)) for v in trained.values()):
             m, prof = measure_profile(s, trained, probe, be)
@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         values = json.loads(args.settings_json) if args.settings_json else {}
+        if not isinstance(values, dict):
+            raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
         values.update(parse_assignments(args.assignments))
         s = CellSettings.from_dict(values)
     except (SettingsError, json.JSONDecodeError) as e:

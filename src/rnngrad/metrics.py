@@ -34,7 +34,7 @@ def by_lag(per_step: np.ndarray, steps: int) -> np.ndarray:
     return per_step[:0:-1] if len(per_step) == steps + 1 else per_step[::-1]
 
 
-def _slope(values: np.ndarray, log10: bool = False) -> float:
+def slope(values: np.ndarray, log10: bool = False) -> float:
     """Least-squares slope of log10(values) against lag over the finite, positive values
     (or of ``values`` themselves when they are already log10)."""
     v = np.asarray(values, dtype=np.float64)
@@ -49,7 +49,7 @@ def _slope(values: np.ndarray, log10: bool = False) -> float:
 
 def decay_rate(grad_norm: np.ndarray) -> float:
     """Per-step log10 factor of the gradient norm: the slope of log10 grad_norm[k] against k."""
-    return _slope(grad_norm)
+    return slope(grad_norm)
 
 
 def log10_grad_ratio(grad_norm: np.ndarray) -> float:

@@ -63,7 +63,6 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         "grads": {**back["grads"], **out["grads"]},
         "grad_norm": back["grad_norm"],
         "weight_grad_norm": back["weight_grad_norm"],
-        "states": h,
     }
 
 

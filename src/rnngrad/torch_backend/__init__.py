@@ -111,7 +111,6 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         "grads": {k: _float64(torch.zeros_like(v) if v.grad is None else v.grad) for k, v in p.items()},
         "grad_norm": _float64(grad_norm),
         "weight_grad_norm": weight_grad_norm,
-        "states": h.detach(),
     }
 
 
