@@ -259,3 +259,17 @@ def test_snakemake_captions_match():
     for name, caption in figures.CAPTIONS.items():
         assert (folder / f"{name}.rst").read_text() == textwrap.fill(caption, 100) + "\n", name
     assert list(figures.CAPTIONS) == list(figures.FIGURES)
+
+
+def test_speed_figure_shows_gemm_share_and_memory_in_state_arrays():
+    rows = [{"cell_id": f"{b}{T}{H}", "backend": b, "seq_len": T, "steps": T, "hidden": H,
+             "batch": 4, "dtype": "float64", "init_profile_seconds": 1e-6 * T * H,
+             "init_profile_gflops": 5.0, "gemm_gflops": 10.0,
+             "init_profile_peak_mb": 2 * (T + 1) * 4 * H * 8 / 1e6, "overhead_s": 0.2}
+            for b in ("numpy", "torch") for T in (100, 1000) for H in (32, 64)]
+    fig = figures.plot_speed({"cells": pd.DataFrame(rows)})
+    share, memory = fig.axes[3], fig.axes[4]
+    assert "GEMM" in share.get_ylabel() and "state array" in memory.get_ylabel()
+    np.testing.assert_allclose(share.get_lines()[0].get_ydata(), [50.0, 50.0])  # 5 of 10 GFLOP/s
+    np.testing.assert_allclose(memory.get_lines()[0].get_ydata(), [2.0, 2.0])  # two arrays
+    assert "slope 1.00" in fig.axes[0].get_legend().get_texts()[0].get_text()  # time linear in T

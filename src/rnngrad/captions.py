@@ -54,8 +54,11 @@ CAPTIONS = {
         "e^(lyapunov_max * steps) and are shown as chaotic, not as disagreeing."),
     "speed": (
         "Speed: median wall time of one forward and full backward pass (profile_seconds) per "
-        "backend against sequence length and hidden size, log-log; the right panel shows each "
-        "job's overhead outside the cell (interpreter start, imports) when recorded."),
+        "backend against sequence length (the legend gives the log-log slope: 1 is linear in T) "
+        "and hidden size; each job's overhead outside the cell (interpreter start, imports). "
+        "Second row, where recorded: the achieved GFLOP/s as a share of this machine's GEMM rate "
+        "at the cell's step shape, measured in the same job, and the pass's peak memory in units "
+        "of one (T, B, H) state array."),
     "memory_capacity": (
         "Short-term memory capacity of echo state networks (memory task): MC, the sum over delays "
         "k of the squared correlation between u(t-k) and the trained delay-k readout, divided by "

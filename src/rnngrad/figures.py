@@ -716,37 +716,78 @@ def plot_backend_agreement(tables) -> Figure | None:
 
 
 # -- speed ---------------------------------------------------------------------------------
+def _has(cells: pd.DataFrame, column: str) -> bool:
+    return column in cells and cells[column].notna().any()
+
+
 def plot_speed(tables) -> Figure | None:
     cells = frame(tables, "cells")
-    if cells.empty or "init_profile_seconds" not in cells or not cells["init_profile_seconds"].notna().any():
+    if cells.empty or not _has(cells, "init_profile_seconds"):
         return None
-    has_overhead = "overhead_s" in cells and cells["overhead_s"].notna().any()
-    fig = _figure(13 if has_overhead else 9.5, 4.0)
-    axes = fig.subplots(1, 3 if has_overhead else 2)
-    c = cells[cells["init_profile_seconds"] > 0]
-    for ax, axis in zip(axes, ("seq_len", "hidden")):
-        if axis not in c:
-            ax.set_axis_off()
-            continue
-        for b in ordered(c["backend"], BACKEND_ORDER):
-            d = _median_band(c[c["backend"] == b], [axis], "init_profile_seconds")
-            line, = ax.plot(d[axis], d["median"], marker=BACKEND_MARKERS.get(b, "^"), label=b)
+    c = cells[cells["init_profile_seconds"] > 0].copy()
+    machine = _has(c, "init_profile_gflops") and _has(c, "gemm_gflops")
+    memory = _has(c, "init_profile_peak_mb")
+    fig = _figure(13, 8.0 if machine or memory else 4.0)
+    axes = fig.subplots(2 if machine or memory else 1, 3, squeeze=False)
+    backends = ordered(c["backend"], BACKEND_ORDER)
+
+    def lines(ax, axis: str, value: str, ylabel: str, log_y: bool = True, fit: bool = False):
+        for b in backends:
+            d = _median_band(c[c["backend"] == b].dropna(subset=[value]), [axis], value)
+            if d.empty:
+                continue
+            label = b
+            if fit and len(d) > 1:  # the scaling exponent of the median time in seq_len
+                label += f" (slope {np.polyfit(np.log10(d[axis]), np.log10(d['median']), 1)[0]:.2f})"
+            line, = ax.plot(d[axis], d["median"], marker=BACKEND_MARKERS.get(b, "^"), label=label)
             ax.fill_between(d[axis], d["lo"], d["hi"], color=line.get_color(), alpha=0.15, lw=0)
         _log_ticks(ax, c[axis])
-        ax.set_yscale("log")
+        if log_y:
+            ax.set_yscale("log")
         ax.set_xlabel(axis)
-        ax.set_ylabel("profile_seconds (median; band min-max)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         if c[axis].nunique() == 1:
             ax.set_title(f"one {axis} in this study", fontsize=9)
-    if has_overhead:
-        ax = axes[2]
-        backends = ordered(cells["backend"], BACKEND_ORDER)
+
+    lines(axes[0, 0], "seq_len", "init_profile_seconds", "profile_seconds (median; band min-max)",
+          fit=True)
+    lines(axes[0, 1], "hidden", "init_profile_seconds", "profile_seconds (median; band min-max)")
+    ax = axes[0, 2]
+    if _has(cells, "overhead_s"):
         data = [cells.loc[cells["backend"] == b, "overhead_s"].dropna().to_numpy() for b in backends]
         ax.boxplot(data, tick_labels=backends)
         ax.set_ylabel("overhead_s per cell (outside the cell)")
         ax.grid(True, axis="y", alpha=0.3)
+    else:
+        ax.set_axis_off()
+    if machine or memory:
+        itemsize = np.where(c["dtype"].astype(str) == "float32", 4, 8) if "dtype" in c else 8
+        c["gemm_share"] = 100 * c["init_profile_gflops"] / c["gemm_gflops"] if machine else np.nan
+        # one (T, B, H) state array of the cell's dtype, in MB
+        state_mb = (c["steps"] + 1) * c["batch"] * c["hidden"] * itemsize / 1e6
+        c["peak_arrays"] = c["init_profile_peak_mb"] / state_mb if memory else np.nan
+        if machine:
+            lines(axes[1, 0], "hidden", "gemm_share",
+                  "achieved GFLOP/s, % of this machine's GEMM rate", log_y=False)
+            axes[1, 0].axhline(100, color="0.5", ls=":", lw=1)
+            if c["gemm_share"].max() > 200:  # a call-bound step GEMM (B = 1) makes the rate tiny
+                axes[1, 0].set_ylim(0, 200)
+                axes[1, 0].set_title(f"above 200% cut off (largest {c['gemm_share'].max():.0f}%)",
+                                     fontsize=9)
+        else:
+            axes[1, 0].set_axis_off()
+        if memory:
+            lines(axes[1, 1], "seq_len", "peak_arrays", "peak memory / one (T, B, H) state array")
+        else:
+            axes[1, 1].set_axis_off()
+        axes[1, 2].set_axis_off()
+        axes[1, 2].text(0, 0.5, "GEMM rate: measured in each cell's job at its step shape\n"
+                        "(B, H) x (H, G H), same library, dtype and device.\n"
+                        "Useful FLOPs: 6 B G H^2 T a profile.\n"
+                        "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
+                        "(torch on CPU), CUDA peak (cuda).", fontsize=8, va="center")
     fig.suptitle("Speed of the forward + full BPTT pass, per backend (all cells)", fontsize=10)
     return fig
 
