@@ -39,6 +39,9 @@ STEP_SECONDS = {"numpy": 7.4e-6, "torch": 20e-6}  # c0: torch's autograd loop re
 ELEM_SECONDS = {"float64": 16.5e-9, "float32": 6.4e-9}  # c_elem, per batch x unit
 GEMM_RATE = {"float64": 57e9, "float32": 102e9}  # R, FLOP/s for the batched recurrence
 TORCH_SLOWDOWN = 1.5  # torch autograd vs hand-written BPTT at equal size (the baseline's (b)/(a))
+# ... and it grows with T (page faults from freed autograd buffers): in the speed study, torch
+# cells at T = 10000 ran a median 3.7x (up to 23x) the flat estimate, at T = 1000 2.0x
+TORCH_LONG_T = 4000  # torch's slowdown is TORCH_SLOWDOWN * (1 + T / TORCH_LONG_T)
 FORWARD_SHARE = 0.5  # of the calls and elementwise passes of a step, in the forward alone
 JACOBIAN_STEP = (22e-6, 47e-9, 0.23e-9)  # a, b per S^2, c per S^3 (product + eigvalsh + QR)
 
@@ -75,7 +78,8 @@ def pass_seconds(s: CellSettings, batch: int | None = None, backward: bool = Tru
         share, flops = FORWARD_SHARE, 2 * B * G * H * H
     calls = share * G * STEP_SECONDS[s.backend]
     work = share * G * ELEM_SECONDS[s.dtype] * B * H + flops / GEMM_RATE[s.dtype]
-    return T * (calls + (TORCH_SLOWDOWN if s.backend == "torch" else 1.0) * work)
+    slowdown = TORCH_SLOWDOWN * (1 + T / TORCH_LONG_T) if s.backend == "torch" else 1.0
+    return T * (calls + slowdown * work)
 
 
 def jacobian_seconds(s: CellSettings) -> float:
