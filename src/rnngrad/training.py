@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from rnngrad import esn, tasks
+from rnngrad.cell import backend_module, settings_hash
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
 from rnngrad.settings import CellSettings
@@ -76,8 +77,8 @@ EPS = 1e-8
 
 def backend_modules(s: CellSettings):
     """The backend package of a cell and its training module (torch only for torch cells)."""
-    be = importlib.import_module(f"rnngrad.{s.backend}_backend")
-    return be, importlib.import_module(f"rnngrad.{s.backend}_backend.train")
+    be = backend_module(s)
+    return be, importlib.import_module(f"{be.__name__}.train")
 
 
 def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None = None, *,
@@ -343,16 +344,12 @@ def _fit_esn(s: CellSettings, be, params: dict) -> tuple[dict, int | None]:
 
 
 # -- checkpoints --------------------------------------------------------------------------
-def _settings_json(s: CellSettings) -> str:
-    return json.dumps(s.to_dict(), sort_keys=True)
-
-
 def _same_settings(path: str, s: CellSettings) -> bool:
     """Whether the checkpoint at ``path`` was saved by a cell of these very settings (a cell
     whose settings changed since starts over)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return str(z["settings"]) == _settings_json(s)
+            return str(z["settings"]) == settings_hash(s)
     except (OSError, KeyError, ValueError):
         return False
 
@@ -362,7 +359,7 @@ def _save(path: str, s: CellSettings, be, p: dict, opt: dict, curve: dict,
     """Settings, weights, optimizer state, curve, data stream and time so far, as one npz
     (no pickle), written atomically."""
     arrays: dict[str, np.ndarray] = {f"param/{k}": be.from_backend(v) for k, v in p.items()}
-    arrays["settings"] = np.array(_settings_json(s))
+    arrays["settings"] = np.array(settings_hash(s))
     for name, value in opt.items():
         if isinstance(value, dict):
             for k, v in value.items():
