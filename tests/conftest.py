@@ -1,4 +1,5 @@
 """Shared fixtures: small cells of every model, and a relative error."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ MODELS = {
 def make_case(**settings):
     """Settings, float64 weights (biases made nonzero, so every bias path counts) and the probe
     batch of a small, non-chaotic cell."""
-    s = CellSettings.from_dict({"hidden": 8, "batch": 4, "seq_len": 12, "w_rec_scale": 0.9,
-                                **settings})
+    s = CellSettings.from_dict(
+        {"hidden": 8, "batch": 4, "seq_len": 12, "w_rec_scale": 0.9, **settings}
+    )
     sp = spec(s.task, s.seq_len, s.hidden)
     params = init_params(s, sp.n_in, sp.n_out)
     rng = stream(s.seed, "test biases")

@@ -1,6 +1,7 @@
 """rnngrad bench: it runs and reports; its probe and memory measures are checked against
 independent answers (the NumPy backend's gradients, allocations of known size). Speed itself is
 measured, never asserted."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,17 @@ def test_bench_quick_prints_the_table_and_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert cli.main(["bench", "--quick", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    for label in ("numpy (ours)", "torch (ours)", "nn.RNN + probe", "vs nn.RNN", "GEMM throughput",
-                  "slope", "peak memory", "jacobian_norm", "targets"):
+    for label in (
+        "numpy (ours)",
+        "torch (ours)",
+        "nn.RNN + probe",
+        "vs nn.RNN",
+        "GEMM throughput",
+        "slope",
+        "peak memory",
+        "jacobian_norm",
+        "targets",
+    ):
         assert label in text
     saved = json.loads(out.read_text())
     s = saved["summary"]
@@ -42,7 +52,7 @@ def test_nn_rnn_probe_does_the_same_work_as_the_backends():
 
 def test_useful_flops_is_6BGH2T():
     s = bench.settings(model="gru", hidden=8, batch=3, seq_len=10)
-    assert bench.useful_flops(s) == 6 * 3 * 3 * 8 ** 2 * s.steps
+    assert bench.useful_flops(s) == 6 * 3 * 3 * 8**2 * s.steps
 
 
 @pytest.mark.parametrize("measure", [bench.traced_peak, bench.rss_peak])

@@ -1,8 +1,8 @@
 """The cell: determinism, pairing, records, and a NumPy cell that never imports torch."""
+
 import json
 import subprocess
 import sys
-
 
 from rnngrad.cell import main, parse_assignments, read_record, run_cell, write_record
 from rnngrad.settings import CellSettings
@@ -16,9 +16,14 @@ def _cell(**kw):
 def test_bitwise_reproducible():
     a, b = _cell(w_rec_scale=1.2), _cell(w_rec_scale=1.2)
     assert a["profiles"] == b["profiles"]
-    keep = [k for k in a["metrics"] if "seconds" not in k and "gflops" not in k  # measured speeds
-            and "peak_mb" not in k  # and memory, which depends on what the process held before
-            and k not in ("runtime_s", "overhead_s")]
+    keep = [
+        k
+        for k in a["metrics"]
+        if "seconds" not in k
+        and "gflops" not in k  # measured speeds
+        and "peak_mb" not in k  # and memory, which depends on what the process held before
+        and k not in ("runtime_s", "overhead_s")
+    ]
     assert {k: a["metrics"][k] for k in keep} == {k: b["metrics"][k] for k in keep}
 
 
@@ -29,12 +34,29 @@ def test_record_is_complete_and_json_round_trips(tmp_path):
     assert read_record(path) == json.loads(json.dumps(rec))
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
     assert rec["steps"] == 25 and rec["profiles"][0]["phase"] == "init"
-    for key in ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
-                "settings_hash", "host"):
+    for key in (
+        "rnngrad_version",
+        "code_hash",
+        "numpy_version",
+        "torch_version",
+        "git_commit",
+        "settings_hash",
+        "host",
+    ):
         assert key in rec["provenance"]
-    for key in ("init_decay_rate", "init_jacobian_decay_rate", "init_log10_grad_ratio",
-                "init_horizon", "init_lyapunov_max", "init_spectral_radius", "init_spectral_norm",
-                "init_profile_seconds", "init_jacobian_seconds", "status", "runtime_s"):
+    for key in (
+        "init_decay_rate",
+        "init_jacobian_decay_rate",
+        "init_log10_grad_ratio",
+        "init_horizon",
+        "init_lyapunov_max",
+        "init_spectral_radius",
+        "init_spectral_norm",
+        "init_profile_seconds",
+        "init_jacobian_seconds",
+        "status",
+        "runtime_s",
+    ):
         assert key in rec["metrics"], key
 
 
@@ -44,10 +66,21 @@ def test_exploded_status_is_data_not_a_crash():
 
 
 def test_parse_assignments():
-    got = parse_assignments(["seq_len=100", "clip.kind=norm", "clip.threshold=0.5", "jacobian=false",
-                             "penalty={kind: l2_wrec, weight: 0.001}"])
-    assert got == {"seq_len": 100, "clip": {"kind": "norm", "threshold": 0.5}, "jacobian": False,
-                   "penalty": {"kind": "l2_wrec", "weight": 0.001}}
+    got = parse_assignments(
+        [
+            "seq_len=100",
+            "clip.kind=norm",
+            "clip.threshold=0.5",
+            "jacobian=false",
+            "penalty={kind: l2_wrec, weight: 0.001}",
+        ]
+    )
+    assert got == {
+        "seq_len": 100,
+        "clip": {"kind": "norm", "threshold": 0.5},
+        "jacobian": False,
+        "penalty": {"kind": "l2_wrec", "weight": 0.001},
+    }
 
 
 def test_cli_bad_yaml_value_names_key_and_value(capsys):
@@ -68,16 +101,19 @@ def test_cli_bad_setting_is_a_clear_error(capsys):
 
 
 def test_numpy_cell_never_imports_torch(tmp_path):
-    code = ("import sys; from rnngrad.cell import main; "
-            f"main(['seq_len=20', 'train_steps=0', '--out', r'{tmp_path / 'c.json'}']); "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; from rnngrad.cell import main; "
+        f"main(['seq_len=20', 'train_steps=0', '--out', r'{tmp_path / 'c.json'}']); "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_exploded_stays_exploded_when_training_then_diverges():
-    rec = _cell(nonlinearity="linear", init="orthogonal", w_rec_scale=50.0, seq_len=400,
-                train_steps=3)
+    rec = _cell(
+        nonlinearity="linear", init="orthogonal", w_rec_scale=50.0, seq_len=400, train_steps=3
+    )
     assert rec["metrics"]["status"] == "exploded"  # the init profile overflowed
     assert rec["metrics"]["diverged_at"] == 1  # and training met it at once
 

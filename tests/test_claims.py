@@ -1,5 +1,6 @@
 """rnngrad.claims: the published claims as data, and verdicts on tables built to agree and to
 differ, plus one end-to-end check on real cells against closed forms."""
+
 from __future__ import annotations
 
 import math
@@ -34,29 +35,58 @@ def test_csv_carries_every_shared_claim_unchanged():
     shared = pd.read_csv(SHARED_CSV, dtype=str, keep_default_na=False)
     ours = claims.load_claims().set_index("claim_id")
     for row in shared.to_dict("records"):
-        assert ours.loc[row["claim_id"]].to_dict() == {k: v for k, v in row.items()
-                                                       if k != "claim_id"}
+        assert ours.loc[row["claim_id"]].to_dict() == {
+            k: v for k, v in row.items() if k != "claim_id"
+        }
 
 
 # -- synthetic tables -----------------------------------------------------------------------------
 def cell(i: int, **kw) -> dict:
-    row = dict(cell_id=f"c{i}", backend="numpy", remedy="none", seq_len=50, w_rec_scale=1.0,
-               seed=0, model="rnn", nonlinearity="tanh", init="gaussian", input_scale=1.0,
-               hidden=50, task="temporal_order", batch=20, train_steps=1000, ridge=1e-6,
-               clip_kind=None, clip_threshold=np.nan, penalty_kind=None, penalty_weight=np.nan,
-               truncate_k1=None, accuracy=0.3, solved=False, normalized_loss=0.9,
-               baseline_loss=math.log(4), init_spectral_norm=1.0, init_spectral_radius=1.0,
-               init_log10_grad_ratio=-1.0, init_decay_rate=-0.01,
-               init_jacobian_decay_rate=-0.01, trained_decay_rate=-0.01,
-               trained_spectral_norm=1.0, memory_capacity=np.nan, status="ok")
+    row = {
+        "cell_id": f"c{i}",
+        "backend": "numpy",
+        "remedy": "none",
+        "seq_len": 50,
+        "w_rec_scale": 1.0,
+        "seed": 0,
+        "model": "rnn",
+        "nonlinearity": "tanh",
+        "init": "gaussian",
+        "input_scale": 1.0,
+        "hidden": 50,
+        "task": "temporal_order",
+        "batch": 20,
+        "train_steps": 1000,
+        "ridge": 1e-6,
+        "clip_kind": None,
+        "clip_threshold": np.nan,
+        "penalty_kind": None,
+        "penalty_weight": np.nan,
+        "truncate_k1": None,
+        "accuracy": 0.3,
+        "solved": False,
+        "normalized_loss": 0.9,
+        "baseline_loss": math.log(4),
+        "init_spectral_norm": 1.0,
+        "init_spectral_radius": 1.0,
+        "init_log10_grad_ratio": -1.0,
+        "init_decay_rate": -0.01,
+        "init_jacobian_decay_rate": -0.01,
+        "trained_decay_rate": -0.01,
+        "trained_spectral_norm": 1.0,
+        "memory_capacity": np.nan,
+        "status": "ok",
+    }
     row.update(kw)
     return row
 
 
 def tables(rows, profiles=None, training=None) -> dict:
-    return {"cells": pd.DataFrame(rows),
-            "profiles": profiles if profiles is not None else pd.DataFrame(),
-            "training": training if training is not None else pd.DataFrame()}
+    return {
+        "cells": pd.DataFrame(rows),
+        "profiles": profiles if profiles is not None else pd.DataFrame(),
+        "training": training if training is not None else pd.DataFrame(),
+    }
 
 
 def verdict(t, claim_id: str, config=None) -> pd.Series:
@@ -67,7 +97,7 @@ def verdict(t, claim_id: str, config=None) -> pd.Series:
     return row.iloc[0]
 
 
-CLIP = dict(clip_kind="norm", clip_threshold=1.0)
+CLIP = {"clip_kind": "norm", "clip_threshold": 1.0}
 OMEGA = dict(CLIP, penalty_kind="pascanu", penalty_weight=2.0)
 
 
@@ -75,9 +105,17 @@ def pascanu_rows(cr_solves: bool) -> list[dict]:
     rows, i = [], 0
     for T in (50, 100, 200):
         for seed in (0, 1):
-            for extra, solves in ((dict(), T == 50), (CLIP, T <= 100), (OMEGA, cr_solves)):
-                rows.append(cell(i, seq_len=T, seed=seed, solved=solves,
-                                 accuracy=1.0 if solves else 0.4, **extra))
+            for extra, solves in (({}, T == 50), (CLIP, T <= 100), (OMEGA, cr_solves)):
+                rows.append(
+                    cell(
+                        i,
+                        seq_len=T,
+                        seed=seed,
+                        solved=solves,
+                        accuracy=1.0 if solves else 0.4,
+                        **extra,
+                    )
+                )
                 i += 1
     return rows
 
@@ -98,16 +136,21 @@ def test_temporal_order_differs_with_the_budget_as_reason():
 def adding_rows(irnn_reach: int, tanh_reach: int) -> list[dict]:
     rows, i = [], 0
     for T in (50, 100, 150):
-        for extra, r in ((dict(init="identity", nonlinearity="relu", **CLIP), irnn_reach),
-                         (CLIP, tanh_reach), (dict(model="lstm", **CLIP), 150)):
-            rows.append(cell(i, task="adding", seq_len=T, solved=T <= r, baseline_loss=1 / 6,
-                             **extra))
+        for extra, r in (
+            (dict(init="identity", nonlinearity="relu", **CLIP), irnn_reach),
+            (CLIP, tanh_reach),
+            (dict(model="lstm", **CLIP), 150),
+        ):
+            rows.append(
+                cell(i, task="adding", seq_len=T, solved=T <= r, baseline_loss=1 / 6, **extra)
+            )
             i += 1
     return rows
 
 
-@pytest.mark.parametrize("irnn, tanh, expected", [(150, 50, "agrees"), (50, 100, "differs"),
-                                                  (0, 0, "differs")])
+@pytest.mark.parametrize(
+    "irnn, tanh, expected", [(150, 50, "agrees"), (50, 100, "differs"), (0, 0, "differs")]
+)
 def test_irnn_reaches_longer_t(irnn, tanh, expected):
     r = verdict(tables(adding_rows(irnn, tanh)), "le_irnn_adding")
     assert r["verdict"] == expected
@@ -132,20 +175,42 @@ def test_bptt_fails():
     rows[2]["solved"] = True
     assert verdict(tables(rows), "hochreiter_bptt_fails")["verdict"] == "differs"
     rows = [cell(i, seq_len=T, **CLIP) for i, T in enumerate((50, 100, 200))]  # SGD-C: still BPTT
-    assert "0 of 2 tanh rnn cells" in verdict(tables(rows), "hochreiter_bptt_fails")["measured_value"]
+    assert (
+        "0 of 2 tanh rnn cells" in verdict(tables(rows), "hochreiter_bptt_fails")["measured_value"]
+    )
     rows = [cell(i, seq_len=T, **OMEGA) for i, T in enumerate((50, 100, 200))]
     assert "hochreiter_bptt_fails" not in set(claims.evaluate(tables(rows))["claim_id"])
 
 
 def esn_rows(mc_linear: float, mc_tanh: float) -> list[dict]:
-    return [cell(0, model="esn", task="memory", nonlinearity="linear", memory_capacity=mc_linear,
-                 init_spectral_norm=0.9, init_spectral_radius=0.8, init_jacobian_decay_rate=-0.05),
-            cell(1, model="esn", task="memory", nonlinearity="tanh", memory_capacity=mc_tanh,
-                 init_spectral_norm=0.9, init_spectral_radius=0.8, init_jacobian_decay_rate=-0.05)]
+    return [
+        cell(
+            0,
+            model="esn",
+            task="memory",
+            nonlinearity="linear",
+            memory_capacity=mc_linear,
+            init_spectral_norm=0.9,
+            init_spectral_radius=0.8,
+            init_jacobian_decay_rate=-0.05,
+        ),
+        cell(
+            1,
+            model="esn",
+            task="memory",
+            nonlinearity="tanh",
+            memory_capacity=mc_tanh,
+            init_spectral_norm=0.9,
+            init_spectral_radius=0.8,
+            init_jacobian_decay_rate=-0.05,
+        ),
+    ]
 
 
-@pytest.mark.parametrize("lin, tanh, expected", [(49.0, 30.0, "agrees"), (35.0, 30.0, "differs"),
-                                                 (49.0, 55.0, "differs")])
+@pytest.mark.parametrize(
+    "lin, tanh, expected",
+    [(49.0, 30.0, "agrees"), (35.0, 30.0, "differs"), (49.0, 55.0, "differs")],
+)
 def test_memory_capacity(lin, tanh, expected):
     r = verdict(tables(esn_rows(lin, tanh)), "jaeger_mc_bound")
     assert r["verdict"] == expected
@@ -158,8 +223,17 @@ def test_memory_nonlinearity_tradeoff(lin, tanh, expected):
 
 
 def test_esn_sufficient_condition():
-    rows = esn_rows(49.0, 30.0) + [cell(2, model="esn", task="memory", init_spectral_norm=1.6,
-                                        init_spectral_radius=1.1, init_jacobian_decay_rate=-0.01)]
+    rows = [
+        *esn_rows(49.0, 30.0),
+        cell(
+            2,
+            model="esn",
+            task="memory",
+            init_spectral_norm=1.6,
+            init_spectral_radius=1.1,
+            init_jacobian_decay_rate=-0.01,
+        ),
+    ]
     r = verdict(tables(rows), "esn_sr_heuristic")
     assert r["verdict"] == "agrees" and "rho >= 1: 1 of 1 fade" in r["measured_value"]
     rows[0]["init_jacobian_decay_rate"] = 0.02  # sigma_max < 1 but growing: impossible
@@ -173,12 +247,29 @@ def bound_tables(excess: float, nonlinearity: str = "sigmoid", sigma: float = 2.
     """One cell with jacobian_norm[k] = (gamma sigma)^k, times `excess` at lag 5."""
     q = claims.GAMMA[nonlinearity] * sigma
     lags = np.arange(20)
-    jn = q ** lags
+    jn = q**lags
     jn[5] *= excess
-    prof = pd.DataFrame({"cell_id": "c0", "phase": "init", "lag": lags, "grad_norm": jn,
-                         "jacobian_norm": jn, "weight_grad_norm": jn})
-    return tables([cell(0, nonlinearity=nonlinearity, init_spectral_norm=sigma,
-                        init_log10_grad_ratio=19 * math.log10(q))], prof)
+    prof = pd.DataFrame(
+        {
+            "cell_id": "c0",
+            "phase": "init",
+            "lag": lags,
+            "grad_norm": jn,
+            "jacobian_norm": jn,
+            "weight_grad_norm": jn,
+        }
+    )
+    return tables(
+        [
+            cell(
+                0,
+                nonlinearity=nonlinearity,
+                init_spectral_norm=sigma,
+                init_log10_grad_ratio=19 * math.log10(q),
+            )
+        ],
+        prof,
+    )
 
 
 def test_pascanu_bound_vanish():
@@ -204,8 +295,16 @@ def test_pascanu_bound_explode():
 
 
 def test_linear_oracle():
-    rows = [cell(i, nonlinearity="linear", init="orthogonal", w_rec_scale=s,
-                 init_decay_rate=math.log10(s)) for i, s in enumerate((0.5, 1.0, 2.0))]
+    rows = [
+        cell(
+            i,
+            nonlinearity="linear",
+            init="orthogonal",
+            w_rec_scale=s,
+            init_decay_rate=math.log10(s),
+        )
+        for i, s in enumerate((0.5, 1.0, 2.0))
+    ]
     assert verdict(tables(rows), "pascanu_linear")["verdict"] == "agrees"
     rows[1]["init_decay_rate"] = 1e-4
     assert verdict(tables(rows), "pascanu_linear")["verdict"] == "differs"
@@ -213,9 +312,16 @@ def test_linear_oracle():
 
 def test_clip_rule():
     rows = [cell(0, **CLIP)]
-    tr = pd.DataFrame({"cell_id": "c0", "step": [1, 2, 3], "loss": 1.0,
-                       "param_grad_norm": [0.5, 2.0, 1.0], "clipped": [False, True, False],
-                       "penalty": 0.0})
+    tr = pd.DataFrame(
+        {
+            "cell_id": "c0",
+            "step": [1, 2, 3],
+            "loss": 1.0,
+            "param_grad_norm": [0.5, 2.0, 1.0],
+            "clipped": [False, True, False],
+            "penalty": 0.0,
+        }
+    )
     assert verdict(tables(rows, training=tr), "pascanu_clip_rule")["verdict"] == "agrees"
     tr.loc[2, "clipped"] = True  # at exactly the threshold Algorithm 1 does not rescale
     r = verdict(tables(rows, training=tr), "pascanu_clip_rule")
@@ -245,11 +351,22 @@ def test_copy_baseline():
 
 def test_only_claims_the_tables_speak_to_and_partial_runs():
     out = claims.evaluate(tables(esn_rows(49.0, 30.0)))
-    assert set(out["claim_id"]) == {"jaeger_mc_bound", "esn_sr_heuristic",
-                                    "dambre_memory_nonlinearity"}
+    assert set(out["claim_id"]) == {
+        "jaeger_mc_bound",
+        "esn_sr_heuristic",
+        "dambre_memory_nonlinearity",
+    }
     assert tuple(out.columns) == claims.RESULT_COLUMNS
-    config = {"grid": {"backend": ["numpy"], "seq_len": [500], "w_rec_scale": [0.5, 0.9],
-                       "remedy": ["esn"], "seed": [0], "nonlinearity": ["linear", "tanh"]}}
+    config = {
+        "grid": {
+            "backend": ["numpy"],
+            "seq_len": [500],
+            "w_rec_scale": [0.5, 0.9],
+            "remedy": ["esn"],
+            "seed": [0],
+            "nonlinearity": ["linear", "tanh"],
+        }
+    }
     r = verdict(tables(esn_rows(49.0, 30.0)), "jaeger_mc_bound", config)
     assert "Partial run: 2 of 4 cells." in r["reason"]
     assert claims.evaluate(tables([])).empty
@@ -258,11 +375,25 @@ def test_only_claims_the_tables_speak_to_and_partial_runs():
 # -- end to end: real cells against closed forms -------------------------------------------------
 def test_real_cells_meet_the_bound_and_the_linear_oracle():
     records = []
-    for i, (nl, init, s) in enumerate([("linear", "orthogonal", 0.8), ("linear", "orthogonal", 1.3),
-                                       ("tanh", "gaussian", 0.7), ("sigmoid", "gaussian", 3.0)]):
-        settings = CellSettings.from_dict({"seq_len": 20, "hidden": 8, "batch": 4,
-                                           "train_steps": 0, "w_rec_scale": s,
-                                           "nonlinearity": nl, "init": init})
+    for i, (nl, init, s) in enumerate(
+        [
+            ("linear", "orthogonal", 0.8),
+            ("linear", "orthogonal", 1.3),
+            ("tanh", "gaussian", 0.7),
+            ("sigmoid", "gaussian", 3.0),
+        ]
+    ):
+        settings = CellSettings.from_dict(
+            {
+                "seq_len": 20,
+                "hidden": 8,
+                "batch": 4,
+                "train_steps": 0,
+                "w_rec_scale": s,
+                "nonlinearity": nl,
+                "init": init,
+            }
+        )
         records.append(run_cell(settings, f"c{i}"))
     out = claims.evaluate(build_tables(records)).set_index("claim_id")
     for claim_id in ("pascanu_linear", "pascanu_bound_vanish", "pascanu_bound_explode"):
@@ -274,12 +405,22 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     from rnngrad.report import build_report
     from rnngrad.tables import write_tables
 
-    settings = CellSettings.from_dict({"seq_len": 12, "hidden": 4, "batch": 2, "train_steps": 0,
-                                       "w_rec_scale": 0.5, "nonlinearity": "linear",
-                                       "init": "orthogonal"})
+    settings = CellSettings.from_dict(
+        {
+            "seq_len": 12,
+            "hidden": 4,
+            "batch": 2,
+            "train_steps": 0,
+            "w_rec_scale": 0.5,
+            "nonlinearity": "linear",
+            "init": "orthogonal",
+        }
+    )
     write_tables(build_tables([run_cell(settings, "c0")]), tmp_path / "tables")
     html = build_report("demo", tmp_path / "tables", None, tmp_path / "demo.html").read_text()
-    section = html[html.index('id="published"'):html.index("</section>", html.index('id="published"'))]
+    section = html[
+        html.index('id="published"') : html.index("</section>", html.index('id="published"'))
+    ]
     assert "pascanu_linear" not in section  # ids stay internal; the claim text is shown
     assert "exact: decay_rate" not in section
     assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped

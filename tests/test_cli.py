@@ -1,4 +1,5 @@
 """The rnngrad console script (rnngrad.cli), run as a user runs it."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,22 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from test_pipeline import REPO, workflow_copy
 
 from rnngrad.cell import run_cell, write_record
 from rnngrad.config import load_study
-from test_pipeline import REPO, workflow_copy
 
-SMALL = {"study": "small", "grid": {"backend": ["numpy"], "seq_len": [10], "w_rec_scale":
-                                    [0.9, 1.1], "remedy": ["none"], "seed": [0]},
-         "defaults": {"hidden": 4, "batch": 4, "train_steps": 0}}
+SMALL = {
+    "study": "small",
+    "grid": {
+        "backend": ["numpy"],
+        "seq_len": [10],
+        "w_rec_scale": [0.9, 1.1],
+        "remedy": ["none"],
+        "seed": [0],
+    },
+    "defaults": {"hidden": 4, "batch": 4, "train_steps": 0},
+}
 
 
 def rnngrad(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -30,12 +39,15 @@ def small(tmp_path):
 
 
 def test_numpy_cell_imports_neither_torch_nor_pandas():
-    code = ("import sys; from rnngrad.cli import main; "
-            "assert main(['cell', 'seq_len=10', 'hidden=4', 'train_steps=0']) == 0; "
-            "print(json.dumps(sorted(m for m in ('torch', 'pandas', 'matplotlib') "
-            "if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys; from rnngrad.cli import main; "
+        "assert main(['cell', 'seq_len=10', 'hidden=4', 'train_steps=0']) == 0; "
+        "print(json.dumps(sorted(m for m in ('torch', 'pandas', 'matplotlib') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert '"status": "ok"' in out.stdout
 
@@ -43,8 +55,10 @@ def test_numpy_cell_imports_neither_torch_nor_pandas():
 def test_grid_lists_the_study_cells(small):
     out = rnngrad("grid", "--configfile", "config/studies/small.yaml", cwd=small)
     ids = out.stdout.split()
-    assert ids == ["backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0",
-                   "backend=numpy/remedy=none/seq_len=10/w_rec_scale=1.1/seed=0"]
+    assert ids == [
+        "backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0",
+        "backend=numpy/remedy=none/seq_len=10/w_rec_scale=1.1/seed=0",
+    ]
 
 
 def test_plan_counts_new_cells_and_tables_needs_every_record(small):

@@ -1,5 +1,6 @@
 """Config validation and grid expansion (rnngrad.config), and what the pipeline does with a bad
 config: refused before any job, naming the key path and the value, without torch."""
+
 from __future__ import annotations
 
 import copy
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_pipeline import REPO, workflow_copy
 
 from rnngrad.config import ConfigError, load_study, read_config, study_from_config
-from test_pipeline import REPO, workflow_copy
 
 BASE = read_config([REPO / "config" / "config.yaml"])
 
@@ -25,38 +26,76 @@ def with_change(change) -> dict:
 
 # (name, change, expected key path, expected value in the message)
 BAD = [
-    ("negative seq_len", lambda c: c["grid"].update(seq_len=[10, 30, -5]),
-     "grid.seq_len[2]: must be an integer >= 1", "(value -5)"),
+    (
+        "negative seq_len",
+        lambda c: c["grid"].update(seq_len=[10, 30, -5]),
+        "grid.seq_len[2]: must be an integer >= 1",
+        "(value -5)",
+    ),
     ("float seq_len", lambda c: c["grid"].update(seq_len=[1.5]), "grid.seq_len[0]", "1.5"),
     ("misspelt top key", lambda c: c.update(grdi={}), "grdi: unknown key", "did you mean 'grid'"),
     ("misspelt default", lambda c: c["defaults"].update(hiden=3), "defaults.hiden", "(value 3)"),
-    ("bad remedy threshold", lambda c: c["remedies"]["clip_norm"]["clip"].update(threshold=-1),
-     "remedies.clip_norm.clip.threshold", "(value -1)"),
+    (
+        "bad remedy threshold",
+        lambda c: c["remedies"]["clip_norm"]["clip"].update(threshold=-1),
+        "remedies.clip_norm.clip.threshold",
+        "(value -1)",
+    ),
     ("undefined remedy", lambda c: c["grid"]["remedy"].append("foo"), "grid.remedy[8]", "'foo'"),
-    ("axis and remedy", lambda c: c["grid"].update(init=["gaussian"]),
-     "remedies.orthogonal_init.init: set both by the grid axis grid.init", "'orthogonal'"),
-    ("gated and relu", lambda c: c["grid"].update(remedy=["lstm"], nonlinearity=["relu"]),
-     "grid.nonlinearity[0]", "'relu'"),
-    ("esn with clip", lambda c: c["remedies"]["esn"].update(clip={"kind": "norm", "threshold": 1}),
-     "remedies.esn.clip", "esn"),
-    ("truncate k1 < 1", lambda c: c["remedies"]["truncated_bptt"]["truncate"].update(k1=0),
-     "remedies.truncated_bptt.truncate.k1", "(value 0)"),
-    ("task too short", lambda c: (c["defaults"].update(task="temporal_order"),
-                                  c["grid"].update(seq_len=[5, 30])),
-     "grid.seq_len[0]: task 'temporal_order' needs seq_len >= 10", "(value 5)"),
+    (
+        "axis and remedy",
+        lambda c: c["grid"].update(init=["gaussian"]),
+        "remedies.orthogonal_init.init: set both by the grid axis grid.init",
+        "'orthogonal'",
+    ),
+    (
+        "gated and relu",
+        lambda c: c["grid"].update(remedy=["lstm"], nonlinearity=["relu"]),
+        "grid.nonlinearity[0]",
+        "'relu'",
+    ),
+    (
+        "esn with clip",
+        lambda c: c["remedies"]["esn"].update(clip={"kind": "norm", "threshold": 1}),
+        "remedies.esn.clip",
+        "esn",
+    ),
+    (
+        "truncate k1 < 1",
+        lambda c: c["remedies"]["truncated_bptt"]["truncate"].update(k1=0),
+        "remedies.truncated_bptt.truncate.k1",
+        "(value 0)",
+    ),
+    (
+        "task too short",
+        lambda c: (c["defaults"].update(task="temporal_order"), c["grid"].update(seq_len=[5, 30])),
+        "grid.seq_len[0]: task 'temporal_order' needs seq_len >= 10",
+        "(value 5)",
+    ),
     ("empty axis", lambda c: c["grid"].update(backend=[]), "grid.backend", "[]"),
     ("unknown backend", lambda c: c["grid"].update(backend=["jax"]), "grid.backend[0]", "'jax'"),
     ("missing axis", lambda c: c["grid"].pop("seed"), "grid.seed: required", "missing"),
     ("study with a slash", lambda c: c.update(study="a/b"), "study", "'a/b'"),
-    ("string for a flag", lambda c: c["defaults"].update(jacobian="yes"), "defaults.jacobian",
-     "'yes'"),
+    (
+        "string for a flag",
+        lambda c: c["defaults"].update(jacobian="yes"),
+        "defaults.jacobian",
+        "'yes'",
+    ),
     ("scalar for clip", lambda c: c["defaults"].update(clip=3), "defaults.clip", "(value 3)"),
-    ("value twice", lambda c: c["grid"].update(w_rec_scale=[1, 1.0]), "grid.w_rec_scale",
-     "twice"),
-    ("unknown remedy key", lambda c: c["remedies"]["lstm"].update(gates=4),
-     "remedies.lstm.gates: unknown key", "(value 4)"),
-    ("pascanu on an lstm", lambda c: c["remedies"]["lstm"].update(
-        penalty={"kind": "pascanu", "weight": 1.0}), "remedies.lstm.penalty.kind", "'pascanu'"),
+    ("value twice", lambda c: c["grid"].update(w_rec_scale=[1, 1.0]), "grid.w_rec_scale", "twice"),
+    (
+        "unknown remedy key",
+        lambda c: c["remedies"]["lstm"].update(gates=4),
+        "remedies.lstm.gates: unknown key",
+        "(value 4)",
+    ),
+    (
+        "pascanu on an lstm",
+        lambda c: c["remedies"]["lstm"].update(penalty={"kind": "pascanu", "weight": 1.0}),
+        "remedies.lstm.penalty.kind",
+        "'pascanu'",
+    ),
 ]
 
 
@@ -71,54 +110,83 @@ def test_default_config_expands_in_a_stable_order():
     study = load_study(root=REPO)
     g = BASE["grid"]
     assert study.name == "default"
-    assert len(study.cells) == (len(g["backend"]) * len(g["seq_len"]) * len(g["w_rec_scale"])
-                                * len(g["remedy"]) * len(g["seed"]))
+    assert len(study.cells) == (
+        len(g["backend"])
+        * len(g["seq_len"])
+        * len(g["w_rec_scale"])
+        * len(g["remedy"])
+        * len(g["seed"])
+    )
     first = next(iter(study.cells))
     assert first == "backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.5/seed=0"
 
 
 def test_ids_are_canonical_and_extra_axes_follow_in_config_order():
-    cfg = with_change(lambda c: c["grid"].update(
-        backend=["numpy"], seq_len=[30], w_rec_scale=[1], remedy=["none"], hidden=[8],
-        jacobian=[False], ridge=[1e-6]))
+    cfg = with_change(
+        lambda c: c["grid"].update(
+            backend=["numpy"],
+            seq_len=[30],
+            w_rec_scale=[1],
+            remedy=["none"],
+            hidden=[8],
+            jacobian=[False],
+            ridge=[1e-6],
+        )
+    )
     study = study_from_config(cfg)
-    (cell_id, cell), = study.cells.items()
-    assert cell_id == ("backend=numpy/remedy=none/seq_len=30/w_rec_scale=1.0/seed=0/hidden=8/"
-                       "jacobian=false/ridge=1e-06")
+    ((cell_id, cell),) = study.cells.items()
+    assert cell_id == (
+        "backend=numpy/remedy=none/seq_len=30/w_rec_scale=1.0/seed=0/hidden=8/"
+        "jacobian=false/ridge=1e-06"
+    )
     assert cell.settings.extra_axes == ("hidden", "jacobian", "ridge")
     assert json.loads(cell.settings_json)["w_rec_scale"] == 1.0
     assert isinstance(json.loads(cell.settings_json)["w_rec_scale"], float)
 
 
 def test_settings_resolve_defaults_then_grid_then_remedy():
-    cfg = with_change(lambda c: (c["defaults"].update(lr=0.5, input_scale=2.0),
-                                 c["grid"].update(lr=[0.1]),
-                                 c["remedies"].update(smart_init={"init": "sparse",
-                                                                  "input_scale": 0.1})))
+    cfg = with_change(
+        lambda c: (
+            c["defaults"].update(lr=0.5, input_scale=2.0),
+            c["grid"].update(lr=[0.1]),
+            c["remedies"].update(smart_init={"init": "sparse", "input_scale": 0.1}),
+        )
+    )
     cfg["grid"]["remedy"] = ["smart_init"]
     s = next(iter(study_from_config(cfg).cells.values())).settings
     assert (s.lr, s.input_scale, s.init) == (0.1, 0.1, "sparse")
 
 
 def test_schema_defaults_fill_a_minimal_config():
-    study = study_from_config({"grid": {"backend": ["numpy"], "seq_len": [10],
-                                        "w_rec_scale": [0.9], "remedy": ["none"], "seed": [0]}})
+    study = study_from_config(
+        {
+            "grid": {
+                "backend": ["numpy"],
+                "seq_len": [10],
+                "w_rec_scale": [0.9],
+                "remedy": ["none"],
+                "seed": [0],
+            }
+        }
+    )
     s = study.cells["backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0"].settings
     assert study.name == "default" and (s.hidden, s.train_steps, s.ridge) == (32, 100, 1e-6)
 
 
 def test_a_remedy_change_changes_only_its_cells():
     a = study_from_config(BASE)
-    b = study_from_config(with_change(
-        lambda c: c["remedies"]["clip_norm"]["clip"].update(threshold=0.5)))
+    b = study_from_config(
+        with_change(lambda c: c["remedies"]["clip_norm"]["clip"].update(threshold=0.5))
+    )
     changed = {i for i in a.cells if a.cells[i].settings_json != b.cells[i].settings_json}
     assert changed == {i for i in a.cells if "/remedy=clip_norm/" in i}
 
 
 def test_study_file_merges_key_by_key(tmp_path):
     study = tmp_path / "small.yaml"
-    study.write_text(yaml.safe_dump({"study": "small", "grid": {"seq_len": [10]},
-                                     "defaults": {"hidden": 8}}))
+    study.write_text(
+        yaml.safe_dump({"study": "small", "grid": {"seq_len": [10]}, "defaults": {"hidden": 8}})
+    )
     s = load_study([study], root=REPO)
     assert s.name == "small" and {c.settings.seq_len for c in s.cells.values()} == {10}
     assert {c.settings.hidden for c in s.cells.values()} == {8}
@@ -128,13 +196,15 @@ def test_study_file_merges_key_by_key(tmp_path):
 def test_study_file_with_bad_yaml_is_a_config_error(tmp_path):
     study = tmp_path / "bad.yaml"
     study.write_text("grid: [1\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML"):
         load_study([study], root=REPO)
 
 
 def test_validation_never_imports_torch():
-    code = ("import sys; from rnngrad.config import load_study; "
-            f"load_study(root={str(REPO)!r}); assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from rnngrad.config import load_study; "
+        f"load_study(root={str(REPO)!r}); assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -147,26 +217,33 @@ def bad_workflow(tmp_path):
 
 
 def test_rnngrad_validate_refuses(bad_workflow):
-    out = subprocess.run(["rnngrad", "validate", "--root", str(bad_workflow)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["rnngrad", "validate", "--root", str(bad_workflow)], capture_output=True, text=True
+    )
     assert out.returncode == 1
     assert "grid.seq_len[2]: must be an integer >= 1 (value -5)" in out.stderr
 
 
 def test_snakemake_refuses_before_any_job(bad_workflow):
-    out = subprocess.run(["snakemake", "-n", "--cores", "1"], cwd=bad_workflow,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["snakemake", "-n", "--cores", "1"], cwd=bad_workflow, capture_output=True, text=True
+    )
     assert out.returncode != 0
     assert "grid.seq_len[2]: must be an integer >= 1 (value -5)" in out.stdout + out.stderr
-    out = subprocess.run(["snakemake", "--cores", "1"], cwd=bad_workflow, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ["snakemake", "--cores", "1"], cwd=bad_workflow, capture_output=True, text=True
+    )
     assert out.returncode != 0
     assert not (bad_workflow / "results").exists() and not (bad_workflow / "logs").exists()
 
 
 def test_snakemake_refuses_a_misspelt_key_from_the_command_line(tmp_path):
     root = workflow_copy(tmp_path)
-    out = subprocess.run(["snakemake", "-n", "--cores", "1", "--config", "studdy=x"], cwd=root,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["snakemake", "-n", "--cores", "1", "--config", "studdy=x"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode != 0 and "studdy: unknown key" in out.stdout + out.stderr
     assert not Path(root / "results").exists()

@@ -1,6 +1,6 @@
 """Figures build from tables shaped as DESIGN.md says, with real NumPy gradient profiles."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
@@ -23,18 +23,33 @@ REMEDIES = {
     "sigmoid": {"nonlinearity": "sigmoid"},
 }
 # remedies that learn the task at each length in the synthetic training results
-LEARNS = {"none": (10,), "clip_norm": (10,), "truncated_bptt": (10,), "orthogonal_init": (10, 30),
-          "identity_init": (10, 30), "sigmoid": ()}
+LEARNS = {
+    "none": (10,),
+    "clip_norm": (10,),
+    "truncated_bptt": (10,),
+    "orthogonal_init": (10, 30),
+    "identity_init": (10, 30),
+    "sigmoid": (),
+}
 TRAIN_STEPS = 20
 
 
 def cell_id(s: CellSettings) -> str:
-    return (f"backend={s.backend}/remedy={s.remedy}/seq_len={s.seq_len}/"
-            f"w_rec_scale={s.w_rec_scale:g}/seed={s.seed}")
+    return (
+        f"backend={s.backend}/remedy={s.remedy}/seq_len={s.seq_len}/"
+        f"w_rec_scale={s.w_rec_scale:g}/seed={s.seed}"
+    )
 
 
-def make_tables(seeds=(0, 1), backends=("numpy", "torch"), trained=True, seq_lens=(10, 30),
-                scales=(0.5, 1.0, 1.5, 3.0), remedies=tuple(REMEDIES), hidden=8):
+def make_tables(
+    seeds=(0, 1),
+    backends=("numpy", "torch"),
+    trained=True,
+    seq_lens=(10, 30),
+    scales=(0.5, 1.0, 1.5, 3.0),
+    remedies=tuple(REMEDIES),
+    hidden=8,
+):
     """Tables of DESIGN.md for a small grid: the init (and trained) profiles are measured by the
     NumPy backend; torch cells copy them with rounding-sized differences (larger in chaotic
     cells); training results are synthetic but follow the same shapes and types."""
@@ -44,9 +59,17 @@ def make_tables(seeds=(0, 1), backends=("numpy", "torch"), trained=True, seq_len
         for L in seq_lens:
             for w in scales:
                 for seed in seeds:
-                    base = {"seq_len": L, "w_rec_scale": w, "seed": seed, "remedy": remedy,
-                            "hidden": hidden, "batch": 4, "task": "adding",
-                            "train_steps": TRAIN_STEPS if trained else 0, **REMEDIES[remedy]}
+                    base = {
+                        "seq_len": L,
+                        "w_rec_scale": w,
+                        "seed": seed,
+                        "remedy": remedy,
+                        "hidden": hidden,
+                        "batch": 4,
+                        "task": "adding",
+                        "train_steps": TRAIN_STEPS if trained else 0,
+                        **REMEDIES[remedy],
+                    }
                     s0 = CellSettings.from_dict({**base, "backend": "numpy"})
                     sp = spec(s0.task, L, hidden)
                     params = init_params(s0, sp.n_in, sp.n_out)
@@ -72,38 +95,82 @@ def make_tables(seeds=(0, 1), backends=("numpy", "torch"), trained=True, seq_len
                             solved = L in LEARNS[remedy]
                             norm_loss = (0.01 if solved else 0.9) * (1 + 0.1 * rng.random())
                             curve = base_loss * np.geomspace(1.0, norm_loss, TRAIN_STEPS)
-                            clipped = (s.clip is not None) & (rng.random(TRAIN_STEPS) < (0.9 if w > 1 else 0.1))
-                            training.append(pd.DataFrame({
-                                "cell_id": cid, "step": np.arange(TRAIN_STEPS), "loss": curve,
-                                "param_grad_norm": rng.lognormal(0, 1, TRAIN_STEPS) * w,
-                                "clipped": clipped, "penalty": 0.0}))
-                            row.update({
-                                "final_loss": curve[-1], "accuracy": 1.0 if solved else 0.3,
-                                "baseline_loss": base_loss, "normalized_loss": curve[-1] / base_loss,
-                                "solved": solved, "clip_fraction": clipped.mean(),
-                                "max_grad_norm": 3.0 * w, "diverged_at": np.nan,
-                                "train_seconds": 0.1})
-                        row.update({
-                            "status": "ok" if m["finite"] else "exploded",
-                            "runtime_s": 0.5 + (backend == "torch"), "overhead_s": 0.2 + 1.3 * (backend == "torch"),
-                            "rnngrad_version": "0.1.0", "code_hash": "abc123",
-                            "numpy_version": np.__version__, "torch_version": "2.13.0",
-                            "git_commit": "deadbeef", "settings_hash": f"h{len(cells)}",
-                            "host": "testhost"})
+                            clipped = (s.clip is not None) & (
+                                rng.random(TRAIN_STEPS) < (0.9 if w > 1 else 0.1)
+                            )
+                            training.append(
+                                pd.DataFrame(
+                                    {
+                                        "cell_id": cid,
+                                        "step": np.arange(TRAIN_STEPS),
+                                        "loss": curve,
+                                        "param_grad_norm": rng.lognormal(0, 1, TRAIN_STEPS) * w,
+                                        "clipped": clipped,
+                                        "penalty": 0.0,
+                                    }
+                                )
+                            )
+                            row.update(
+                                {
+                                    "final_loss": curve[-1],
+                                    "accuracy": 1.0 if solved else 0.3,
+                                    "baseline_loss": base_loss,
+                                    "normalized_loss": curve[-1] / base_loss,
+                                    "solved": solved,
+                                    "clip_fraction": clipped.mean(),
+                                    "max_grad_norm": 3.0 * w,
+                                    "diverged_at": np.nan,
+                                    "train_seconds": 0.1,
+                                }
+                            )
+                        row.update(
+                            {
+                                "status": "ok" if m["finite"] else "exploded",
+                                "runtime_s": 0.5 + (backend == "torch"),
+                                "overhead_s": 0.2 + 1.3 * (backend == "torch"),
+                                "rnngrad_version": "0.1.0",
+                                "code_hash": "abc123",
+                                "numpy_version": np.__version__,
+                                "torch_version": "2.13.0",
+                                "git_commit": "deadbeef",
+                                "settings_hash": f"h{len(cells)}",
+                                "host": "testhost",
+                            }
+                        )
                         cells.append(row)
                         for phase, p in phases:
                             gn = np.asarray(p["grad_norm"]) * (1 + eps * (phase == "init"))
-                            profiles.append(pd.DataFrame({
-                                "cell_id": cid, "phase": phase, "lag": p["lag"], "grad_norm": gn,
-                                "jacobian_norm": p["jacobian_norm"],
-                                "weight_grad_norm": p["weight_grad_norm"]}))
-    training_df = (pd.concat(training, ignore_index=True) if training else
-                   pd.DataFrame({"cell_id": pd.Series(dtype=str), "step": pd.Series(dtype=int),
-                                 "loss": pd.Series(dtype=float),
-                                 "param_grad_norm": pd.Series(dtype=float),
-                                 "clipped": pd.Series(dtype=bool), "penalty": pd.Series(dtype=float)}))
-    return {"cells": pd.DataFrame(cells), "profiles": pd.concat(profiles, ignore_index=True),
-            "training": training_df}
+                            profiles.append(
+                                pd.DataFrame(
+                                    {
+                                        "cell_id": cid,
+                                        "phase": phase,
+                                        "lag": p["lag"],
+                                        "grad_norm": gn,
+                                        "jacobian_norm": p["jacobian_norm"],
+                                        "weight_grad_norm": p["weight_grad_norm"],
+                                    }
+                                )
+                            )
+    training_df = (
+        pd.concat(training, ignore_index=True)
+        if training
+        else pd.DataFrame(
+            {
+                "cell_id": pd.Series(dtype=str),
+                "step": pd.Series(dtype=int),
+                "loss": pd.Series(dtype=float),
+                "param_grad_norm": pd.Series(dtype=float),
+                "clipped": pd.Series(dtype=bool),
+                "penalty": pd.Series(dtype=float),
+            }
+        )
+    )
+    return {
+        "cells": pd.DataFrame(cells),
+        "profiles": pd.concat(profiles, ignore_index=True),
+        "training": training_df,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +189,20 @@ def test_every_figure_draws_from_full_tables(tables):
 
 
 def test_memory_capacity_figure():
-    rows = [{"cell_id": f"{nl}{i}{seed}", "hidden": 20, "w_rec_scale": sc, "nonlinearity": nl,
-             "init": "gaussian", "seed": seed, "memory_capacity": 20 * sc * (0.9 if nl == "tanh" else 1)}
-            for i, sc in enumerate((0.5, 0.9, 1.1)) for nl in ("linear", "tanh") for seed in (0, 1)]
+    rows = [
+        {
+            "cell_id": f"{nl}{i}{seed}",
+            "hidden": 20,
+            "w_rec_scale": sc,
+            "nonlinearity": nl,
+            "init": "gaussian",
+            "seed": seed,
+            "memory_capacity": 20 * sc * (0.9 if nl == "tanh" else 1),
+        }
+        for i, sc in enumerate((0.5, 0.9, 1.1))
+        for nl in ("linear", "tanh")
+        for seed in (0, 1)
+    ]
     fig = figures.plot_memory_capacity({"cells": pd.DataFrame(rows)})
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 4  # two reservoirs, the MC = N line and the scale-1 line
@@ -133,12 +211,25 @@ def test_memory_capacity_figure():
 
 
 def test_figures_without_training_one_seed_one_backend():
-    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
-                    scales=(0.9, 1.2), remedies=("none",))
+    t = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.9, 1.2),
+        remedies=("none",),
+    )
     drawn = {name: plot(t) for name, plot in figures.FIGURES.items()}
     for name in ("remedy_decay", "solved_vs_seq_len", "training_curves", "backend_agreement"):
         assert drawn[name] is None, name
-    for name in ("unrolled", "phase_diagram", "decay_curves", "weight_grad_norm", "theory", "speed"):
+    for name in (
+        "unrolled",
+        "phase_diagram",
+        "decay_curves",
+        "weight_grad_norm",
+        "theory",
+        "speed",
+    ):
         assert isinstance(drawn[name], Figure), name
     assert "one seed" in figures.seed_note(t["cells"])
 
@@ -152,7 +243,9 @@ def test_empty_tables_give_placeholders(tmp_path):
 
 
 def test_save_all_writes_three_formats(tmp_path):
-    small = make_tables(seeds=(0,), seq_lens=(10,), scales=(0.5, 2.0), remedies=("none", "clip_norm"))
+    small = make_tables(
+        seeds=(0,), seq_lens=(10,), scales=(0.5, 2.0), remedies=("none", "clip_norm")
+    )
     paths = figures.save_all(small, tmp_path)
     names = {p.name for p in paths}
     for name in figures.FIGURES:
@@ -172,10 +265,22 @@ def test_regimes_are_vanishing_stable_exploding(tables):
 
 def test_regimes_take_the_exploding_cell_from_another_remedy():
     # tanh cells of remedy none never explode here; only the ReLU IRNN at scale 2 does
-    none = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
-                       scales=(0.3, 1.5), remedies=("none",))
-    irnn = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
-                       scales=(0.3, 2.0), remedies=("identity_init",))
+    none = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.3, 1.5),
+        remedies=("none",),
+    )
+    irnn = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.3, 2.0),
+        remedies=("identity_init",),
+    )
     t = {k: pd.concat([none[k], irnn[k]], ignore_index=True) for k in ("cells", "profiles")}
     assert (none["cells"]["init_log10_grad_ratio"] <= figures.REGIME_LOG10).all()
     picks = figures.pick_regimes(t["cells"])
@@ -188,8 +293,13 @@ def test_regimes_take_the_exploding_cell_from_another_remedy():
 
 
 def test_normalized_loss_axis_is_capped():
-    t = make_tables(seeds=(0, 1), backends=("numpy",), seq_lens=(10, 30), scales=(0.5, 1.0),
-                    remedies=("none", "identity_init"))
+    t = make_tables(
+        seeds=(0, 1),
+        backends=("numpy",),
+        seq_lens=(10, 30),
+        scales=(0.5, 1.0),
+        remedies=("none", "identity_init"),
+    )
     cells = t["cells"].copy()
     blown = (cells["remedy"] == "identity_init") & (cells["seq_len"] == 30) & (cells["seed"] == 1)
     cells.loc[blown, "normalized_loss"] = 1e32
@@ -223,19 +333,29 @@ def test_backend_agreement_verdicts(tables):
     cells.loc[i, "init_decay_rate"] *= 1 + 1e-6
     ag2 = figures.backend_agreement({**tables, "cells": cells})
     assert (ag2["verdict"] == "disagree").sum() == 1
-    assert ag2.loc[ag2["verdict"] == "disagree", "max_rel_diff"].iloc[0] == pytest.approx(1e-6, rel=1e-3)
+    assert ag2.loc[ag2["verdict"] == "disagree", "max_rel_diff"].iloc[0] == pytest.approx(
+        1e-6, rel=1e-3
+    )
 
 
 def test_rel_diff_tolerance():
-    r, ok = figures._rel_diff([1.0, 0.0, np.inf, np.nan, 1.0], [1 + 2e-9, 5e-13, np.inf, np.nan, 1.1])
+    r, ok = figures._rel_diff(
+        [1.0, 0.0, np.inf, np.nan, 1.0], [1 + 2e-9, 5e-13, np.inf, np.nan, 1.1]
+    )
     assert ok.tolist() == [True, True, True, True, False]
     assert r[2] == 0 and r[3] == 0 and r[4] == pytest.approx(0.1 / 1.1)
 
 
 def test_best_lr_picks_the_lr_that_solves():
-    cells = pd.DataFrame({
-        "remedy": ["none"] * 4, "seq_len": [10] * 4, "lr": [0.1, 0.1, 0.01, 0.01],
-        "solved": [0.0, 0.0, 1.0, 1.0], "normalized_loss": [0.9, 0.8, 0.01, 0.02]})
+    cells = pd.DataFrame(
+        {
+            "remedy": ["none"] * 4,
+            "seq_len": [10] * 4,
+            "lr": [0.1, 0.1, 0.01, 0.01],
+            "solved": [0.0, 0.0, 1.0, 1.0],
+            "normalized_loss": [0.9, 0.8, 0.01, 0.02],
+        }
+    )
     best = figures.best_lr(cells)
     assert set(best["lr"]) == {0.01}
     assert figures.lr_note(cells)
@@ -244,8 +364,11 @@ def test_best_lr_picks_the_lr_that_solves():
 def test_theory_bound_holds_on_measured_jacobians(tables):
     # the line the theory figure draws: ||ds_T/ds_{T-k}|| <= (gamma * sigma_max)^k (Pascanu et al.)
     c = tables["cells"].set_index("cell_id")
-    p = tables["profiles"].query("phase == 'init'").join(c[["nonlinearity", "init_spectral_norm"]],
-                                                        on="cell_id")
+    p = (
+        tables["profiles"]
+        .query("phase == 'init'")
+        .join(c[["nonlinearity", "init_spectral_norm"]], on="cell_id")
+    )
     bound = p["lag"] * np.log10(p["nonlinearity"].map(figures.GAMMA) * p["init_spectral_norm"])
     assert (np.log10(p["jacobian_norm"]) <= bound + 1e-9).all()
 
@@ -262,11 +385,25 @@ def test_snakemake_captions_match():
 
 
 def test_speed_figure_shows_gemm_share_and_memory_in_state_arrays():
-    rows = [{"cell_id": f"{b}{T}{H}", "backend": b, "seq_len": T, "steps": T, "hidden": H,
-             "batch": 4, "dtype": "float64", "init_profile_seconds": 1e-6 * T * H,
-             "init_profile_gflops": 5.0, "gemm_gflops": 10.0,
-             "init_profile_peak_mb": 2 * (T + 1) * 4 * H * 8 / 1e6, "overhead_s": 0.2}
-            for b in ("numpy", "torch") for T in (100, 1000) for H in (32, 64)]
+    rows = [
+        {
+            "cell_id": f"{b}{T}{H}",
+            "backend": b,
+            "seq_len": T,
+            "steps": T,
+            "hidden": H,
+            "batch": 4,
+            "dtype": "float64",
+            "init_profile_seconds": 1e-6 * T * H,
+            "init_profile_gflops": 5.0,
+            "gemm_gflops": 10.0,
+            "init_profile_peak_mb": 2 * (T + 1) * 4 * H * 8 / 1e6,
+            "overhead_s": 0.2,
+        }
+        for b in ("numpy", "torch")
+        for T in (100, 1000)
+        for H in (32, 64)
+    ]
     fig = figures.plot_speed({"cells": pd.DataFrame(rows)})
     share, memory = fig.axes[3], fig.axes[4]
     assert "GEMM" in share.get_ylabel() and "state array" in memory.get_ylabel()

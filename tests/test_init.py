@@ -1,4 +1,5 @@
 """Initializers: spectral radius as asked, pairing across cells, PyTorch layout."""
+
 import numpy as np
 import pytest
 
@@ -53,15 +54,15 @@ def test_pytorch_layout(model, gates):
     assert p["bias_ih"].shape == p["bias_hh"].shape == (gates * H,)
     assert p["weight_out"].shape == (1, H)
     for g in range(gates):  # each gate's block has the cell's spectral radius
-        block = p["weight_hh"][g * H:(g + 1) * H]
+        block = p["weight_hh"][g * H : (g + 1) * H]
         assert np.max(np.abs(np.linalg.eigvals(block))) == pytest.approx(1.0, rel=1e-10)
 
 
 def test_lstm_forget_bias_is_one_in_bias_ih():
     p = _params(model="lstm")
     H = 20
-    assert np.all(p["bias_ih"][H:2 * H] == 1.0) and np.all(p["bias_hh"] == 0.0)
-    assert np.all(p["bias_ih"][:H] == 0.0) and np.all(p["bias_ih"][2 * H:] == 0.0)
+    assert np.all(p["bias_ih"][H : 2 * H] == 1.0) and np.all(p["bias_hh"] == 0.0)
+    assert np.all(p["bias_ih"][:H] == 0.0) and np.all(p["bias_ih"][2 * H :] == 0.0)
 
 
 def test_input_scale_is_the_std():

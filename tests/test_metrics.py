@@ -1,4 +1,5 @@
 """Metrics against exact answers: the linear orthogonal oracle and Pascanu et al.'s bounds."""
+
 import numpy as np
 import pytest
 
@@ -20,11 +21,13 @@ def _profile(**kw):
 @pytest.mark.parametrize("scale", [0.8, 1.0, 1.25])
 def test_linear_orthogonal_oracle(scale):
     # h_t = s Q h_{t-1} + U x_t with a loss at the last step: dL/dh_{T-k} = (s Q^T)^k dL/dh_T
-    _, _, (m, prof) = _profile(nonlinearity="linear", init="orthogonal", w_rec_scale=scale, seq_len=60)
+    _, _, (m, prof) = _profile(
+        nonlinearity="linear", init="orthogonal", w_rec_scale=scale, seq_len=60
+    )
     g = np.array(prof["grad_norm"])
     k = np.arange(len(g))
-    np.testing.assert_allclose(g, scale ** k * g[0], rtol=1e-9)
-    np.testing.assert_allclose(prof["jacobian_norm"], scale ** k, rtol=1e-9)
+    np.testing.assert_allclose(g, scale**k * g[0], rtol=1e-9)
+    np.testing.assert_allclose(prof["jacobian_norm"], scale**k, rtol=1e-9)
     assert m["decay_rate"] == pytest.approx(np.log10(scale), abs=1e-9)
     assert m["jacobian_decay_rate"] == pytest.approx(np.log10(scale), abs=1e-9)
     assert m["lyapunov_max"] == pytest.approx(np.log(scale), abs=1e-9)
@@ -36,7 +39,7 @@ def test_linear_orthogonal_oracle(scale):
 @pytest.mark.parametrize("scale", [0.9, 1.5, 3.0])
 def test_pascanu_bound(nonlinearity, gamma, scale):
     # ||ds_T/ds_{T-k}|| <= (gamma * sigma_max(W_hh))^k  (Pascanu et al. 2013, eq. 7)
-    _, params, (m, prof) = _profile(nonlinearity=nonlinearity, w_rec_scale=scale, seq_len=40)
+    _, params, (_m, prof) = _profile(nonlinearity=nonlinearity, w_rec_scale=scale, seq_len=40)
     sigma = np.linalg.norm(params["weight_hh"], 2)
     k = np.arange(40)
     assert np.all(np.array(prof["jacobian_norm"]) <= (gamma * sigma) ** k * (1 + 1e-12))
@@ -84,8 +87,9 @@ def test_overflow_is_recorded_not_raised():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        s, _, (m, prof) = _profile(nonlinearity="linear", init="orthogonal", w_rec_scale=40.0,
-                                   seq_len=300)
+        _s, _, (m, prof) = _profile(
+            nonlinearity="linear", init="orthogonal", w_rec_scale=40.0, seq_len=300
+        )
     g = np.array(prof["grad_norm"])
     assert not np.all(np.isfinite(g))  # 40^300 overflows float64
     assert m["finite"] is False

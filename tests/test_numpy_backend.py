@@ -2,6 +2,7 @@
 
 The comparisons with PyTorch autograd are in test_torch_backend.py.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,7 +20,9 @@ EPS = 1e-6  # central differences: error ~ EPS^2 (truncation) + 1e-16 / EPS (rou
 
 
 def _module(s):
-    return importlib.import_module(f"rnngrad.numpy_backend.{'rnn' if s.model == 'esn' else s.model}")
+    return importlib.import_module(
+        f"rnngrad.numpy_backend.{'rnn' if s.model == 'esn' else s.model}"
+    )
 
 
 def _pack(state) -> np.ndarray:
@@ -28,7 +31,7 @@ def _pack(state) -> np.ndarray:
 
 
 def _unpack(s, v: np.ndarray):
-    return (v[..., :s.hidden], v[..., s.hidden:]) if s.model == "lstm" else v
+    return (v[..., : s.hidden], v[..., s.hidden :]) if s.model == "lstm" else v
 
 
 def _loss_and_back(s, params, batch, h0):
@@ -86,11 +89,14 @@ def test_step_jacobians_match_finite_differences(model, case, norm_err):
     J = nb.step_jacobians(s, params, batch, b)
     S = 2 * s.hidden if s.model == "lstm" else s.hidden
     assert J.shape == (s.steps, S, S)
-    _, cache = m.forward(params, batch.x[:, b:b + 1], **model_kwargs(s))
+    _, cache = m.forward(params, batch.x[:, b : b + 1], **model_kwargs(s))
     states = _pack((cache["h"], cache["c"]) if s.model == "lstm" else cache["h"])  # (T+1, 1, S)
     for t in range(1, s.steps + 1):
-        def one_step(prev: np.ndarray) -> np.ndarray:
-            h, c = m.forward(params, batch.x[t - 1:t, b:b + 1], h0=_unpack(s, prev), **model_kwargs(s))
+
+        def one_step(prev: np.ndarray, t: int = t) -> np.ndarray:
+            h, c = m.forward(
+                params, batch.x[t - 1 : t, b : b + 1], h0=_unpack(s, prev), **model_kwargs(s)
+            )
             return _pack((h[1], c["c"][1]) if s.model == "lstm" else h[1])[0]
 
         fd = np.empty((S, S))
@@ -135,7 +141,9 @@ def test_overflow_is_data_without_warnings(model, case):
 
 
 def test_importing_the_numpy_backend_never_imports_torch():
-    code = ("import sys, numpy as np; import rnngrad.numpy_backend as nb\n"
-            "from rnngrad.numpy_backend import lstm, gru, rnn, readout\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    code = (
+        "import sys, numpy as np; import rnngrad.numpy_backend as nb\n"
+        "from rnngrad.numpy_backend import lstm, gru, rnn, readout\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,5 @@
 """The Snakemake pipeline end to end, on copies of the repository's workflow with tiny studies."""
+
 from __future__ import annotations
 
 import base64
@@ -18,13 +19,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 TINY = {  # 6 NumPy cells, a second each at most
     "study": "tiny",
-    "grid": {"backend": ["numpy"], "seq_len": [10, 20], "w_rec_scale": [0.9, 1.1, 1.5],
-             "remedy": ["none"], "seed": [0]},
+    "grid": {
+        "backend": ["numpy"],
+        "seq_len": [10, 20],
+        "w_rec_scale": [0.9, 1.1, 1.5],
+        "remedy": ["none"],
+        "seed": [0],
+    },
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
 }
 # columns that differ between two runs of the same cells: wall times, and where and from which
 # checkout state they ran (the package may be edited between two runs in a working checkout)
-UNREPEATABLE = re.compile(r"(seconds|runtime_s|overhead_s|gflops|peak_mb)$|^(host|code_hash|git_commit)$")
+UNREPEATABLE = re.compile(
+    r"(seconds|runtime_s|overhead_s|gflops|peak_mb)$|^(host|code_hash|git_commit)$"
+)
 
 
 def workflow_copy(root: Path, study: dict | None = None) -> Path:
@@ -62,7 +70,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 def records(root: Path, study: str = "tiny") -> dict[str, Path]:
     base = root / "results" / study / "cells"
-    return {str(p.relative_to(base))[:-len(".json")]: p for p in base.rglob("*.json")}
+    return {str(p.relative_to(base))[: -len(".json")]: p for p in base.rglob("*.json")}
 
 
 def incomplete(root: Path) -> set[str]:
@@ -71,16 +79,22 @@ def incomplete(root: Path) -> set[str]:
     marks = root / ".snakemake" / "incomplete"
     if not marks.is_dir():
         return set()
-    return {base64.urlsafe_b64decode(p.name).decode() for p in marks.iterdir()
-            if p.is_file() and p.name != "migration_underway"}
+    return {
+        base64.urlsafe_b64decode(p.name).decode()
+        for p in marks.iterdir()
+        if p.is_file() and p.name != "migration_underway"
+    }
 
 
 def finished(root: Path) -> dict[str, int]:
     """Records of finished cell jobs and their mtimes. A record can be whole on disk while its
     job is not yet recorded as finished: such a job is incomplete and reruns."""
     started = incomplete(root)
-    return {k: p.stat().st_mtime_ns for k, p in records(root).items()
-            if str(p.relative_to(root)) not in started}
+    return {
+        k: p.stat().st_mtime_ns
+        for k, p in records(root).items()
+        if str(p.relative_to(root)) not in started
+    }
 
 
 def assert_same_tables(a: Path, b: Path) -> None:
@@ -139,13 +153,18 @@ def test_new_grid_entries_schedule_only_new_cells(tiny_run):
         write_study(root, TINY)
     # 3 seq_len x 3 scales x 2 seeds = 18 cells, 6 of which exist
     assert job_counts(out.stdout) == {"cell": 12, "tables": 1, "figures": 1, "report": 1, "all": 1}
-    scheduled = set(re.findall(r"results/tiny/cells/(\S+)\.json", out.stdout.split("rule tables")[0]))
+    scheduled = set(
+        re.findall(r"results/tiny/cells/(\S+)\.json", out.stdout.split("rule tables")[0])
+    )
     assert len(scheduled) == 12 and not scheduled & before
 
 
 def test_changing_a_remedy_reruns_exactly_its_cells(tmp_path):
-    study = {**TINY, "grid": {**TINY["grid"], "remedy": ["none", "clip_norm"],
-                              "w_rec_scale": [0.9]}, "defaults": {**TINY["defaults"]}}
+    study = {
+        **TINY,
+        "grid": {**TINY["grid"], "remedy": ["none", "clip_norm"], "w_rec_scale": [0.9]},
+        "defaults": {**TINY["defaults"]},
+    }
     root = workflow_copy(tmp_path, study)
     snakemake(root, "results/tiny/tables/cells.csv")
     study["remedies"] = {"clip_norm": {"clip": {"kind": "norm", "threshold": 0.5}}}
@@ -153,13 +172,17 @@ def test_changing_a_remedy_reruns_exactly_its_cells(tmp_path):
     out = snakemake(root, "-n", "results/tiny/tables/cells.csv")
     assert job_counts(out.stdout) == {"cell": 2, "tables": 1}
     assert set(re.findall(r"cells/(\S+)\.json", out.stdout.split("rule tables")[0])) == {
-        f"backend=numpy/remedy=clip_norm/seq_len={n}/w_rec_scale=0.9/seed=0" for n in (10, 20)}
+        f"backend=numpy/remedy=clip_norm/seq_len={n}/w_rec_scale=0.9/seed=0" for n in (10, 20)
+    }
 
 
 @pytest.mark.slow
 def test_sigkill_then_unlock_and_rerun_incomplete(tmp_path):
-    study = {**TINY, "grid": {**TINY["grid"], "seq_len": [10, 20, 30, 40]},
-             "defaults": {**TINY["defaults"], "train_steps": 30}}  # 12 cells
+    study = {
+        **TINY,
+        "grid": {**TINY["grid"], "seq_len": [10, 20, 30, 40]},
+        "defaults": {**TINY["defaults"], "train_steps": 30},
+    }  # 12 cells
     target = "results/tiny/tables/cells.csv"
     (tmp_path / "reference").mkdir()
     (tmp_path / "killed").mkdir()
@@ -170,8 +193,9 @@ def test_sigkill_then_unlock_and_rerun_incomplete(tmp_path):
     cmd = ["snakemake", "--cores", "2", target, "--configfile", "config/studies/tiny.yaml"]
     log_path = tmp_path / "killed.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while len(finished(root)) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -196,8 +220,9 @@ def test_sigkill_then_unlock_and_rerun_incomplete(tmp_path):
 
 def test_lint_asks_only_for_conda_environments():
     out = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
-    lints = [line.strip() for line in (out.stdout + out.stderr).splitlines()
-             if line.startswith("    * ")]
+    lints = [
+        line.strip() for line in (out.stdout + out.stderr).splitlines() if line.startswith("    * ")
+    ]
     assert lints, "expected the conda wish for each rule"
     assert set(lints) == {"* Specify a conda environment or container for each rule.:"}
     rules = re.findall(r"Lints for rule (\w+)", out.stdout + out.stderr)

@@ -1,6 +1,7 @@
 """Remedies against independent answers: Pascanu's Omega and truncated BPTT by PyTorch autograd
 written here, clipping by its definition, the ESN readout by numpy.linalg.lstsq, the optimizers
 by torch.optim."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,8 @@ def _loss(P, hs, batch):
 def _reference_omega(params, batch, nonlinearity):
     """Omega and its gradient by autograd: per step k and sequence b, with s_k and
     dL/ds_{k+1} detached, (||dL/ds_{k+1} ds_{k+1}/ds_k||^2 / ||dL/ds_{k+1}||^2 - 1)^2 averaged
-    over the (k, b) terms with ||dL/ds_{k+1}||^2 >= 1e-20 (Pascanu et al.'s code); the Jacobian ds_{k+1}/ds_k is taken by autograd of one step."""
+    over the (k, b) terms with ||dL/ds_{k+1}||^2 >= 1e-20 (Pascanu et al.'s code); the Jacobian
+    ds_{k+1}/ds_k is taken by autograd of one step."""
     P = _torch_params(params)
     x = torch.as_tensor(batch.x)
     hs = _rnn_states(P, x, nonlinearity)
@@ -54,7 +56,7 @@ def _reference_omega(params, batch, nonlinearity):
     total, count = 0, 0
     for k in range(x.shape[0]):
         s_k = hs[k].detach().requires_grad_()
-        s_next = _rnn_states(P, x[k:k + 1], nonlinearity, h0=s_k)[1]
+        s_next = _rnn_states(P, x[k : k + 1], nonlinearity, h0=s_k)[1]
         # g J by a vector-Jacobian product that stays differentiable in the weights
         (gJ,) = torch.autograd.grad(s_next, s_k, grad_outputs=g[k].detach(), create_graph=True)
         ng = g[k].detach().square().sum(-1)
@@ -64,7 +66,7 @@ def _reference_omega(params, batch, nonlinearity):
     total = total / count
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     grads = torch.autograd.grad(total, [P[k] for k in names], materialize_grads=True)
-    return total.item(), {k: v.numpy() for k, v in zip(names, grads)}
+    return total.item(), {k: v.numpy() for k, v in zip(names, grads, strict=False)}
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "relu", "linear"])
@@ -72,16 +74,18 @@ def test_omega_gradient_matches_autograd(case, norm_err, nonlinearity):
     s, params, batch = case(nonlinearity=nonlinearity, w_rec_scale=0.8)
     value_ref, grads_ref = _reference_omega(params, batch, nonlinearity)
     h, cache = nb.forward(s, params, batch.x)
-    back = rnn.backward(params, cache, readout.loss_forward_backward(params, h, batch)["dh_direct"],
-                        keep_dh=True)
+    back = rnn.backward(
+        params, cache, readout.loss_forward_backward(params, h, batch)["dh_direct"], keep_dh=True
+    )
     value, grads = nt.omega(params, h, back["dh"], batch.x, nonlinearity)
     assert value > 0 and abs(value - value_ref) <= 1e-10 * value_ref
     for k, g in grads_ref.items():
         assert norm_err(grads[k], g) <= 1e-10, k
     # the backend's own Omega (autograd with its detachments) agrees too
     P = tb.to_backend(s, params)
-    pen = tt.omega(P, torch.as_tensor(h), torch.as_tensor(back["dh"][1:]),
-                   tb.tensor(s, batch.x), nonlinearity)
+    pen = tt.omega(
+        P, torch.as_tensor(h), torch.as_tensor(back["dh"][1:]), tb.tensor(s, batch.x), nonlinearity
+    )
     assert abs(pen.item() - value_ref) <= 1e-10 * value_ref
 
 
@@ -108,8 +112,11 @@ def test_penalized_gradient_is_loss_gradient_plus_weighted_penalty(case, norm_er
 def _model_forward(s, P, x, h0=None):
     """Reference states by PyTorch's own cells; carries (h, c) for the lstm."""
     I, H = x.shape[-1], s.hidden
-    cell = {"rnn": lambda: torch.nn.RNNCell(I, H), "lstm": lambda: torch.nn.LSTMCell(I, H),
-            "gru": lambda: torch.nn.GRUCell(I, H)}[s.model]().double()
+    cell = {
+        "rnn": lambda: torch.nn.RNNCell(I, H),
+        "lstm": lambda: torch.nn.LSTMCell(I, H),
+        "gru": lambda: torch.nn.GRUCell(I, H),
+    }[s.model]().double()
     w = {k: P[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     carries = [h0]
     for x_t in x.unbind(0):
@@ -139,13 +146,18 @@ def test_truncated_gradient_is_full_bptt_cut_k2_steps_back(case, norm_err, model
     ref = torch.autograd.grad(loss, list(P.values()))
     cut_np = tuple(v.numpy() for v in cut) if model == "lstm" else cut.numpy()
     _, grads, _ = nt.gradient(s, params, training.window(batch, c, T), cut_np if c else None)
-    for k, g in zip(P, ref):
+    for k, g in zip(P, ref, strict=False):
         assert norm_err(grads[k], g.numpy()) <= 1e-10, k
     # and the same cut through the torch backend
-    _, tgrads, _ = tt.gradient(s, tb.to_backend(s, params), training.window(batch, c, T),
-                               (tuple(torch.as_tensor(v) for v in cut_np) if model == "lstm"
-                                else torch.as_tensor(cut_np)) if c else None)
-    for k, g in zip(P, ref):
+    _, tgrads, _ = tt.gradient(
+        s,
+        tb.to_backend(s, params),
+        training.window(batch, c, T),
+        (tuple(torch.as_tensor(v) for v in cut_np) if model == "lstm" else torch.as_tensor(cut_np))
+        if c
+        else None,
+    )
+    for k, g in zip(P, ref, strict=False):
         assert norm_err(tb.from_backend(tgrads[k]), g.numpy()) <= 1e-10, k
 
 
@@ -172,7 +184,7 @@ def test_truncated_steps_match_reference_updates_with_several_windows(case, norm
                 win = _rnn_states(Q, x[c:u], "tanh", state[c])
                 loss = _loss(Q, win, training.window(batch, c, u, scored_from=max(prev, c)))
                 grads = torch.autograd.grad(loss, list(Q.values()))
-            P = {k: P[k] - 0.1 * g for k, g in zip(P, grads)}
+            P = {k: P[k] - 0.1 * g for k, g in zip(P, grads, strict=False)}
             prev = u
     opt = training.init_optimizer(s, params)
     new, record, finite = training.train_step(s, nt, dict(params), opt, batch)
@@ -231,21 +243,24 @@ def test_optimizers_follow_torch_optim(case, optimizer, be):
     s, params, _ = case(optimizer=optimizer, lr=0.03)
     mod = training
     ref = [torch.tensor(v, requires_grad=True) for v in params.values()]
-    opt = {"sgd": lambda: torch.optim.SGD(ref, lr=0.03),
-           "momentum": lambda: torch.optim.SGD(ref, lr=0.03, momentum=0.9),
-           "adam": lambda: torch.optim.Adam(ref, lr=0.03)}[optimizer]()
+    opt = {
+        "sgd": lambda: torch.optim.SGD(ref, lr=0.03),
+        "momentum": lambda: torch.optim.SGD(ref, lr=0.03, momentum=0.9),
+        "adam": lambda: torch.optim.Adam(ref, lr=0.03),
+    }[optimizer]()
     p = be.to_backend(s, params)
     state = mod.init_optimizer(s, p)
     rng = np.random.default_rng(0)
     for _ in range(5):
         g = {k: rng.standard_normal(v.shape) for k, v in params.items()}
-        for r, k in zip(ref, params):
+        for r, k in zip(ref, params, strict=False):
             r.grad = torch.tensor(g[k])
         opt.step()
         p = mod.optimizer_step(s, p, be.to_backend(s, g), state)
-    for r, k in zip(ref, params):
-        np.testing.assert_allclose(be.from_backend(p[k]), r.detach().numpy(), rtol=1e-12,
-                                   atol=1e-15)
+    for r, k in zip(ref, params, strict=False):
+        np.testing.assert_allclose(
+            be.from_backend(p[k]), r.detach().numpy(), rtol=1e-12, atol=1e-15
+        )
 
 
 def test_esn_readout_is_ridge_least_squares(case):

@@ -1,4 +1,5 @@
 """The HTML report: one self-contained file, escaped, complete, and working in a real browser."""
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from test_figures import make_tables
 
 from rnngrad import figures, report
-from test_figures import make_tables
 
 EVIL = "<script>alert(1)</script>"
 
@@ -28,14 +29,20 @@ def write_tables(tables, folder):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A report of the fixture study, one remedy renamed to a script tag."""
-    t = make_tables(seq_lens=(10, 20), scales=(0.5, 1.0, 2.0),
-                    remedies=("none", "clip_norm", "orthogonal_init"))
+    t = make_tables(
+        seq_lens=(10, 20), scales=(0.5, 1.0, 2.0), remedies=("none", "clip_norm", "orthogonal_init")
+    )
     renamed = {"orthogonal_init": EVIL}
     cells = t["cells"].assign(remedy=t["cells"]["remedy"].replace(renamed))
     root = tmp_path_factory.mktemp("study")
     write_tables({**t, "cells": cells}, root / "tables")
-    out = report.build_report(f"demo{EVIL}", root / "tables", root / "figures", root / "demo.html",
-                              config={"study": "demo", "remedies": {EVIL: {"init": "orthogonal"}}})
+    out = report.build_report(
+        f"demo{EVIL}",
+        root / "tables",
+        root / "figures",
+        root / "demo.html",
+        config={"study": "demo", "remedies": {EVIL: {"init": "orthogonal"}}},
+    )
     return out, {**t, "cells": cells}
 
 
@@ -61,7 +68,7 @@ def test_summary_findings_and_sections(built):
     out, t = built
     html = out.read_text()
     assert f"{len(t['cells'])} cells" in html
-    for sid, title, names in report.SECTIONS:
+    for sid, _title, names in report.SECTIONS:
         assert f'id="{sid}"' in html
         for name in names:
             assert f'id="fig-{name}"' in html
@@ -78,19 +85,33 @@ def test_learning_table_per_remedy_and_seq_len(built):
     for (rem, L), v in expected.items():
         assert table.loc[rem, L] == pytest.approx(v)
     html = out.read_text()
-    section = html[html.index('id="learning-table"'):]
-    section = section[:section.index("</table>")]
+    section = html[html.index('id="learning-table"') :]
+    section = section[: section.index("</table>")]
     assert section.count('class="learns"') == (table < report.LEARNS_BELOW).sum().sum() == 3
-    assert section.count('class="beats"') == ((table >= report.LEARNS_BELOW) & (table < 1)).sum().sum()
+    assert (
+        section.count('class="beats"') == ((table >= report.LEARNS_BELOW) & (table < 1)).sum().sum()
+    )
     assert f"{table.loc['none', 20]:.3g}" in section and "&lt;script&gt;" in section
     assert "&lt; 1 beats chance" in html and "&lt; 0.5 learns" in html
 
 
 def test_learning_table_takes_the_best_lr():
-    rows = [{"remedy": rem, "seq_len": 10, "lr": lr, "seed": seed, "final_loss": 1.0,
-             "status": "ok", "solved": learns, "normalized_loss": 0.02 if learns else 0.95}
-            for rem, good in (("none", 0.1), ("lstm", 0.01)) for lr in (0.1, 0.01)
-            for seed in (0, 1) for learns in [lr == good]]
+    rows = [
+        {
+            "remedy": rem,
+            "seq_len": 10,
+            "lr": lr,
+            "seed": seed,
+            "final_loss": 1.0,
+            "status": "ok",
+            "solved": learns,
+            "normalized_loss": 0.02 if learns else 0.95,
+        }
+        for rem, good in (("none", 0.1), ("lstm", 0.01))
+        for lr in (0.1, 0.01)
+        for seed in (0, 1)
+        for learns in [lr == good]
+    ]
     table = report.learning_table(pd.DataFrame(rows))
     assert table.loc["none", 10] == table.loc["lstm", 10] == 0.02
     assert report.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
@@ -100,7 +121,7 @@ def test_data_dictionary_covers_every_column(built):
     _, t = built
     for name in report.TABLES:
         for col in t[name].columns:
-            unit, meaning = report.describe_column(col)
+            _unit, meaning = report.describe_column(col)
             assert meaning, col
             if col not in ("clipped", "penalty") and col in t["cells"]:
                 assert not meaning.startswith("further grid axis"), col
@@ -117,12 +138,19 @@ def test_crossing_interpolates_in_log_scale():
 
 
 def test_code_hash_warning(tmp_path):
-    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
-                    scales=(0.9, 1.2), remedies=("none",))
+    t = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.9, 1.2),
+        remedies=("none",),
+    )
     cells = t["cells"].copy()
     cells.loc[0, "code_hash"] = "other"
-    out = report.build_report("one", write_tables({**t, "cells": cells}, tmp_path / "t"), None,
-                              tmp_path / "one.html")
+    out = report.build_report(
+        "one", write_tables({**t, "cells": cells}, tmp_path / "t"), None, tmp_path / "one.html"
+    )
     html = out.read_text()
     assert "different versions of the code" in html
     assert "one seed" in html and "was trained" in html
@@ -130,8 +158,14 @@ def test_code_hash_warning(tmp_path):
 
 
 def test_saved_figures_are_used(tmp_path):
-    t = make_tables(seeds=(0,), backends=("numpy",), trained=False, seq_lens=(10,),
-                    scales=(0.9,), remedies=("none",))
+    t = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.9,),
+        remedies=("none",),
+    )
     figs = tmp_path / "figs"
     figs.mkdir()
     marker = b"\x89PNG-saved-figure-marker"
@@ -146,31 +180,65 @@ def test_thousands_of_cells_stay_small_and_fast(tmp_path):
     # 2,400 cells x 100 lags: figures aggregate, the cells table drops constant columns
     rng = np.random.default_rng(0)
     axes = pd.MultiIndex.from_product(
-        [["numpy", "torch"], list(figures.REMEDY_ORDER), [100], np.geomspace(0.5, 2, 10), range(10)],
-        names=["backend", "remedy", "seq_len", "w_rec_scale", "seed"]).to_frame(index=False)
+        [
+            ["numpy", "torch"],
+            list(figures.REMEDY_ORDER),
+            [100],
+            np.geomspace(0.5, 2, 10),
+            range(10),
+        ],
+        names=["backend", "remedy", "seq_len", "w_rec_scale", "seed"],
+    ).to_frame(index=False)
     n = len(axes)
     cells = axes.assign(
-        cell_id=[f"backend={b}/remedy={r}/seq_len=100/w_rec_scale={s:g}/seed={k}"
-                 for b, r, _, s, k in axes.itertuples(index=False)],
-        steps=100, model="rnn", nonlinearity="tanh", hidden=32, dtype="float64", lr=0.01,
+        cell_id=[
+            f"backend={b}/remedy={r}/seq_len=100/w_rec_scale={s:g}/seed={k}"
+            for b, r, _, s, k in axes.itertuples(index=False)
+        ],
+        steps=100,
+        model="rnn",
+        nonlinearity="tanh",
+        hidden=32,
+        dtype="float64",
+        lr=0.01,
         task="adding",
         init_decay_rate=np.log10(axes["w_rec_scale"]) - 0.1,
         init_log10_grad_ratio=99 * (np.log10(axes["w_rec_scale"]) - 0.1),
-        init_spectral_norm=axes["w_rec_scale"] * 1.5, init_spectral_radius=axes["w_rec_scale"],
-        init_lyapunov_max=np.log(axes["w_rec_scale"]) - 0.2, init_profile_seconds=1e-3,
-        trained_decay_rate=np.log10(axes["w_rec_scale"]), final_loss=rng.random(n) / 6,
-        baseline_loss=1 / 6, accuracy=rng.random(n), status="ok", runtime_s=1.0,
-        code_hash="abc", host="h")
+        init_spectral_norm=axes["w_rec_scale"] * 1.5,
+        init_spectral_radius=axes["w_rec_scale"],
+        init_lyapunov_max=np.log(axes["w_rec_scale"]) - 0.2,
+        init_profile_seconds=1e-3,
+        trained_decay_rate=np.log10(axes["w_rec_scale"]),
+        final_loss=rng.random(n) / 6,
+        baseline_loss=1 / 6,
+        accuracy=rng.random(n),
+        status="ok",
+        runtime_s=1.0,
+        code_hash="abc",
+        host="h",
+    )
     cells = cells.assign(normalized_loss=cells["final_loss"] * 6, solved=cells["accuracy"] > 0.99)
     lag = np.arange(100)
-    prof = pd.DataFrame({
-        "cell_id": np.repeat(cells["cell_id"].to_numpy(), 100), "phase": "init",
-        "lag": np.tile(lag, n),
-        "grad_norm": 10.0 ** (np.repeat(cells["init_decay_rate"].to_numpy(), 100) * np.tile(lag, n))})
+    prof = pd.DataFrame(
+        {
+            "cell_id": np.repeat(cells["cell_id"].to_numpy(), 100),
+            "phase": "init",
+            "lag": np.tile(lag, n),
+            "grad_norm": 10.0
+            ** (np.repeat(cells["init_decay_rate"].to_numpy(), 100) * np.tile(lag, n)),
+        }
+    )
     prof = prof.assign(jacobian_norm=prof["grad_norm"], weight_grad_norm=prof["grad_norm"])
-    training = pd.DataFrame({
-        "cell_id": np.repeat(cells["cell_id"].to_numpy(), 50), "step": np.tile(np.arange(50), n),
-        "loss": 0.1, "param_grad_norm": 1.0, "clipped": False, "penalty": 0.0})
+    training = pd.DataFrame(
+        {
+            "cell_id": np.repeat(cells["cell_id"].to_numpy(), 50),
+            "step": np.tile(np.arange(50), n),
+            "loss": 0.1,
+            "param_grad_norm": 1.0,
+            "clipped": False,
+            "penalty": 0.0,
+        }
+    )
     tdir = write_tables({"cells": cells, "profiles": prof, "training": training}, tmp_path / "t")
     t0 = time.perf_counter()
     out = report.build_report("big", tdir, None, tmp_path / "big.html")
@@ -188,7 +256,8 @@ window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.images);
   var loaded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   var table = document.getElementById("cells-table");
-  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells).map(function (h) { return h.textContent; });
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells)
+    .map(function (h) { return h.textContent; });
   var col = heads.indexOf("w_rec_scale");
   table.tHead.rows[0].cells[col].click();
   table.tHead.rows[0].cells[col].click();  // descending
@@ -196,10 +265,12 @@ window.addEventListener("load", function () {
   var box = document.getElementById("cells-filter");
   box.value = "torch";
   box.dispatchEvent(new Event("input"));
-  var visible = Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return r.style.display !== "none"; }).length;
+  var visible = Array.prototype.filter.call(table.tBodies[0].rows,
+    function (r) { return r.style.display !== "none"; }).length;
   var out = document.createElement("pre");
   out.id = "browser-check";
-  out.textContent = [imgs.length, loaded, first, visible, document.documentElement.getAttribute("data-cells-table")].join("|");
+  out.textContent = [imgs.length, loaded, first, visible,
+    document.documentElement.getAttribute("data-cells-table")].join("|");
   document.body.appendChild(out);
 });
 </script>
@@ -211,8 +282,16 @@ def _chromium() -> str | None:
 
 
 def _run_chromium(exe, args, tmp_path):
-    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    base = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
 
 
@@ -226,8 +305,17 @@ def test_report_in_headless_chromium(built, tmp_path):
     out, t = built
     page = tmp_path / "check.html"
     page.write_text(out.read_text().replace("</body>", CHECK_SCRIPT + "</body>"))
-    dom = _run_chromium(exe, ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
-                              "--dump-dom", page.as_uri()], tmp_path)
+    dom = _run_chromium(
+        exe,
+        [
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        tmp_path,
+    )
     m = re.search(r'<pre id="browser-check">([^<]*)</pre>', dom.stdout)
     assert m, dom.stderr[-2000:]
     n_img, loaded, first, visible, ready = m.group(1).split("|")

@@ -1,4 +1,6 @@
 """The cost model: monotone in size, sane bounds, and checked against measured time and memory."""
+
+import itertools
 import json
 import os
 import subprocess
@@ -12,32 +14,39 @@ from rnngrad.training import EVAL_CHUNK
 
 
 def cell(**kw):
-    return CellSettings.from_dict({"backend": "numpy", "seq_len": 100, "hidden": 32, "batch": 32,
-                                   "train_steps": 100, **kw})
+    return CellSettings.from_dict(
+        {"backend": "numpy", "seq_len": 100, "hidden": 32, "batch": 32, "train_steps": 100, **kw}
+    )
 
 
-@pytest.mark.parametrize("key, values", [
-    ("seq_len", [10, 100, 1000, 10000]),
-    ("hidden", [8, 32, 128, 512]),
-    ("batch", [1, 32, 128, 1024]),
-    ("train_steps", [0, 10, 100, 1000]),
-])
+@pytest.mark.parametrize(
+    "key, values",
+    [
+        ("seq_len", [10, 100, 1000, 10000]),
+        ("hidden", [8, 32, 128, 512]),
+        ("batch", [1, 32, 128, 1024]),
+        ("train_steps", [0, 10, 100, 1000]),
+    ],
+)
 def test_monotone_in_size(key, values):
     rs = [cell_resources(cell(**{key: v})) for v in values]
-    for small, big in zip(rs, rs[1:]):
+    for small, big in itertools.pairwise(rs):
         assert small["estimated_seconds"] < big["estimated_seconds"]
         for k in ("runtime", "mem_mb", "cpus_per_task"):
             assert small[k] <= big[k], (key, k, small, big)
 
 
-@pytest.mark.parametrize("cheap, costly", [
-    ({"jacobian": False}, {"jacobian": True}),
-    ({"backend": "numpy"}, {"backend": "torch"}),
-    ({"dtype": "float32"}, {"dtype": "float64"}),
-    ({"model": "rnn"}, {"model": "gru"}),
-    ({"model": "gru"}, {"model": "lstm"}),
-    ({}, {"penalty": {"kind": "pascanu", "weight": 2.0}}),
-])
+@pytest.mark.parametrize(
+    "cheap, costly",
+    [
+        ({"jacobian": False}, {"jacobian": True}),
+        ({"backend": "numpy"}, {"backend": "torch"}),
+        ({"dtype": "float32"}, {"dtype": "float64"}),
+        ({"model": "rnn"}, {"model": "gru"}),
+        ({"model": "gru"}, {"model": "lstm"}),
+        ({}, {"penalty": {"kind": "pascanu", "weight": 2.0}}),
+    ],
+)
 def test_costlier_settings_cost_more(cheap, costly):
     a, b = cell_resources(cell(**cheap)), cell_resources(cell(**costly))
     assert a["estimated_seconds"] < b["estimated_seconds"]
@@ -101,15 +110,23 @@ print(json.dumps({"seconds": min(times[1:]), "peak_mb": int(hwm.split()[1]) * 10
 
 def measure(s):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as calibrated
-    out = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(s.to_dict())], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, json.dumps(s.to_dict())],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
-@pytest.mark.parametrize("size", [
-    {"seq_len": 2000, "hidden": 16, "batch": 8},  # call-bound
-    {"seq_len": 300, "hidden": 128, "batch": 64, "dtype": "float32"},  # GEMM-bound
-])
+@pytest.mark.parametrize(
+    "size",
+    [
+        {"seq_len": 2000, "hidden": 16, "batch": 8},  # call-bound
+        {"seq_len": 300, "hidden": 128, "batch": 64, "dtype": "float32"},  # GEMM-bound
+    ],
+)
 def test_pass_time_and_memory_match_a_measurement(size):
     s = cell(**size, train_steps=0)
     got = measure(s)

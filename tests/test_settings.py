@@ -1,4 +1,5 @@
 """One cell's settings: defaults, round trips, and errors that name the key and the value."""
+
 import pytest
 
 from rnngrad.settings import CellSettings, Clip, SettingsError
@@ -6,37 +7,49 @@ from rnngrad.settings import CellSettings, Clip, SettingsError
 
 def test_defaults_match_design():
     s = CellSettings()
-    assert (s.model, s.nonlinearity, s.init, s.hidden, s.dtype, s.task) == \
-        ("rnn", "tanh", "gaussian", 32, "float64", "adding")
+    assert (s.model, s.nonlinearity, s.init, s.hidden, s.dtype, s.task) == (
+        "rnn",
+        "tanh",
+        "gaussian",
+        32,
+        "float64",
+        "adding",
+    )
     assert s.clip is None and s.truncate is None and s.penalty is None
 
 
 def test_round_trip_and_flat():
-    s = CellSettings.from_dict({"clip": {"kind": "value", "threshold": 0.1},
-                                "truncate": {"k1": 1, "k2": 5}})
+    s = CellSettings.from_dict(
+        {"clip": {"kind": "value", "threshold": 0.1}, "truncate": {"k1": 1, "k2": 5}}
+    )
     assert s.clip == Clip("value", 0.1)
     assert CellSettings.from_dict(s.to_dict()) == s
     flat = s.flat()
-    assert flat["clip_kind"] == "value" and flat["truncate_k2"] == 5 and flat["penalty_weight"] is None
+    assert (
+        flat["clip_kind"] == "value" and flat["truncate_k2"] == 5 and flat["penalty_weight"] is None
+    )
 
 
-@pytest.mark.parametrize("values,needle", [
-    ({"hiden": 3}, "hiden"),
-    ({"hidden": 0}, "hidden"),
-    ({"hidden": 2.5}, "hidden"),
-    ({"w_rec_scale": -1}, "w_rec_scale"),
-    ({"w_rec_scale": float("nan")}, "w_rec_scale"),
-    ({"lr": 0}, "lr"),
-    ({"model": "transformer"}, "model"),
-    ({"model": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
-    ({"model": "esn", "clip": {"kind": "norm", "threshold": 1}}, "clip"),
-    ({"truncate": {"k1": 0, "k2": 3}}, "truncate.k1"),
-    ({"clip": {"kind": "norm", "threshold": -1}}, "clip.threshold"),
-    ({"clip": {"kind": "norm", "treshold": 1}}, "clip.treshold"),
-    ({"penalty": {"kind": "pascanu", "weight": 1}, "model": "gru"}, "penalty.kind"),
-    ({"task": "temporal_order", "seq_len": 5}, "seq_len"),
-    ({"jacobian": "yes"}, "jacobian"),
-])
+@pytest.mark.parametrize(
+    "values,needle",
+    [
+        ({"hiden": 3}, "hiden"),
+        ({"hidden": 0}, "hidden"),
+        ({"hidden": 2.5}, "hidden"),
+        ({"w_rec_scale": -1}, "w_rec_scale"),
+        ({"w_rec_scale": float("nan")}, "w_rec_scale"),
+        ({"lr": 0}, "lr"),
+        ({"model": "transformer"}, "model"),
+        ({"model": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
+        ({"model": "esn", "clip": {"kind": "norm", "threshold": 1}}, "clip"),
+        ({"truncate": {"k1": 0, "k2": 3}}, "truncate.k1"),
+        ({"clip": {"kind": "norm", "threshold": -1}}, "clip.threshold"),
+        ({"clip": {"kind": "norm", "treshold": 1}}, "clip.treshold"),
+        ({"penalty": {"kind": "pascanu", "weight": 1}, "model": "gru"}, "penalty.kind"),
+        ({"task": "temporal_order", "seq_len": 5}, "seq_len"),
+        ({"jacobian": "yes"}, "jacobian"),
+    ],
+)
 def test_bad_values_name_key_and_value(values, needle):
     with pytest.raises(SettingsError) as e:
         CellSettings.from_dict(values, path="grid.")

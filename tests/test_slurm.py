@@ -4,6 +4,7 @@ Needs a running SLURM (.ci/slurm-up.sh) and ``snakemake-executor-plugin-slurm`` 
 (``pip install -e '.[slurm]'``); .ci/run does both. Skipped with the reason where either
 is missing, except under ``CI=true``, where that is a failure.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,21 +18,35 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_pipeline import REPO, workflow_copy, write_study
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 STUDY = {  # 6 NumPy cells, under a second each
     "study": "onslurm",
-    "grid": {"backend": ["numpy"], "seq_len": [10, 20], "w_rec_scale": [0.9, 1.1, 1.5],
-             "remedy": ["none"], "seed": [0]},
+    "grid": {
+        "backend": ["numpy"],
+        "seq_len": [10, 20],
+        "w_rec_scale": [0.9, 1.1, 1.5],
+        "remedy": ["none"],
+        "seed": [0],
+    },
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
 }
-# what a CI node without accounting needs beyond the profile (README.md, "Running on a SLURM cluster"): squeue for the
-# status, a short first status wait, and a bundle pool that fits the node's 2 CPUs
-CI_ARGS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-           "--resources", "cpus_per_task=2", "mem_mb=4000", "--group-components", "cells=3"]
+# what a CI node without accounting needs beyond the profile (README.md, "Running on a SLURM
+# cluster"): squeue for the status, a short first status wait, and a bundle pool that fits the
+# node's 2 CPUs
+CI_ARGS = [
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--resources",
+    "cpus_per_task=2",
+    "mem_mb=4000",
+    "--group-components",
+    "cells=3",
+]
 RUN_LIMIT_S = 300
 
 
@@ -42,8 +57,9 @@ def slurm_missing() -> str | None:
     if shutil.which("sinfo") is None:
         return "the SLURM client (sinfo) is not installed; run .ci/slurm-up.sh"
     try:
-        state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                               timeout=30).stdout.split()
+        state = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30
+        ).stdout.split()
     except subprocess.TimeoutExpired:
         return "sinfo got no answer from slurmctld in 30 s; run .ci/slurm-up.sh"
     if not set(state) & {"idle", "mixed", "allocated"}:
@@ -63,9 +79,23 @@ def slurm():
 def run_on_slurm(root: Path) -> tuple[subprocess.CompletedProcess, float]:
     """The study's cells through the slurm profile, bounded by SIGINT (on SIGTERM Snakemake
     waits for its jobs)."""
-    cmd = ["timeout", "-s", "INT", str(RUN_LIMIT_S), sys.executable, "-m", "snakemake",
-           "--workflow-profile", "profiles/slurm", "--configfile", "config/studies/onslurm.yaml",
-           "--until", "cell", "--verbose", *CI_ARGS]
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        str(RUN_LIMIT_S),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--configfile",
+        "config/studies/onslurm.yaml",
+        "--until",
+        "cell",
+        "--verbose",
+        *CI_ARGS,
+    ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -99,9 +129,14 @@ def records(root: Path) -> set[str]:
 
 def cell_ids(study: dict) -> set[str]:
     g = study["grid"]
-    return {f"backend={b}/remedy={r}/seq_len={t}/w_rec_scale={w}/seed={s}"
-            for b in g["backend"] for r in g["remedy"] for t in g["seq_len"]
-            for w in g["w_rec_scale"] for s in g["seed"]}
+    return {
+        f"backend={b}/remedy={r}/seq_len={t}/w_rec_scale={w}/seed={s}"
+        for b in g["backend"]
+        for r in g["remedy"]
+        for t in g["seq_len"]
+        for w in g["w_rec_scale"]
+        for s in g["seed"]
+    }
 
 
 def test_study_on_slurm_extends_and_survives_scancel(slurm, tmp_path):
@@ -134,8 +169,9 @@ def test_study_on_slurm_extends_and_survives_scancel(slurm, tmp_path):
     def cancel_first_job():
         deadline = time.monotonic() + RUN_LIMIT_S
         while not cancelled and time.monotonic() < deadline:
-            ids = subprocess.run(["squeue", "-h", "-o", "%i", "-t", "RUNNING"],
-                                 capture_output=True, text=True).stdout.split()
+            ids = subprocess.run(
+                ["squeue", "-h", "-o", "%i", "-t", "RUNNING"], capture_output=True, text=True
+            ).stdout.split()
             if ids:
                 subprocess.run(["scancel", ids[0]], check=True)
                 cancelled.append(ids[0])

@@ -1,6 +1,7 @@
 """The ready studies under config/studies/: each validates through rnngrad.config (merged over
 config/config.yaml, as `snakemake --configfile` merges it) and expands to the grid its paper
 calls for; each has a cluster variant with at least its laptop budget."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,16 @@ def study(name: str):
 def cells(name: str):
     """The study's cells as a cells table would hold their settings (no metrics)."""
     s = study(name)
-    records = [{"cell_id": c.cell_id, "settings": c.settings.to_dict(), "steps": c.settings.steps,
-                "metrics": {}, "provenance": {}} for c in s.cells.values()]
+    records = [
+        {
+            "cell_id": c.cell_id,
+            "settings": c.settings.to_dict(),
+            "steps": c.settings.steps,
+            "metrics": {},
+            "provenance": {},
+        }
+        for c in s.cells.values()
+    ]
     return cells_table(records)
 
 
@@ -54,7 +63,7 @@ def test_pascanu2013_grid():
     weights = c.loc[m == "SGD-CR", "penalty_weight"]
     assert ((weights >= 2) & (weights <= 4)).all()
     # sigmoid, basic tanh and smart tanh, each with every method, length and seed
-    variants = set(zip(c["nonlinearity"], c["init"]))
+    variants = set(zip(c["nonlinearity"], c["init"], strict=False))
     assert {("sigmoid", "gaussian"), ("tanh", "gaussian"), ("tanh", "sparse")} <= variants
     per = c.groupby(["nonlinearity", "init", "remedy", "seq_len"]).size()
     assert (per == c["seed"].nunique()).all()

@@ -1,4 +1,5 @@
 """Tasks: shapes, determinism, and baselines against their closed forms."""
+
 import math
 
 import numpy as np
@@ -20,8 +21,10 @@ def test_deterministic_per_seed(task):
     assert not np.array_equal(a.targets, c.targets)
 
 
-@pytest.mark.parametrize("task,T,steps", [("adding", 50, 50), ("copy", 50, 70),
-                                          ("temporal_order", 50, 50), ("digits", 64, 64)])
+@pytest.mark.parametrize(
+    "task,T,steps",
+    [("adding", 50, 50), ("copy", 50, 70), ("temporal_order", 50, 50), ("digits", 64, 64)],
+)
 def test_steps(task, T, steps):
     b = tasks.make_batch(task, T, 4, _rng())
     assert b.steps == steps == tasks.task_steps(task, T)
@@ -46,7 +49,7 @@ def test_copy_layout_and_baseline():
     b = tasks.make_batch("copy", T, 5, _rng())
     seq = b.x.argmax(-1)  # (T + 20, B)
     assert np.array_equal(seq[:10], b.targets)  # the 10 symbols to copy come first
-    assert np.all(seq[10:T + 9] == 8) and np.all(seq[T + 9] == 9) and np.all(seq[T + 10:] == 8)
+    assert np.all(seq[10 : T + 9] == 8) and np.all(seq[T + 9] == 9) and np.all(seq[T + 10 :] == 8)
     # memoryless strategy: uniform over the 8 symbols at the 10 scored steps
     uniform = np.zeros((10, 5, 8))
     from rnngrad.numpy_backend.readout import loss_forward_backward
@@ -86,5 +89,9 @@ def test_memory_capacity_of_perfect_readout_is_K():
     K = b.n_out
     assert K == 16
     assert tasks.memory_capacity(b.targets, b) == pytest.approx(K)
-    assert tasks.memory_capacity(np.zeros_like(b.targets) + _rng(1).standard_normal(b.targets.shape),
-                                 b) < 0.5
+    assert (
+        tasks.memory_capacity(
+            np.zeros_like(b.targets) + _rng(1).standard_normal(b.targets.shape), b
+        )
+        < 0.5
+    )

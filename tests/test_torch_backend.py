@@ -4,6 +4,7 @@ The reference runs PyTorch's own cells (nn.RNNCell, nn.LSTMCell, nn.GRUCell) whe
 gives every step its own copy of W_hh (so that copy's .grad is the step's term of dL/dW_hh) and
 takes dL/ds_t literally: the gradient of the loss from step t on, rerun from a leaf s_t.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,22 @@ def _reference_step(s, P: dict):
     """One step (W_hh, state, x_t) -> state of the cell's model, by PyTorch's cells where they
     exist, else by the update rule written out."""
     I, H = P["weight_ih"].shape[1], s.hidden
-    if s.model in ("lstm", "gru") or s.nonlinearity in ("tanh", "relu") and s.model == "rnn":
-        cell = {"lstm": lambda: nn.LSTMCell(I, H), "gru": lambda: nn.GRUCell(I, H),
-                "rnn": lambda: nn.RNNCell(I, H, nonlinearity=s.nonlinearity)}[s.model]().double()
+    if s.model in ("lstm", "gru") or (s.nonlinearity in ("tanh", "relu") and s.model == "rnn"):
+        cell = {
+            "lstm": lambda: nn.LSTMCell(I, H),
+            "gru": lambda: nn.GRUCell(I, H),
+            "rnn": lambda: nn.RNNCell(I, H, nonlinearity=s.nonlinearity),
+        }[s.model]().double()
 
         def step(W_hh, state, x_t):
-            w = {"weight_ih": P["weight_ih"], "weight_hh": W_hh, "bias_ih": P["bias_ih"],
-                 "bias_hh": P["bias_hh"]}
+            w = {
+                "weight_ih": P["weight_ih"],
+                "weight_hh": W_hh,
+                "bias_ih": P["bias_ih"],
+                "bias_hh": P["bias_hh"],
+            }
             return torch.func.functional_call(cell, w, (x_t, state))
+
         return step
     f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda a: a}
     leak = s.leak if s.model == "esn" else 1.0
@@ -38,6 +47,7 @@ def _reference_step(s, P: dict):
     def step(W_hh, h, x_t):
         a = x_t @ P["weight_ih"].T + P["bias_ih"] + h @ W_hh.T + P["bias_hh"]
         return (1 - leak) * h + leak * f[s.nonlinearity](a)
+
     return step
 
 
@@ -87,9 +97,13 @@ def reference(s, params: dict, batch) -> dict:
         tail, _ = _reference_loss(P, h, batch)
         g = torch.autograd.grad(tail, leaves, allow_unused=True)
         grad_norm.append(np.sqrt(sum(float((v * v).sum()) for v in g if v is not None)))
-    return {"loss": loss.item(), "outputs": torch.stack(ys).detach().numpy(), "grads": grads,
-            "grad_norm": np.array(grad_norm),
-            "weight_grad_norm": np.array([float(torch.linalg.norm(w.grad)) for w in W])}
+    return {
+        "loss": loss.item(),
+        "outputs": torch.stack(ys).detach().numpy(),
+        "grads": grads,
+        "grad_norm": np.array(grad_norm),
+        "weight_grad_norm": np.array([float(torch.linalg.norm(w.grad)) for w in W]),
+    }
 
 
 @pytest.mark.parametrize("backend", [nb, tb], ids=["numpy", "torch"])
@@ -119,12 +133,16 @@ def test_backends_agree_across_chunks(model, case, rel_err, norm_err):
     assert rel_err(a["weight_grad_norm"], b["weight_grad_norm"]) < 1e-10
 
 
-@pytest.mark.parametrize("settings, module", [
-    ({"model": "rnn", "nonlinearity": "tanh"}, lambda I, H: nn.RNN(I, H, nonlinearity="tanh")),
-    ({"model": "rnn", "nonlinearity": "relu"}, lambda I, H: nn.RNN(I, H, nonlinearity="relu")),
-    ({"model": "lstm"}, lambda I, H: nn.LSTM(I, H)),
-    ({"model": "gru"}, lambda I, H: nn.GRU(I, H)),
-], ids=["rnn-tanh", "rnn-relu", "lstm", "gru"])
+@pytest.mark.parametrize(
+    "settings, module",
+    [
+        ({"model": "rnn", "nonlinearity": "tanh"}, lambda I, H: nn.RNN(I, H, nonlinearity="tanh")),
+        ({"model": "rnn", "nonlinearity": "relu"}, lambda I, H: nn.RNN(I, H, nonlinearity="relu")),
+        ({"model": "lstm"}, lambda I, H: nn.LSTM(I, H)),
+        ({"model": "gru"}, lambda I, H: nn.GRU(I, H)),
+    ],
+    ids=["rnn-tanh", "rnn-relu", "lstm", "gru"],
+)
 def test_models_match_torch_nn_modules(settings, module, case, norm_err):
     s, params, batch = case(**settings)
     net = module(batch.x.shape[-1], s.hidden).double()
@@ -162,8 +180,9 @@ def test_forward_is_a_loop_of_steps(model, case):
     carry = (zero, zero) if s.model == "lstm" else zero
     for t, x_t in enumerate(torch.tensor(batch.x).unbind(0)):
         carry = module.step(p, carry, x_t, **nb.model_kwargs(s))
-        torch.testing.assert_close((carry[0] if s.model == "lstm" else carry), h[t + 1],
-                                   rtol=1e-13, atol=1e-15)
+        torch.testing.assert_close(
+            (carry[0] if s.model == "lstm" else carry), h[t + 1], rtol=1e-13, atol=1e-15
+        )
     if s.model == "lstm":
         torch.testing.assert_close(carry[1], cache["c"][-1], rtol=1e-13, atol=1e-15)
 
@@ -188,7 +207,7 @@ def test_float32_agrees_with_float64(model, case, rel_err, norm_err):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_cuda_without_a_gpu_is_a_clear_error(case):
     s, params, _ = case()
-    with pytest.raises(RuntimeError, match="device: 'cuda'.*no CUDA GPU"):
+    with pytest.raises(RuntimeError, match=r"device: 'cuda'.*no CUDA GPU"):
         tb.to_backend(CellSettings.from_dict({**s.to_dict(), "device": "cuda"}), params)
 
 

@@ -1,5 +1,6 @@
 """Training: both backends step for step, the records, divergence, checkpoints, and (slow) that
 learning works and clipping tames an exploding setting."""
+
 from __future__ import annotations
 
 import warnings
@@ -18,8 +19,10 @@ REMEDIES = {
     "clip-value": {"optimizer": "momentum", "clip": {"kind": "value", "threshold": 0.05}},
     "truncate": {"optimizer": "adam", "lr": 0.003, "truncate": {"k1": 1, "k2": 4}},
     "truncate-copy": {"task": "copy", "seq_len": 4, "truncate": {"k1": 3, "k2": 6}, "lr": 0.1},
-    "sgd-cr": {"penalty": {"kind": "pascanu", "weight": 2.0},
-               "clip": {"kind": "norm", "threshold": 1.0}},
+    "sgd-cr": {
+        "penalty": {"kind": "pascanu", "weight": 2.0},
+        "clip": {"kind": "norm", "threshold": 1.0},
+    },
     "l2": {"optimizer": "momentum", "penalty": {"kind": "l2_wrec", "weight": 0.01}},
     "lstm": {"model": "lstm", "optimizer": "adam", "lr": 0.003},
     "gru-truncate": {"model": "gru", "truncate": {"k1": 2, "k2": 3}, "task": "copy", "seq_len": 4},
@@ -40,9 +43,11 @@ def one_torch_thread():
 @pytest.fixture
 def cell(case):
     """Settings and weights of a small cell (conftest's case) that trains 6 steps by default."""
+
     def make(**settings):
         s, params, _ = case(**{"train_steps": 6, **settings})
         return s, params
+
     return make
 
 
@@ -135,8 +140,15 @@ def test_nonfinite_gradient_stops_training(cell, monkeypatch, backend, bad):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_overflowing_run_diverges_without_warnings(cell, backend):
     # relu, W = 3 I, a huge learning rate: the weights blow up within a few steps
-    s, params = cell(backend=backend, init="identity", nonlinearity="relu", w_rec_scale=3.0,
-                      lr=1e6, seq_len=30, train_steps=20)
+    s, params = cell(
+        backend=backend,
+        init="identity",
+        nonlinearity="relu",
+        w_rec_scale=3.0,
+        lr=1e6,
+        seq_len=30,
+        train_steps=20,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = training.train(s, params)
@@ -150,8 +162,9 @@ class _Interrupt(Exception):
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
-    s, params = cell(backend=backend, optimizer="adam", lr=0.01, train_steps=7,
-                      truncate={"k1": 4, "k2": 6})
+    s, params = cell(
+        backend=backend, optimizer="adam", lr=0.01, train_steps=7, truncate={"k1": 4, "k2": 6}
+    )
     whole = training.train(s, params)
     path = str(tmp_path / "cell.ckpt.npz")
     real = training.train_step
@@ -173,8 +186,9 @@ def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
     assert resumed["curve"] == whole["curve"]
     for k in params:
         np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
-    assert {k: v for k, v in resumed["metrics"].items() if k != "train_seconds"} == \
-        {k: v for k, v in whole["metrics"].items() if k != "train_seconds"}
+    assert {k: v for k, v in resumed["metrics"].items() if k != "train_seconds"} == {
+        k: v for k, v in whole["metrics"].items() if k != "train_seconds"
+    }
     assert not (tmp_path / "cell.ckpt.npz").exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left
 
@@ -204,15 +218,24 @@ def test_float32_cells_train_in_both_backends(cell):
     out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
     for o in out.values():
         assert o["status"] == "ok" and o["params"]["weight_hh"].dtype == np.float64
-    np.testing.assert_allclose(out["numpy"]["curve"]["loss"], out["torch"]["curve"]["loss"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        out["numpy"]["curve"]["loss"], out["torch"]["curve"]["loss"], rtol=1e-4
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_lstm_learns_the_adding_problem(cell, backend):
-    s, params = cell(backend=backend, model="lstm", hidden=32, batch=32, seq_len=50,
-                      optimizer="adam", lr=0.02, train_steps=250)
+    s, params = cell(
+        backend=backend,
+        model="lstm",
+        hidden=32,
+        batch=32,
+        seq_len=50,
+        optimizer="adam",
+        lr=0.02,
+        train_steps=250,
+    )
     out = training.train(s, params)
     assert out["status"] == "ok"
     assert out["metrics"]["normalized_loss"] < 0.2, out["metrics"]
@@ -221,8 +244,17 @@ def test_lstm_learns_the_adding_problem(cell, backend):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_clipping_keeps_an_exploding_setting_finite(cell, backend):
-    settings = dict(backend=backend, init="identity", nonlinearity="relu", w_rec_scale=1.2,
-                    hidden=32, batch=32, seq_len=50, lr=0.5, train_steps=100)
+    settings = {
+        "backend": backend,
+        "init": "identity",
+        "nonlinearity": "relu",
+        "w_rec_scale": 1.2,
+        "hidden": 32,
+        "batch": 32,
+        "seq_len": 50,
+        "lr": 0.5,
+        "train_steps": 100,
+    }
     s, params = cell(**settings)
     plain = training.train(s, params)
     assert plain["status"] == "diverged"

@@ -24,6 +24,7 @@ Example
     rnngrad bench --quick             # small sizes, a few seconds
     rnngrad bench --hidden 256 --batch 128 --json bench.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,22 +64,47 @@ TARGET_JACOBIAN_SECONDS = 1.0  # all-lag jacobian_norm at H=128, T=1000
 
 
 # -- what is measured ---------------------------------------------------------------------------
-def settings(backend: str = "numpy", model: str = "rnn", hidden: int = 128, batch: int = 32,
-             seq_len: int = 1000, dtype: str = "float32", **kw) -> CellSettings:
+def settings(
+    backend: str = "numpy",
+    model: str = "rnn",
+    hidden: int = 128,
+    batch: int = 32,
+    seq_len: int = 1000,
+    dtype: str = "float32",
+    **kw,
+) -> CellSettings:
     """The settings of a benchmark profile: a tanh model at w_rec_scale 1 on the adding task."""
-    return CellSettings.from_dict({"backend": backend, "model": model, "hidden": hidden,
-                                   "batch": batch, "seq_len": seq_len, "dtype": dtype,
-                                   "w_rec_scale": 1.0, "train_steps": 0, "jacobian": False, **kw})
+    return CellSettings.from_dict(
+        {
+            "backend": backend,
+            "model": model,
+            "hidden": hidden,
+            "batch": batch,
+            "seq_len": seq_len,
+            "dtype": dtype,
+            "w_rec_scale": 1.0,
+            "train_steps": 0,
+            "jacobian": False,
+            **kw,
+        }
+    )
 
 
 def useful_flops(s: CellSettings, steps: int | None = None) -> float:
     """The profile's useful FLOPs, 6 B G H^2 T: the forward's and the backward's recurrent GEMMs
     and dL/dW_hh (the input projections and the norms are not counted)."""
-    return 6.0 * s.batch * GATES[s.model] * s.hidden ** 2 * (steps or s.steps)
+    return 6.0 * s.batch * GATES[s.model] * s.hidden**2 * (steps or s.steps)
 
 
-def gemm_gflops(m: int, k: int, n: int, dtype: str = "float64", library: str = "numpy",
-                device: str = "cpu", seconds: float = GEMM_SECONDS) -> float:
+def gemm_gflops(
+    m: int,
+    k: int,
+    n: int,
+    dtype: str = "float64",
+    library: str = "numpy",
+    device: str = "cpu",
+    seconds: float = GEMM_SECONDS,
+) -> float:
     """GEMM throughput (GFLOP/s) of (m, k) x (k, n) products, repeated for ``seconds`` after a
     warm-up (the best of GEMM_WINDOWS windows), in NumPy or torch (on ``device``): the rate a
     step's GEMMs could reach at best."""
@@ -173,9 +200,15 @@ def cell_gemm_gflops(s: CellSettings) -> float:
     """The GEMM throughput of a cell's step, (B, H) x (H, G H), in its backend's library, dtype
     and device, timed for CELL_GEMM_SECONDS: the limit its profile_gflops is compared with."""
     torch_cell = s.backend == "torch"
-    return gemm_gflops(s.batch, s.hidden, GATES[s.model] * s.hidden, s.dtype,
-                       library=s.backend, device=s.device if torch_cell else "cpu",
-                       seconds=CELL_GEMM_SECONDS)
+    return gemm_gflops(
+        s.batch,
+        s.hidden,
+        GATES[s.model] * s.hidden,
+        s.dtype,
+        library=s.backend,
+        device=s.device if torch_cell else "cpu",
+        seconds=CELL_GEMM_SECONDS,
+    )
 
 
 def best_seconds(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, float]:
@@ -193,8 +226,9 @@ def best_seconds(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, float
 
 def _case(s: CellSettings):
     sp = spec(s.task, s.seq_len, s.hidden)
-    return init_params(s, sp.n_in, sp.n_out), make_batch(s.task, s.seq_len, s.batch,
-                                                         data_stream(s, "probe"), s.hidden)
+    return init_params(s, sp.n_in, sp.n_out), make_batch(
+        s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden
+    )
 
 
 def profile_fn(impl: str, s: CellSettings) -> Callable[[], dict]:
@@ -252,11 +286,16 @@ def _nn_rnn_probe(s: CellSettings, params: dict, batch) -> Callable[[], dict]:
             grad_norm = torch.linalg.vector_norm(dh, dim=(1, 2))
             # step t's term of dL/dW_hh is da_t^T h_{t-1}: its norm by the Gram trick
             weight_grad_norm = step_term_norms(da, h[:-1])
-        return {"loss": loss.item(), "outputs": tb.from_backend(y),
-                "grad_norm": tb.from_backend(grad_norm).astype(np.float64),
-                "weight_grad_norm": tb.from_backend(weight_grad_norm).astype(np.float64),
-                "grads": {"weight_hh": tb.from_backend(rnn.weight_hh_l0.grad),
-                          "weight_ih": tb.from_backend(p["weight_ih"].grad)}}
+        return {
+            "loss": loss.item(),
+            "outputs": tb.from_backend(y),
+            "grad_norm": tb.from_backend(grad_norm).astype(np.float64),
+            "weight_grad_norm": tb.from_backend(weight_grad_norm).astype(np.float64),
+            "grads": {
+                "weight_hh": tb.from_backend(rnn.weight_hh_l0.grad),
+                "weight_ih": tb.from_backend(p["weight_ih"].grad),
+            },
+        }
 
     return run
 
@@ -286,11 +325,14 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
     if kind == "memory":
         profile_fn(impl, settings(backend=s.backend, **{**sizes, "seq_len": 20}))()  # warm
         _, peak = peak_memory(s, fn)
-        return {"peak_bytes": peak, "state_bytes": state_bytes, "method": memory_method(s),
-                "state_arrays": peak / state_bytes if peak >= 0 else float("nan")}
+        return {
+            "peak_bytes": peak,
+            "state_bytes": state_bytes,
+            "method": memory_method(s),
+            "state_arrays": peak / state_bytes if peak >= 0 else float("nan"),
+        }
     _, seconds, median = best_seconds(fn, repeats)
-    return {"seconds": seconds, "median_seconds": median,
-            "gflops": useful_flops(s) / seconds / 1e9}
+    return {"seconds": seconds, "median_seconds": median, "gflops": useful_flops(s) / seconds / 1e9}
 
 
 def _worker(impl: str, jobs: list[dict], repeats: int) -> int:
@@ -300,21 +342,33 @@ def _worker(impl: str, jobs: list[dict], repeats: int) -> int:
     return 0
 
 
-def run_worker(impl: str, jobs: list[dict], repeats: int = 5,
-               threads: int | None = None) -> list[dict]:
+def run_worker(
+    impl: str, jobs: list[dict], repeats: int = 5, threads: int | None = None
+) -> list[dict]:
     """Run ``jobs`` for ``impl`` in a fresh Python process (with ``threads`` BLAS and OpenMP
     threads when given), each timed ``repeats`` times after a warm-up; their results."""
     if not jobs:
         return []
-    cmd = [sys.executable, "-m", "rnngrad.bench", "--worker", impl, "--jobs", json.dumps(jobs),
-           "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnngrad.bench",
+        "--worker",
+        impl,
+        "--jobs",
+        json.dumps(jobs),
+        "--repeats",
+        str(repeats),
+    ]
     env = dict(os.environ)
     if threads:
         env.update({k: str(threads) for k in THREAD_VARIABLES})
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"rnngrad bench: the {impl} worker failed (exit {proc.returncode}):\n"
-                           f"{proc.stderr.strip()}")
+        raise RuntimeError(
+            f"rnngrad bench: the {impl} worker failed (exit {proc.returncode}):\n"
+            f"{proc.stderr.strip()}"
+        )
     return json.loads(proc.stdout)
 
 
@@ -338,11 +392,20 @@ def plan(args) -> dict[str, list[dict]]:
         jobs["numpy"].append({"kind": "time", "role": "efficiency", **eff, "dtype": d})
     for d in ("float32", "float64"):
         for m, n in sorted({(B, H), (args.eff_batch, args.eff_hidden)}):
-            jobs["numpy"].append({"kind": "gemm", "role": "gemm", "m": m, "k": n, "n": n,
-                                  "dtype": d})
-    jobs["numpy"].append({"kind": "jacobian", "role": "jacobian", "model": "rnn",
-                          "hidden": args.jac_hidden, "batch": 1, "seq_len": args.jac_seq_len,
-                          "dtype": "float64"})
+            jobs["numpy"].append(
+                {"kind": "gemm", "role": "gemm", "m": m, "k": n, "n": n, "dtype": d}
+            )
+    jobs["numpy"].append(
+        {
+            "kind": "jacobian",
+            "role": "jacobian",
+            "model": "rnn",
+            "hidden": args.jac_hidden,
+            "batch": 1,
+            "seq_len": args.jac_seq_len,
+            "dtype": "float64",
+        }
+    )
     return jobs
 
 
@@ -381,8 +444,9 @@ def summarize(results: list[dict], args) -> dict:
         f"numpy <= {TARGET_NUMPY_RATIO}x nn.RNN": out["numpy_vs_nn_rnn"] <= TARGET_NUMPY_RATIO,
         f"torch <= {TARGET_TORCH_RATIO}x nn.RNN": out["torch_vs_nn_rnn"] <= TARGET_TORCH_RATIO,
         f"numpy >= {TARGET_EFFICIENCY:.0%} of GEMM rate ({args.dtype})": e >= TARGET_EFFICIENCY,
-        f"numpy slope in T within {TARGET_SLOPE}":
-            TARGET_SLOPE[0] <= slopes["numpy"] <= TARGET_SLOPE[1],
+        f"numpy slope in T within {TARGET_SLOPE}": TARGET_SLOPE[0]
+        <= slopes["numpy"]
+        <= TARGET_SLOPE[1],
         f"numpy rnn memory <= {TARGET_MEMORY} state arrays": mem <= TARGET_MEMORY,
         f"all-lag jacobian_norm <= {TARGET_JACOBIAN_SECONDS} s": jac <= TARGET_JACOBIAN_SECONDS,
     }
@@ -393,42 +457,63 @@ def table(results: list[dict], summary: dict, args) -> str:
     """The results as a plain-text report."""
     H, B, T, dt = args.hidden, args.batch, args.seq_len, args.dtype
     threads = f"{args.threads} threads" if args.threads else "default threads"
-    lines = [f"rnngrad bench: tanh RNN, adding task, H={H} B={B} T={T} {dt}; "
-             f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}"]
+    lines = [
+        f"rnngrad bench: tanh RNN, adding task, H={H} B={B} T={T} {dt}; "
+        f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}"
+    ]
     gemm = {(r["m"], r["k"], r["dtype"]): r["gflops"] for r in results if r["role"] == "gemm"}
     ref = _one(results, role="main", impl="nn_rnn")["seconds"]
-    lines += ["", f"profile: forward + full BPTT + per-step norms (best of {args.repeats} after a "
-                  "warm-up; median beside it)",
-              f"  {'implementation':<16}{'seconds':>10}{'median':>10}{'vs nn.RNN':>11}"
-              f"{'GFLOP/s':>9}{'of GEMM':>9}"]
+    lines += [
+        "",
+        f"profile: forward + full BPTT + per-step norms (best of {args.repeats} after a "
+        "warm-up; median beside it)",
+        f"  {'implementation':<16}{'seconds':>10}{'median':>10}{'vs nn.RNN':>11}"
+        f"{'GFLOP/s':>9}{'of GEMM':>9}",
+    ]
     for impl in IMPLS:
         r = _one(results, role="main", impl=impl)
         frac = r["gflops"] / gemm[(B, H, dt)]
-        lines.append(f"  {LABELS[impl]:<16}{r['seconds']:>10.4f}{r['median_seconds']:>10.4f}"
-                     f"{r['seconds'] / ref:>10.2f}x"
-                     f"{r['gflops']:>9.1f}{frac:>9.0%}")
-    lines += ["", "GEMM throughput, NumPy (m, k) x (k, n), GFLOP/s",
-              f"  {'m x k x n':<16}{'float32':>10}{'float64':>10}"]
+        lines.append(
+            f"  {LABELS[impl]:<16}{r['seconds']:>10.4f}{r['median_seconds']:>10.4f}"
+            f"{r['seconds'] / ref:>10.2f}x"
+            f"{r['gflops']:>9.1f}{frac:>9.0%}"
+        )
+    lines += [
+        "",
+        "GEMM throughput, NumPy (m, k) x (k, n), GFLOP/s",
+        f"  {'m x k x n':<16}{'float32':>10}{'float64':>10}",
+    ]
     for m, k in sorted({(m, k) for m, k, _ in gemm}):
-        lines.append(f"  {f'{m}x{k}x{k}':<16}{gemm[(m, k, 'float32')]:>10.1f}"
-                     f"{gemm[(m, k, 'float64')]:>10.1f}")
-    lines += ["", f"NumPy profile at H={args.eff_hidden} B={args.eff_batch} T={T}",
-              f"  {'dtype':<16}{'seconds':>10}{'GFLOP/s':>9}{'of GEMM':>9}"]
+        lines.append(
+            f"  {f'{m}x{k}x{k}':<16}{gemm[(m, k, 'float32')]:>10.1f}"
+            f"{gemm[(m, k, 'float64')]:>10.1f}"
+        )
+    lines += [
+        "",
+        f"NumPy profile at H={args.eff_hidden} B={args.eff_batch} T={T}",
+        f"  {'dtype':<16}{'seconds':>10}{'GFLOP/s':>9}{'of GEMM':>9}",
+    ]
     for r in results:
         if r["role"] == "efficiency":
             frac = r["gflops"] / gemm[(r["batch"], r["hidden"], r["dtype"])]
             lines.append(f"  {r['dtype']:<16}{r['seconds']:>10.4f}{r['gflops']:>9.1f}{frac:>9.0%}")
     Tl = args.long_seq_len
-    lines += ["", f"scaling in T ({dt}, H={H}, B={B})",
-              f"  {'implementation':<16}{f'T={T}':>10}{f'T={Tl}':>10}{'slope':>8}"]
+    lines += [
+        "",
+        f"scaling in T ({dt}, H={H}, B={B})",
+        f"  {'implementation':<16}{f'T={T}':>10}{f'T={Tl}':>10}{'slope':>8}",
+    ]
     for impl in ("numpy", "torch"):
         a = _one(results, role="main", impl=impl)["seconds"]
         b = _one(results, role="scaling", impl=impl)["seconds"]
         lines.append(f"  {LABELS[impl]:<16}{a:>10.4f}{b:>10.4f}{summary['slope_in_T'][impl]:>8.2f}")
     state_mb = T * B * H * np.dtype(dt).itemsize / 1e6
-    lines += ["", f"peak memory of one profile, in (T, B, H) state arrays of {state_mb:.1f} MB "
-                  "(numpy: tracemalloc; torch: peak RSS delta)",
-              f"  {'model':<16}" + "".join(f"{LABELS[i]:>16}" for i in IMPLS)]
+    lines += [
+        "",
+        f"peak memory of one profile, in (T, B, H) state arrays of {state_mb:.1f} MB "
+        "(numpy: tracemalloc; torch: peak RSS delta)",
+        f"  {'model':<16}" + "".join(f"{LABELS[i]:>16}" for i in IMPLS),
+    ]
     for model in ("rnn", "lstm", "gru"):
         cells = []
         for impl in IMPLS:
@@ -436,23 +521,34 @@ def table(results: list[dict], summary: dict, args) -> str:
             cells.append(f"{r['state_arrays']:>16.2f}" if r else f"{'':>16}")
         lines.append(f"  {model:<16}" + "".join(cells))
     j = _one(results, role="jacobian")
-    lines += ["", f"exact jacobian_norm, all lags, H={args.jac_hidden} T={args.jac_seq_len} "
-                  f"(float64): {j['jacobian_norm_s']:.3f} s; step_jacobians "
-                  f"{j['step_jacobians_s']:.3f} s, lyapunov_max {j['lyapunov_s']:.3f} s",
-              "", "targets (measured, not asserted)"]
+    lines += [
+        "",
+        f"exact jacobian_norm, all lags, H={args.jac_hidden} T={args.jac_seq_len} "
+        f"(float64): {j['jacobian_norm_s']:.3f} s; step_jacobians "
+        f"{j['step_jacobians_s']:.3f} s, lyapunov_max {j['lyapunov_s']:.3f} s",
+        "",
+        "targets (measured, not asserted)",
+    ]
     for name, met in summary["targets"].items():
         lines.append(f"  {'met    ' if met else 'NOT met'}  {name}")
-    lines.append(f"  numpy/nn.RNN {summary['numpy_vs_nn_rnn']:.2f}x, torch/nn.RNN "
-                 f"{summary['torch_vs_nn_rnn']:.2f}x")
+    lines.append(
+        f"  numpy/nn.RNN {summary['numpy_vs_nn_rnn']:.2f}x, torch/nn.RNN "
+        f"{summary['torch_vs_nn_rnn']:.2f}x"
+    )
     return "\n".join(lines)
 
 
 def _environment() -> dict[str, Any]:
     from importlib import metadata
 
-    return {"host": socket.gethostname(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "torch": metadata.version("torch"),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "host": socket.gethostname(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": metadata.version("torch"),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,24 +557,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=128, help="H (default 128)")
     ap.add_argument("--batch", type=int, default=32, help="B (default 32)")
     ap.add_argument("--seq-len", type=int, default=1000, help="T (default 1000)")
-    ap.add_argument("--long-seq-len", type=int, default=10000,
-                    help="the second T of the slope in T (default 10000)")
+    ap.add_argument(
+        "--long-seq-len",
+        type=int,
+        default=10000,
+        help="the second T of the slope in T (default 10000)",
+    )
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    ap.add_argument("--eff-hidden", type=int, default=256,
-                    help="H of the GEMM-efficiency profile (default 256)")
-    ap.add_argument("--eff-batch", type=int, default=128,
-                    help="B of the GEMM-efficiency profile (default 128)")
+    ap.add_argument(
+        "--eff-hidden", type=int, default=256, help="H of the GEMM-efficiency profile (default 256)"
+    )
+    ap.add_argument(
+        "--eff-batch", type=int, default=128, help="B of the GEMM-efficiency profile (default 128)"
+    )
     ap.add_argument("--jac-hidden", type=int, default=128, help="H of the jacobian_norm timing")
     ap.add_argument("--jac-seq-len", type=int, default=1000, help="T of the jacobian_norm timing")
-    ap.add_argument("--quick", action="store_true",
-                    help="small sizes (H=32 B=8 T=100, T=1000 for the slope, 64x32 for the "
-                         "efficiency, H=32 T=200 for jacobian_norm), 3 repeats: a check that it "
-                         "runs")
-    ap.add_argument("--repeats", type=int, default=5,
-                    help="timed runs after the warm-up; the best is reported (default 5)")
-    ap.add_argument("--threads", type=int, metavar="N",
-                    help="BLAS and OpenMP threads of every library (default: theirs; 1 gives "
-                         "steadier figures on a shared machine)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (H=32 B=8 T=100, T=1000 for the slope, 64x32 for the "
+        "efficiency, H=32 T=200 for jacobian_norm), 3 repeats: a check that it "
+        "runs",
+    )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed runs after the warm-up; the best is reported (default 5)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="BLAS and OpenMP threads of every library (default: theirs; 1 gives "
+        "steadier figures on a shared machine)",
+    )
     ap.add_argument("--json", metavar="PATH", help="also save the results as JSON here")
     ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     ap.add_argument("--jobs", help=argparse.SUPPRESS)
@@ -489,11 +602,22 @@ def main(argv: list[str] | None = None) -> int:
         args.hidden, args.batch, args.seq_len, args.long_seq_len = 32, 8, 100, 1000
         args.eff_hidden, args.eff_batch, args.jac_hidden, args.jac_seq_len = 64, 32, 32, 200
         args.repeats = min(args.repeats, 3)
-    for name in ("hidden", "batch", "seq_len", "long_seq_len", "eff_hidden", "eff_batch",
-                 "jac_hidden", "jac_seq_len", "repeats", "threads"):
+    for name in (
+        "hidden",
+        "batch",
+        "seq_len",
+        "long_seq_len",
+        "eff_hidden",
+        "eff_batch",
+        "jac_hidden",
+        "jac_seq_len",
+        "repeats",
+        "threads",
+    ):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')}: must be at least 1 "
-                     f"(value {getattr(args, name)})")
+            ap.error(
+                f"--{name.replace('_', '-')}: must be at least 1 (value {getattr(args, name)})"
+            )
     results = []
     for impl, jobs in plan(args).items():
         results += run_worker(impl, jobs, args.repeats, args.threads)
@@ -501,8 +625,17 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results, summary, args))
     if args.json:
         options = {k: v for k, v in vars(args).items() if k not in ("worker", "jobs", "json")}
-        Path(args.json).write_text(json.dumps({"options": options, "environment": _environment(),
-                                               "summary": summary, "results": results}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "options": options,
+                    "environment": _environment(),
+                    "summary": summary,
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

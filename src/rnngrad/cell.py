@@ -17,6 +17,7 @@ Example
 >>> rec["metrics"]["status"], len(rec["profiles"][0]["grad_norm"])
 ('ok', 20)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +69,9 @@ def median_seconds(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, statistics.median(times)
 
 
-def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks.Batch,
-                    backend=None) -> tuple[dict[str, Any], dict[str, Any]]:
+def measure_profile(
+    s: CellSettings, params: dict[str, np.ndarray], batch: tasks.Batch, backend=None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The gradient profile of DESIGN.md for float64 ``params`` on the probe ``batch``.
 
     Returns the scalar metrics (unprefixed) and the per-lag profile arrays.
@@ -100,6 +103,7 @@ def measure_profile(s: CellSettings, params: dict[str, np.ndarray], batch: tasks
     }
     jacobian_norm = None
     if s.jacobian:
+
         def jac():
             J = np.asarray(be.step_jacobians(s, p, batch, 0), dtype=np.float64)
             return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
@@ -135,8 +139,12 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
     status = "ok" if m.pop("finite") else "exploded"
     record_metrics.update({f"init_{k}": v for k, v in m.items()})
     profiles.append({"phase": "init", **prof})
-    log.info("init profile: decay_rate %.4g, log10_grad_ratio %.4g, %.3g s",
-             m["decay_rate"], m["log10_grad_ratio"], m["profile_seconds"])
+    log.info(
+        "init profile: decay_rate %.4g, log10_grad_ratio %.4g, %.3g s",
+        m["decay_rate"],
+        m["log10_grad_ratio"],
+        m["profile_seconds"],
+    )
 
     training = None
     if s.train_steps > 0:
@@ -146,15 +154,20 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
         training = {k: list(v) for k, v in result["curve"].items()}
         record_metrics.update(result["metrics"])
         if result["status"] == "diverged" and status == "ok":
-            status = "diverged"  # an init profile that overflowed stays "exploded" (diverged_at says more)
+            # an init profile that overflowed stays "exploded" (diverged_at says more)
+            status = "diverged"
         trained = result["params"]
         if all(np.all(np.isfinite(v)) for v in trained.values()):
             m, prof = measure_profile(s, trained, probe, be)
             m.pop("finite")
             record_metrics.update({f"trained_{k}": v for k, v in m.items()})
             profiles.append({"phase": "trained", **prof})
-        log.info("trained %d steps: status %s, final_loss %s", s.train_steps, result["status"],
-                 result["metrics"].get("final_loss"))
+        log.info(
+            "trained %d steps: status %s, final_loss %s",
+            s.train_steps,
+            result["status"],
+            result["metrics"].get("final_loss"),
+        )
     record_metrics["status"] = status
     # the machine's limit for this cell's step GEMM (B, H) x (H, G H), measured in this job
     from rnngrad.bench import cell_gemm_gflops
@@ -204,8 +217,12 @@ def code_hash() -> str:
 def git_commit() -> str:
     """HEAD of the checkout that holds the package, or "" outside a git checkout."""
     try:
-        out = subprocess.run(["git", "-C", str(Path(rnngrad.__file__).parent), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(Path(rnngrad.__file__).parent), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
@@ -278,9 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     The pipeline calls ``rnngrad cell --settings-json JSON --cell-id ID --out PATH --log PATH``.
     """
     ap = argparse.ArgumentParser(prog="rnngrad cell", description=main.__doc__.splitlines()[0])
-    ap.add_argument("assignments", nargs="*", metavar="key=value",
-                    help="settings (DESIGN.md's defaults keys and grid axes), e.g. seq_len=100 "
-                         "w_rec_scale=1.1 clip.kind=norm clip.threshold=1")
+    ap.add_argument(
+        "assignments",
+        nargs="*",
+        metavar="key=value",
+        help="settings (DESIGN.md's defaults keys and grid axes), e.g. seq_len=100 "
+        "w_rec_scale=1.1 clip.kind=norm clip.threshold=1",
+    )
     ap.add_argument("--settings-json", help="the cell's resolved settings as JSON")
     ap.add_argument("--cell-id", default="cli", help="the cell's id (default: cli)")
     ap.add_argument("--out", help="write the record (JSON) here, atomically")
@@ -293,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(args.log, mode="w"))
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=handlers,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         values = json.loads(args.settings_json) if args.settings_json else {}
         if not isinstance(values, dict):

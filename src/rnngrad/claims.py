@@ -15,23 +15,41 @@ Example
 >>> claims.loc[claims.claim_id == "adding_baseline", "published_value"].item()
 '1/6 = 0.167'
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rnngrad.figures import GAMMA, frame  # sup |f'| per nonlinearity; a table of ``tables``
 
-COLUMNS = ("claim_id", "source", "where", "claim", "setting", "published_value",
-           "how_to_compare", "confidence")
+COLUMNS = (
+    "claim_id",
+    "source",
+    "where",
+    "claim",
+    "setting",
+    "published_value",
+    "how_to_compare",
+    "confidence",
+)
 VERDICTS = ("agrees", "differs", "not measured here")
 VERDICT_COLOURS = {"agrees": "#009E73", "differs": "#D55E00", "not measured here": "#999999"}
-RESULT_COLUMNS = ("claim_id", "source", "where", "claim", "published_value", "measured_value",
-                  "verdict", "reason")
+RESULT_COLUMNS = (
+    "claim_id",
+    "source",
+    "where",
+    "claim",
+    "published_value",
+    "measured_value",
+    "verdict",
+    "reason",
+)
 SINGLE_LOSS_TASKS = ("adding", "temporal_order", "digits")  # one loss, at the last step
 LONG_LAG_TASKS = ("adding", "temporal_order", "copy")
 BOUND_TOL = 1e-9  # log10 slack of the Jacobian bound: rounding of products of ~T matrices
@@ -60,8 +78,11 @@ def evaluate(tables: Any, study_config: Mapping[str, Any] | None = None) -> pd.D
     cells = frame(tables, "cells")
     if cells.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    ctx = {"cells": cells, "profiles": frame(tables, "profiles"),
-           "training": frame(tables, "training")}
+    ctx = {
+        "cells": cells,
+        "profiles": frame(tables, "profiles"),
+        "training": frame(tables, "training"),
+    }
     partial = _partial_note(cells, study_config)
     rows = []
     for claim in load_claims().to_dict("records"):
@@ -70,8 +91,14 @@ def evaluate(tables: Any, study_config: Mapping[str, Any] | None = None) -> pd.D
         if result is None:
             continue
         measured, verdict, reason = result
-        rows.append({**{k: claim[k] for k in RESULT_COLUMNS[:5]}, "measured_value": measured,
-                     "verdict": verdict, "reason": reason + partial})
+        rows.append(
+            {
+                **{k: claim[k] for k in RESULT_COLUMNS[:5]},
+                "measured_value": measured,
+                "verdict": verdict,
+                "reason": reason + partial,
+            }
+        )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
@@ -132,8 +159,10 @@ def reach(cells: pd.DataFrame) -> int:
 def budget(cells: pd.DataFrame) -> str:
     """The training budget of trained cells, e.g. '1,000 steps x 20 = 20,000 sequences, 3 seeds'."""
     steps, batch = int(cells["train_steps"].max()), int(cells["batch"].max())
-    return (f"{steps:,} steps x {batch} = {steps * batch:,} sequences a run, "
-            f"{cells['seed'].nunique()} seed(s)")
+    return (
+        f"{steps:,} steps x {batch} = {steps * batch:,} sequences a run, "
+        f"{cells['seed'].nunique()} seed(s)"
+    )
 
 
 def _rates(rate: pd.Series) -> str:
@@ -153,8 +182,11 @@ def _bound_vanish(ctx) -> tuple[str, str, str] | None:
         return None
     prof = ctx["profiles"]
     if prof.empty or "jacobian_norm" not in prof or prof["jacobian_norm"].isna().all():
-        return ("-", "not measured here",
-                "jacobian_norm was not measured (jacobian: false) in this study.")
+        return (
+            "-",
+            "not measured here",
+            "jacobian_norm was not measured (jacobian: false) in this study.",
+        )
     prof = prof[prof["cell_id"].isin(cells["cell_id"]) & prof["jacobian_norm"].notna()]
     held = n = vanish_q = vanished = 0
     worst = -np.inf
@@ -174,12 +206,20 @@ def _bound_vanish(ctx) -> tuple[str, str, str] | None:
             vanished += bool(p["jacobian_norm"].iloc[-1] < 1 or p["lag"].max() == 0)
     if n == 0:
         return None
-    measured = (f"bound held in {held} of {n} cell-phases (largest log10 excess {worst:.2g}); "
-                f"gamma*sigma_max < 1 in {vanish_q}: {vanished} vanish")
+    measured = (
+        f"bound held in {held} of {n} cell-phases (largest log10 excess {worst:.2g}); "
+        f"gamma*sigma_max < 1 in {vanish_q}: {vanished} vanish"
+    )
     agree = held == n and vanished == vanish_q
-    return measured, "agrees" if agree else "differs", (
-        "Checked on every lag of every measured profile." if agree else
-        "Some profile exceeds (gamma sigma_max)^k: a bug or rounding beyond the tolerance.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            "Checked on every lag of every measured profile."
+            if agree
+            else "Some profile exceeds (gamma sigma_max)^k: a bug or rounding beyond the tolerance."
+        ),
+    )
 
 
 def _bound_explode(ctx) -> tuple[str, str, str] | None:
@@ -191,28 +231,43 @@ def _bound_explode(ctx) -> tuple[str, str, str] | None:
     ratio = cells["init_log10_grad_ratio"]
     explode = (ratio > 0) | (cells["status"] == "exploded")
     below, above = q < 1, q >= 1
-    measured = (f"exploding cells: {int((explode & below).sum())} of {int(below.sum())} with "
-                f"gamma*sigma_max < 1, {int((explode & above).sum())} of {int(above.sum())} above")
+    measured = (
+        f"exploding cells: {int((explode & below).sum())} of {int(below.sum())} with "
+        f"gamma*sigma_max < 1, {int((explode & above).sum())} of {int(above.sum())} above"
+    )
     agree = not (explode & below).any()
-    reason = ("At initialization, loss at the last step; above 1/gamma explosion is possible, "
-              "not certain, as the paper says." if agree else
-              "A cell with gamma*sigma_max < 1 grew its gradient: the bound forbids it.")
+    reason = (
+        "At initialization, loss at the last step; above 1/gamma explosion is possible, "
+        "not certain, as the paper says."
+        if agree
+        else "A cell with gamma*sigma_max < 1 grew its gradient: the bound forbids it."
+    )
     return measured, "agrees" if agree else "differs", reason
 
 
 def _linear(ctx) -> tuple[str, str, str] | None:
     c = ctx["cells"]
-    c = c[(_col(c, "model") == "rnn") & (_col(c, "nonlinearity") == "linear")
-          & (_col(c, "init") == "orthogonal") & _col(c, "task").isin(SINGLE_LOSS_TASKS)]
+    c = c[
+        (_col(c, "model") == "rnn")
+        & (_col(c, "nonlinearity") == "linear")
+        & (_col(c, "init") == "orthogonal")
+        & _col(c, "task").isin(SINGLE_LOSS_TASKS)
+    ]
     c = c[c["init_decay_rate"].notna() & (c["w_rec_scale"] > 0)]
     if c.empty:
         return None
     err = (c["init_decay_rate"] - np.log10(c["w_rec_scale"])).abs()
     measured = f"max |decay_rate - log10 rho| = {err.max():.2g} over {len(c)} cells"
     agree = bool(err.max() <= EXACT_TOL)
-    return measured, "agrees" if agree else "differs", (
-        "Linear rnn with W = rho Q, loss at the last step: exact to rounding." if agree else
-        f"Off by more than {EXACT_TOL:g}: the oracle should hold to rounding.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            "Linear rnn with W = rho Q, loss at the last step: exact to rounding."
+            if agree
+            else f"Off by more than {EXACT_TOL:g}: the oracle should hold to rounding."
+        ),
+    )
 
 
 def _clip_rule(ctx) -> tuple[str, str, str] | None:
@@ -226,12 +281,20 @@ def _clip_rule(ctx) -> tuple[str, str, str] | None:
     t = t[np.isfinite(t["param_grad_norm"])]
     wrong = int((t["clipped"].astype(bool) != (t["param_grad_norm"] > t["clip_threshold"])).sum())
     thresholds = "/".join(f"{v:g}" for v in sorted(c["clip_threshold"].unique()))
-    measured = (f"threshold {thresholds}; clipped on {t['clipped'].mean():.0%} of {len(t):,} "
-                f"steps, {wrong} steps where clipping disagrees with ||g|| > threshold")
+    measured = (
+        f"threshold {thresholds}; clipped on {t['clipped'].mean():.0%} of {len(t):,} "
+        f"steps, {wrong} steps where clipping disagrees with ||g|| > threshold"
+    )
     agree = wrong == 0
-    return measured, "agrees" if agree else "differs", (
-        "Algorithm 1 as published: rescale to the threshold when the norm exceeds it." if agree
-        else "Clipping fired (or not) against the rule on some steps.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            "Algorithm 1 as published: rescale to the threshold when the norm exceeds it."
+            if agree
+            else "Clipping fired (or not) against the rule on some steps."
+        ),
+    )
 
 
 def _omega(ctx) -> tuple[str, str, str] | None:
@@ -241,18 +304,28 @@ def _omega(ctx) -> tuple[str, str, str] | None:
     if cr.empty:
         return None
     if cc.empty or cr["trained_decay_rate"].isna().all():
-        return ("-", "not measured here",
-                "The study has no SGD-C cells (or no trained profiles) to compare Omega with.")
+        return (
+            "-",
+            "not measured here",
+            "The study has no SGD-C cells (or no trained profiles) to compare Omega with.",
+        )
     a = cr["trained_decay_rate"].abs().median()
     b = cc["trained_decay_rate"].abs().median()
     weights = "/".join(f"{w:g}" for w in sorted(cr["penalty_weight"].unique()))
-    measured = (f"median |decay_rate| after training: SGD-CR {a:.3g}, SGD-C {b:.3g} "
-                f"(weight {weights})")
+    measured = (
+        f"median |decay_rate| after training: SGD-CR {a:.3g}, SGD-C {b:.3g} (weight {weights})"
+    )
     agree = bool(a < b)
-    return measured, "agrees" if agree else "differs", (
-        f"Omega keeps the per-step factor of the backpropagated error nearer 1 ({budget(c)})."
-        if agree else f"At our budget ({budget(c)}) Omega did not bring the per-step factor "
-        "nearer 1 than clipping alone.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            f"Omega keeps the per-step factor of the backpropagated error nearer 1 ({budget(c)})."
+            if agree
+            else f"At our budget ({budget(c)}) Omega did not bring the per-step factor "
+            "nearer 1 than clipping alone."
+        ),
+    )
 
 
 def _temporal_order(ctx) -> tuple[str, str, str] | None:
@@ -266,17 +339,25 @@ def _temporal_order(ctx) -> tuple[str, str, str] | None:
     variant = c["nonlinearity"].astype(str) + "/" + c["init"].astype(str)
     rate = c["solved"].fillna(False).astype(bool).groupby([m, variant, c["seq_len"]]).mean()
     best = rate.groupby(level=[0, 2]).max()  # the best initialization per method and length
-    parts = [f"{name} {_rates(best[name])}" for name in ("SGD", "SGD-C", "SGD-CR")
-             if name in best.index.get_level_values(0)]
-    measured = ("solved fraction (best init): " + "; ".join(parts)
-                + f"; best accuracy {c['accuracy'].max():.2f}")
+    parts = [
+        f"{name} {_rates(best[name])}"
+        for name in ("SGD", "SGD-C", "SGD-CR")
+        if name in best.index.get_level_values(0)
+    ]
+    measured = (
+        "solved fraction (best init): "
+        + "; ".join(parts)
+        + f"; best accuracy {c['accuracy'].max():.2f}"
+    )
     cr = best["SGD-CR"] if "SGD-CR" in best.index.get_level_values(0) else pd.Series(dtype=float)
     sgd = best["SGD"] if "SGD" in best.index.get_level_values(0) else pd.Series(dtype=float)
     in_range = cr[(cr.index >= 50) & (cr.index <= 200)]
-    agree = (len(in_range) > 0 and bool((in_range == 1).all())
-             and (sgd.empty or sgd.iloc[-1] < 1))
-    reason = (f"Our budget: {budget(c)}; the paper trains each run until under 1% error"
-              f" (5 seeds)." if not agree else f"Budget {budget(c)}.")
+    agree = len(in_range) > 0 and bool((in_range == 1).all()) and (sgd.empty or sgd.iloc[-1] < 1)
+    reason = (
+        f"Our budget: {budget(c)}; the paper trains each run until under 1% error (5 seeds)."
+        if not agree
+        else f"Budget {budget(c)}."
+    )
     return measured, "agrees" if agree else "differs", reason
 
 
@@ -288,12 +369,19 @@ def _smart_init(ctx) -> tuple[str, str, str] | None:
     err = (c["init_spectral_radius"] - c["w_rec_scale"]).abs().max()
     radii = "/".join(f"{v:g}" for v in sorted(c["w_rec_scale"].unique()))
     scales = "/".join(f"{v:g}" for v in sorted(c["input_scale"].unique()))
-    measured = (f"sparse W_rec at spectral radius {radii} (measured to {err:.1g}), "
-                f"input std {scales}")
+    measured = (
+        f"sparse W_rec at spectral radius {radii} (measured to {err:.1g}), input std {scales}"
+    )
     agree = bool(err < EXACT_TOL) and bool(np.isclose(c["w_rec_scale"], 0.95).any())
-    return measured, "agrees" if agree else "differs", (
-        "15 nonzero inputs per unit, radius 0.95, small input and output weights." if agree else
-        "The study's sparse init is not at Pascanu's radius 0.95.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            "15 nonzero inputs per unit, radius 0.95, small input and output weights."
+            if agree
+            else "The study's sparse init is not at Pascanu's radius 0.95."
+        ),
+    )
 
 
 def _solved_by_length(ctx, model: str, task: str) -> pd.DataFrame:
@@ -307,28 +395,47 @@ def _lstm_solves(task: str, published: str) -> Callable:
         if c.empty:
             return None
         rate = success_rate(c, ["seq_len"])
-        measured = (f"LSTM solved fraction {_rates(rate)}; median normalized loss "
-                    f"{c['normalized_loss'].median():.2f}")
+        measured = (
+            f"LSTM solved fraction {_rates(rate)}; median normalized loss "
+            f"{c['normalized_loss'].median():.2f}"
+        )
         agree = bool((rate >= 0.5).all())
-        return measured, "agrees" if agree else "differs", (
-            f"Our budget: {budget(c)}; the paper's: {published}.")
+        return (
+            measured,
+            "agrees" if agree else "differs",
+            (f"Our budget: {budget(c)}; the paper's: {published}."),
+        )
+
     return check
 
 
 def _bptt_fails(ctx) -> tuple[str, str, str] | None:
     c = _trained(ctx["cells"])
     # clipping keeps it plain BPTT: it only rescales the gradient
-    c = c[method(c).isin(["SGD", "SGD-C"]) & (c["nonlinearity"] == "tanh")
-          & c["task"].isin(LONG_LAG_TASKS) & (c["seq_len"] >= LONG_T)]
+    c = c[
+        method(c).isin(["SGD", "SGD-C"])
+        & (c["nonlinearity"] == "tanh")
+        & c["task"].isin(LONG_LAG_TASKS)
+        & (c["seq_len"] >= LONG_T)
+    ]
     if c.empty:
         return None
     n = int(c["solved"].fillna(False).astype(bool).sum())
-    measured = (f"{n} of {len(c)} tanh rnn cells (SGD or SGD-C, T >= {LONG_T}) solved; best "
-                f"accuracy {c['accuracy'].max():.2f}")
+    measured = (
+        f"{n} of {len(c)} tanh rnn cells (SGD or SGD-C, T >= {LONG_T}) solved; best "
+        f"accuracy {c['accuracy'].max():.2f}"
+    )
     agree = n == 0
-    return measured, "agrees" if agree else "differs", (
-        f"Weak evidence: at our budget ({budget(c)}) failure is expected whatever the method; "
-        "compare the remedies' rows." if agree else "Plain BPTT solved a long lag here.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            f"Weak evidence: at our budget ({budget(c)}) failure is expected whatever the method; "
+            "compare the remedies' rows."
+            if agree
+            else "Plain BPTT solved a long lag here."
+        ),
+    )
 
 
 def _irnn(ctx) -> tuple[str, str, str] | None:
@@ -342,9 +449,11 @@ def _irnn(ctx) -> tuple[str, str, str] | None:
     r_i, r_t = reach(irnn), reach(tanh)
     nl_i = irnn.groupby("seq_len")["normalized_loss"].median()
     nl_t = tanh.groupby("seq_len")["normalized_loss"].median()
-    measured = (f"longest T solved: IRNN {r_i or 'none'}, tanh RNN {r_t or 'none'}; median "
-                f"normalized loss IRNN {', '.join(f'{v:.2f}' for v in nl_i)}, tanh "
-                f"{', '.join(f'{v:.2f}' for v in nl_t)} (T = {', '.join(map(str, nl_i.index))})")
+    measured = (
+        f"longest T solved: IRNN {r_i or 'none'}, tanh RNN {r_t or 'none'}; median "
+        f"normalized loss IRNN {', '.join(f'{v:.2f}' for v in nl_i)}, tanh "
+        f"{', '.join(f'{v:.2f}' for v in nl_t)} (T = {', '.join(map(str, nl_i.index))})"
+    )
     agree = r_i > r_t
     reason = f"Our budget: {budget(c)}; the paper's over a million iterations."
     if not agree and r_i == r_t == 0:
@@ -360,13 +469,23 @@ def _baseline(task: str, formula: Callable[[pd.Series], pd.Series], label: str) 
             return None
         err = (c["baseline_loss"] - formula(c["seq_len"])).abs().max()
         stuck = c[~c["solved"].fillna(False).astype(bool) & (c["normalized_loss"] < 2)]
-        plateau = (f"; unsolved cells end at {stuck['normalized_loss'].median():.2f} x baseline"
-                   if len(stuck) else "")
+        plateau = (
+            f"; unsolved cells end at {stuck['normalized_loss'].median():.2f} x baseline"
+            if len(stuck)
+            else ""
+        )
         measured = f"baseline_loss = {label} to {err:.1g} in {len(c)} cells{plateau}"
         agree = bool(err < 1e-12)
-        return measured, "agrees" if agree else "differs", (
-            "Closed form of the memoryless predictor." if agree else
-            "Our baseline differs from the published closed form.")
+        return (
+            measured,
+            "agrees" if agree else "differs",
+            (
+                "Closed form of the memoryless predictor."
+                if agree
+                else "Our baseline differs from the published closed form."
+            ),
+        )
+
     return check
 
 
@@ -379,17 +498,25 @@ def _mc_bound(ctx) -> tuple[str, str, str] | None:
     best = ratio.groupby(c["nonlinearity"]).max()
     bound_ok = bool((ratio <= 1 + MC_SLACK).all())
     lin = best.get("linear", np.nan)
-    measured = (f"max MC/N {ratio.max():.3f} over {len(c)} cells; best MC/N by reservoir: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
+    measured = (
+        f"max MC/N {ratio.max():.3f} over {len(c)} cells; best MC/N by reservoir: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in best.items())
+    )
     if not bound_ok:
         return measured, "differs", "Some MC exceeds N beyond the estimation slack: a bug."
     if np.isnan(lin):
         return measured, "agrees", "MC <= N holds; the study has no linear reservoir."
     agree = bool(lin >= MC_NEAR_N)
-    return measured, "agrees" if agree else "differs", (
-        f"MC <= N holds, and a linear reservoir reaches {lin:.0%} of N." if agree else
-        f"MC <= N holds, but our best linear reservoir reaches only {lin:.0%} of N: "
-        f"finite data ({budget(c)}), ridge {c['ridge'].min():g} and a finite spectral radius.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            f"MC <= N holds, and a linear reservoir reaches {lin:.0%} of N."
+            if agree
+            else f"MC <= N holds, but our best linear reservoir reaches only {lin:.0%} of N: "
+            f"finite data ({budget(c)}), ridge {c['ridge'].min():g} and a finite spectral radius."
+        ),
+    )
 
 
 def _tradeoff(ctx) -> tuple[str, str, str] | None:
@@ -402,10 +529,16 @@ def _tradeoff(ctx) -> tuple[str, str, str] | None:
         return None
     measured = f"best MC/N: linear {best['linear']:.3f}, tanh {best['tanh']:.3f}"
     agree = bool(best["tanh"] < best["linear"])
-    return measured, "agrees" if agree else "differs", (
-        f"Input std {'/'.join(f'{v:g}' for v in sorted(c['input_scale'].unique()))}: larger "
-        "inputs drive tanh further from its linear regime." if agree else
-        "Our tanh reservoirs remembered as much as the linear ones.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            f"Input std {'/'.join(f'{v:g}' for v in sorted(c['input_scale'].unique()))}: larger "
+            "inputs drive tanh further from its linear regime."
+            if agree
+            else "Our tanh reservoirs remembered as much as the linear ones."
+        ),
+    )
 
 
 def _esn_heuristic(ctx) -> tuple[str, str, str] | None:
@@ -414,18 +547,29 @@ def _esn_heuristic(ctx) -> tuple[str, str, str] | None:
     if c.empty:
         return None
     if c["init_jacobian_decay_rate"].isna().all():
-        return ("-", "not measured here",
-                "The Jacobian (fading of the state map) was not measured (jacobian: false).")
+        return (
+            "-",
+            "not measured here",
+            "The Jacobian (fading of the state map) was not measured (jacobian: false).",
+        )
     c = c[c["init_jacobian_decay_rate"].notna()]
     fades = c["init_jacobian_decay_rate"] < 0
     small_sigma = c["init_spectral_norm"] < 1
     big_rho = c["init_spectral_radius"] >= 1
-    measured = (f"sigma_max < 1: {int((fades & small_sigma).sum())} of {int(small_sigma.sum())} "
-                f"fade; rho >= 1: {int((fades & big_rho).sum())} of {int(big_rho.sum())} fade")
+    measured = (
+        f"sigma_max < 1: {int((fades & small_sigma).sum())} of {int(small_sigma.sum())} "
+        f"fade; rho >= 1: {int((fades & big_rho).sum())} of {int(big_rho.sum())} fade"
+    )
     agree = bool(fades[small_sigma].all())
-    return measured, "agrees" if agree else "differs", (
-        "Fading measured as a negative Jacobian decay rate on the probe sequence." if agree else
-        "A reservoir with sigma_max < 1 did not fade: the sufficient condition failed.")
+    return (
+        measured,
+        "agrees" if agree else "differs",
+        (
+            "Fading measured as a negative Jacobian decay rate on the probe sequence."
+            if agree
+            else "A reservoir with sigma_max < 1 did not fade: the sufficient condition failed."
+        ),
+    )
 
 
 CHECKS: dict[str, Callable[[dict], tuple[str, str, str] | None]] = {
@@ -441,7 +585,8 @@ CHECKS: dict[str, Callable[[dict], tuple[str, str, str] | None]] = {
     "hochreiter_bptt_fails": _bptt_fails,
     "le_irnn_adding": _irnn,
     "arjovsky_copy_baseline": _baseline(
-        "copy", lambda T: 10 * math.log(8) / (T + 20), "10 ln 8 / (T + 20)"),
+        "copy", lambda T: 10 * math.log(8) / (T + 20), "10 ln 8 / (T + 20)"
+    ),
     "adding_baseline": _baseline("adding", lambda T: 1.0 / 6.0 + 0 * T, "1/6"),
     "jaeger_mc_bound": _mc_bound,
     "esn_sr_heuristic": _esn_heuristic,

@@ -12,6 +12,7 @@ Example
     rnngrad plan --configfile config/studies/paper.yaml       # its cells, what is new, the cost
     rnngrad report                                            # reports/default.html again
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,14 @@ def _study(args):
 
 
 def _study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--configfile", action="append", default=[], metavar="YAML",
-                   help="a study file merged over ROOT/config/config.yaml, key by key, as with "
-                        "snakemake --configfile (repeatable)")
+    p.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="a study file merged over ROOT/config/config.yaml, key by key, as with "
+        "snakemake --configfile (repeatable)",
+    )
     p.add_argument("--root", default=".", help="the workflow's folder (default: .)")
 
 
@@ -68,9 +74,11 @@ def cmd_plan(args) -> int:
             new_total += seconds
         print(f"{'new ' if new else 'done'} {seconds:9.2f} s  {cell_id}")
     cores = max(1, args.cores)
-    print(f"study {study.name!r}: {len(study.cells)} cells, {n_new} new; estimated "
-          f"{total:.0f} cell-seconds in all, {new_total:.0f} for the new cells "
-          f"(about {new_total / cores / 60:.1f} min on {cores} cores)")
+    print(
+        f"study {study.name!r}: {len(study.cells)} cells, {n_new} new; estimated "
+        f"{total:.0f} cell-seconds in all, {new_total:.0f} for the new cells "
+        f"(about {new_total / cores / 60:.1f} min on {cores} cores)"
+    )
     return 0
 
 
@@ -85,8 +93,10 @@ def cmd_tables(args) -> int:
             paths = [study.record_path(c, args.root) for c in study.cells]
             missing = [p for p in paths if not p.exists()]
             if missing:
-                raise tables.RecordError(f"{missing[0]}: no record yet for {len(missing)} of "
-                                         f"{len(paths)} cells (run snakemake first)")
+                raise tables.RecordError(
+                    f"{missing[0]}: no record yet for {len(missing)} of "
+                    f"{len(paths)} cells (run snakemake first)"
+                )
             outdir = Path(args.out_dir or tables.tables_dir(study.name, args.root))
         built = tables.build_tables(tables.read_records(paths))
     except tables.RecordError as e:
@@ -145,14 +155,22 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="list a study's cells, which are new, and estimated seconds")
     _study_options(p)
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1,
-                   help="cores for the wall-time estimate (default: this machine's)")
+    p.add_argument(
+        "--cores",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="cores for the wall-time estimate (default: this machine's)",
+    )
     p.set_defaults(run=cmd_plan)
 
     p = sub.add_parser("tables", help="(re)build results/<study>/tables/ from the cell records")
     _study_options(p)
-    p.add_argument("--records", nargs="+", metavar="JSON",
-                   help="these records instead of the study's (the pipeline's rule)")
+    p.add_argument(
+        "--records",
+        nargs="+",
+        metavar="JSON",
+        help="these records instead of the study's (the pipeline's rule)",
+    )
     p.add_argument("--out-dir", help="output folder (default: results/<study>/tables)")
     p.set_defaults(run=cmd_tables)
 

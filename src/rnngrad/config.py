@@ -16,6 +16,7 @@ Example
 ['backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0', \
 'backend=numpy/remedy=none/seq_len=30/w_rec_scale=0.9/seed=0']
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,10 +25,11 @@ import difflib
 import itertools
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rnngrad.settings import CellSettings, SettingsError
 
@@ -94,7 +96,9 @@ def _merge(base: dict[str, Any], new: Mapping[str, Any]) -> None:
             base[k] = copy.deepcopy(v)
 
 
-def load_study(configfiles: Iterable[str | os.PathLike] = (), root: str | os.PathLike = ".") -> Study:
+def load_study(
+    configfiles: Iterable[str | os.PathLike] = (), root: str | os.PathLike = "."
+) -> Study:
     """The study of ``root/config/config.yaml`` with ``configfiles`` merged over it."""
     root = Path(root)
     paths = [root / DEFAULT_CONFIG, *configfiles]
@@ -162,8 +166,15 @@ def _key_path(parts: Iterable[Any]) -> str:
     return out or "(config)"
 
 
-_TYPES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean":
-          "true or false", "array": "a list", "object": "a mapping", "null": "null"}
+_TYPES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
 
 
 def _expected(schema: Mapping[str, Any]) -> str:
@@ -172,9 +183,16 @@ def _expected(schema: Mapping[str, Any]) -> str:
         return "one of " + ", ".join(map(str, schema["enum"]))
     types = schema.get("type", [])
     words = " or ".join(_TYPES[t] for t in ([types] if isinstance(types, str) else types))
-    bounds = [f"{op} {schema[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"),
-                                               ("maximum", "<="), ("exclusiveMaximum", "<"))
-              if k in schema]
+    bounds = [
+        f"{op} {schema[k]}"
+        for k, op in (
+            ("minimum", ">="),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "<="),
+            ("exclusiveMaximum", "<"),
+        )
+        if k in schema
+    ]
     if "pattern" in schema:
         bounds.append("made of letters, digits, '_', '.' and '-'")
     return " ".join([words or "a valid value", " and ".join(bounds)]).strip()
@@ -190,16 +208,21 @@ def _schema_messages(error) -> list[str]:
         for key in error.instance:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
-                also = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
-                out.append(f"{_key_path([*path, key])}: unknown key{also} "
-                           f"(value {error.instance[key]!r})")
+                also = (
+                    f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
+                )
+                out.append(
+                    f"{_key_path([*path, key])}: unknown key{also} (value {error.instance[key]!r})"
+                )
         return out
     if kind == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         return [f"{_key_path([*path, k])}: required key is missing (in {where})" for k in missing]
     if kind == "propertyNames":
-        return [f"{_key_path([*path, error.instance])}: not a valid name, must be "
-                f"{_expected(error.schema['propertyNames'])} (value {error.instance!r})"]
+        return [
+            f"{_key_path([*path, error.instance])}: not a valid name, must be "
+            f"{_expected(error.schema['propertyNames'])} (value {error.instance!r})"
+        ]
     if kind == "minItems":
         return [f"{where}: must list at least one value (value {error.instance!r})"]
     if kind == "uniqueItems":
@@ -212,7 +235,9 @@ def _check_schema(cfg: dict[str, Any], schema: Mapping[str, Any]) -> None:
 
     validator = jsonschema.Draft202012Validator(schema)
     messages: list[str] = []
-    for error in sorted(validator.iter_errors(cfg), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(
+        validator.iter_errors(cfg), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
         for m in _schema_messages(error):
             if m not in messages:
                 messages.append(m)
@@ -225,13 +250,17 @@ def _check_remedies(cfg: dict[str, Any]) -> None:
     messages = []
     for i, name in enumerate(grid["remedy"]):
         if name not in remedies:
-            messages.append(f"grid.remedy[{i}]: remedy {name!r} is not defined under remedies "
-                            f"(defined: {', '.join(remedies) or 'none'}) (value {name!r})")
+            messages.append(
+                f"grid.remedy[{i}]: remedy {name!r} is not defined under remedies "
+                f"(defined: {', '.join(remedies) or 'none'}) (value {name!r})"
+            )
             continue
         for key, value in remedies[name].items():
             if key in grid:
-                messages.append(f"remedies.{name}.{key}: set both by the grid axis grid.{key} and "
-                                f"by remedy {name!r}; keep one of the two (value {value!r})")
+                messages.append(
+                    f"remedies.{name}.{key}: set both by the grid axis grid.{key} and "
+                    f"by remedy {name!r}; keep one of the two (value {value!r})"
+                )
     if messages:
         raise ConfigError("\n".join(messages))
 
@@ -241,8 +270,10 @@ def _canonical(key: str, value: Any) -> Any:
     if key in FLOATS and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if key in NESTED_FLOATS and isinstance(value, dict):
-        return {k: float(v) if k in NESTED_FLOATS[key] and type(v) is int else v
-                for k, v in value.items()}
+        return {
+            k: float(v) if k in NESTED_FLOATS[key] and type(v) is int else v
+            for k, v in value.items()
+        }
     return value
 
 
@@ -258,13 +289,13 @@ def format_value(value: Any) -> str:
 def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
     grid = cfg["grid"]
     axes = [*AXES, *(a for a in grid if a not in AXES)]
-    extra = tuple(axes[len(AXES):])
+    extra = tuple(axes[len(AXES) :])
     cells: dict[str, Cell] = {}
     failures: dict[str, tuple[str, int]] = {}  # message -> (first cell id, count)
     for combo in itertools.product(*(enumerate(grid[a]) for a in axes)):
         values = {k: _canonical(k, v) for k, v in cfg["defaults"].items()}
         origin = {k: f"defaults.{k}" for k in values}
-        for axis, (i, v) in zip(axes, combo):
+        for axis, (i, v) in zip(axes, combo, strict=False):
             values[axis] = _canonical(axis, v)
             origin[axis] = f"grid.{axis}[{i}]"
         remedy = values["remedy"]
@@ -281,9 +312,12 @@ def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
             continue
         cells[cell_id] = Cell(cell_id, s)
     if failures:
-        raise ConfigError("\n".join(
-            f"{msg} [in cell {first}" + (f" and {n - 1} more]" if n > 1 else "]")
-            for msg, (first, n) in failures.items()))
+        raise ConfigError(
+            "\n".join(
+                f"{msg} [in cell {first}" + (f" and {n - 1} more]" if n > 1 else "]")
+                for msg, (first, n) in failures.items()
+            )
+        )
     return cells
 
 

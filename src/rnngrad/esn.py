@@ -20,6 +20,7 @@ Example
 >>> np.round(W, 6).tolist(), np.round(b, 6).tolist()
 ([[1.0, 2.0, 3.0]], [0.5])
 """
+
 from __future__ import annotations
 
 import numpy as np

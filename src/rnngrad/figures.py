@@ -17,35 +17,57 @@ Example
 >>> list(figures.FIGURES)[:3]
 ['unrolled', 'phase_diagram', 'decay_curves']
 """
+
 from __future__ import annotations
 
 import math
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")  # figures are files; never open a window
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-from rnngrad.captions import CAPTIONS  # noqa: E402
+from rnngrad.captions import CAPTIONS
 
-REMEDY_ORDER = ("none", "clip_norm", "clip_value", "truncated_bptt", "penalty", "l2_penalty",
-                "orthogonal_init", "identity_init", "smart_init", "esn", "lstm", "gru")
+REMEDY_ORDER = (
+    "none",
+    "clip_norm",
+    "clip_value",
+    "truncated_bptt",
+    "penalty",
+    "l2_penalty",
+    "orthogonal_init",
+    "identity_init",
+    "smart_init",
+    "esn",
+    "lstm",
+    "gru",
+)
 # Okabe-Ito first, then Paul Tol's muted scheme: distinguishable with any colour-vision deficiency
 REMEDY_COLOURS = {
-    "none": "#000000", "clip_norm": "#E69F00", "clip_value": "#882255",
-    "truncated_bptt": "#56B4E9", "penalty": "#009E73", "l2_penalty": "#999933",
-    "orthogonal_init": "#0072B2", "identity_init": "#D55E00", "smart_init": "#CC79A7",
-    "esn": "#44AA99", "lstm": "#332288", "gru": "#AA4499",
+    "none": "#000000",
+    "clip_norm": "#E69F00",
+    "clip_value": "#882255",
+    "truncated_bptt": "#56B4E9",
+    "penalty": "#009E73",
+    "l2_penalty": "#999933",
+    "orthogonal_init": "#0072B2",
+    "identity_init": "#D55E00",
+    "smart_init": "#CC79A7",
+    "esn": "#44AA99",
+    "lstm": "#332288",
+    "gru": "#AA4499",
 }
 EXTRA_COLOURS = ("#888888", "#661100", "#6699CC", "#117733", "#DDCC77", "#AA4466")
 BACKEND_ORDER = ("numpy", "torch")
@@ -59,6 +81,7 @@ REGIME_LOG10 = 1.0  # |log10 grad ratio| above this: the diagram calls a cell va
 LOSS_CAP = 100.0  # normalized_loss axes stop here: a blown-up cell (1e30) would squash the rest
 NO_DATA = "no data for this figure in this study"
 
+
 # -- shared helpers ------------------------------------------------------------------------
 def frame(tables: Any, name: str) -> pd.DataFrame:
     """Table ``name`` of ``tables`` (a mapping or an object with attributes); empty if absent."""
@@ -68,7 +91,7 @@ def frame(tables: Any, name: str) -> pd.DataFrame:
 
 def ordered(values, order) -> list:
     """Distinct ``values`` in a fixed ``order``, unknown ones after it, sorted."""
-    present = {v for v in pd.unique(pd.Series(values).dropna())}
+    present = set(pd.unique(pd.Series(values).dropna()))
     known = [v for v in order if v in present]
     return known + sorted(present - set(known), key=str)
 
@@ -110,8 +133,15 @@ def no_data_figure(name: str, why: str = "") -> Figure:
     fig = _figure(6, 1.6)
     ax = fig.subplots()
     ax.set_axis_off()
-    ax.text(0.5, 0.5, f"{name}: {NO_DATA}" + (f"\n({why})" if why else ""),
-            ha="center", va="center", fontsize=11, wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        f"{name}: {NO_DATA}" + (f"\n({why})" if why else ""),
+        ha="center",
+        va="center",
+        fontsize=11,
+        wrap=True,
+    )
     return fig
 
 
@@ -142,8 +172,9 @@ def _profiles_at_longest(tables, phase: str = "init") -> tuple[pd.DataFrame, pd.
         return cells.iloc[0:0], prof.iloc[0:0]
     c = cells[cells["backend"] == first_backend(cells)]
     c = c[c["seq_len"] == c["seq_len"].max()]
-    keep = [k for k in ("cell_id", "remedy", "w_rec_scale", "seed", "steps", "truncate_k2")
-            if k in c]
+    keep = [
+        k for k in ("cell_id", "remedy", "w_rec_scale", "seed", "steps", "truncate_k2") if k in c
+    ]
     p = prof[(prof["phase"] == phase) & prof["cell_id"].isin(c["cell_id"])]
     return c, p.merge(c[keep], on="cell_id")
 
@@ -173,14 +204,22 @@ def pick_regimes(cells: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     legibility, first seed. A regime no cell shows is stood in for by the first remedy's most
     extreme cell, labelled by what it measured; the same cell is never drawn twice.
     """
-    c = cells[cells["init_log10_grad_ratio"].notna()] if "init_log10_grad_ratio" in cells else cells.iloc[0:0]
+    c = (
+        cells[cells["init_log10_grad_ratio"].notna()]
+        if "init_log10_grad_ratio" in cells
+        else cells.iloc[0:0]
+    )
     if c.empty:
         return []
     c = c[c["backend"] == first_backend(c)]
     if "model" in c and (c["model"] == "rnn").any():
         c = c[c["model"] == "rnn"]
     short = c[c["steps"] <= 40]
-    c = short[short["steps"] == short["steps"].max()] if len(short) else c[c["steps"] == c["steps"].min()]
+    c = (
+        short[short["steps"] == short["steps"].max()]
+        if len(short)
+        else c[c["steps"] == c["steps"].min()]
+    )
     c = c[c["seed"] == c["seed"].min()]
     r = c["init_log10_grad_ratio"].replace(-np.inf, -1e300).replace(np.inf, 1e300)
     first = r[c["remedy"].astype(str) == remedy_order(c["remedy"])[0]]
@@ -213,15 +252,24 @@ def plot_unrolled(tables) -> Figure | None:
     cmap = matplotlib.colormaps[DIVERGING]
     fig = _figure(12, 2.1 * len(series) + 0.4)
     axes = np.atleast_1d(fig.subplots(len(series), 1))
-    for ax, (label, row, rel) in zip(axes, series):
+    for ax, (label, row, rel) in zip(axes, series, strict=False):
         _draw_unrolled(ax, rel, cmap, norm, vmax)
         nl = f" ({row['nonlinearity']})" if "nonlinearity" in row else ""
-        ax.set_title(f"{label}: remedy {row['remedy']}{nl}, {row['backend']}, seq_len {row['seq_len']}, "
-                     f"w_rec_scale {_fmt(row['w_rec_scale'])}, log10 grad ratio "
-                     f"{row['init_log10_grad_ratio']:.3g}", fontsize=10, loc="left")
+        ax.set_title(
+            f"{label}: remedy {row['remedy']}{nl}, {row['backend']}, seq_len {row['seq_len']}, "
+            f"w_rec_scale {_fmt(row['w_rec_scale'])}, log10 grad ratio "
+            f"{row['init_log10_grad_ratio']:.3g}",
+            fontsize=10,
+            loc="left",
+        )
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=list(axes), shrink=0.8, pad=0.01,
-                 label="log10(grad_norm at step t / grad_norm at step T)")
+    fig.colorbar(
+        sm,
+        ax=list(axes),
+        shrink=0.8,
+        pad=0.01,
+        label="log10(grad_norm at step t / grad_norm at step T)",
+    )
     return fig
 
 
@@ -232,35 +280,60 @@ def _draw_unrolled(ax, rel: np.ndarray, cmap, norm, vmax: float) -> None:
     ts = np.concatenate([[0], shown])  # h_0 has no grad_norm of its own: the chain's start
     xs = np.arange(len(ts), dtype=float)
     r = 0.28
-    for x, t in zip(xs, ts):
+    for x, t in zip(xs, ts, strict=False):
         ax.add_patch(Circle((x, 0), r, fc="white", ec="0.2", lw=1.2, zorder=3))
         ax.text(x, 0, f"h{t}", ha="center", va="center", fontsize=8, zorder=4)
         if t > 0:
             ax.add_patch(Rectangle((x - 0.2, -1.25), 0.4, 0.4, fc="0.92", ec="0.5", zorder=3))
             ax.text(x, -1.05, f"x{t}", ha="center", va="center", fontsize=7, zorder=4)
-            ax.add_patch(FancyArrowPatch((x, -0.85), (x, -r), arrowstyle="-|>", mutation_scale=8,
-                                         color="0.6", lw=0.8))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x, -0.85), (x, -r), arrowstyle="-|>", mutation_scale=8, color="0.6", lw=0.8
+                )
+            )
     for i in range(1, len(xs)):
-        ax.add_patch(FancyArrowPatch((xs[i - 1] + r, 0), (xs[i] - r, 0), arrowstyle="-|>",
-                                     mutation_scale=8, color="0.6", lw=0.8))
+        ax.add_patch(
+            FancyArrowPatch(
+                (xs[i - 1] + r, 0),
+                (xs[i] - r, 0),
+                arrowstyle="-|>",
+                mutation_scale=8,
+                color="0.6",
+                lw=0.8,
+            )
+        )
         gap = ts[i] - ts[i - 1] > 1
         if gap:
             ax.text((xs[i - 1] + xs[i]) / 2, -0.16, "...", ha="center", fontsize=8, color="0.4")
     ax.add_patch(Rectangle((xs[-1] - 0.25, 0.85), 0.5, 0.4, fc="0.92", ec="0.5", zorder=3))
     ax.text(xs[-1], 1.05, "L", ha="center", va="center", fontsize=8, zorder=4)
-    ax.add_patch(FancyArrowPatch((xs[-1], r), (xs[-1], 0.85), arrowstyle="-|>",
-                                 mutation_scale=8, color="0.6", lw=0.8))
+    ax.add_patch(
+        FancyArrowPatch(
+            (xs[-1], r), (xs[-1], 0.85), arrowstyle="-|>", mutation_scale=8, color="0.6", lw=0.8
+        )
+    )
     # backward arrows h_{t'} -> h_t above the chain, coloured by dL/dh_t's measured norm
     for i in range(len(xs) - 1, 0, -1):
         t = ts[i - 1] if ts[i - 1] > 0 else 1  # h_0's arrow shows the earliest measured step
         v = rel[T - t]
         bad = not np.isfinite(v)
-        colour = cmap(1.0) if bad and (np.isnan(v) or v > 0) else cmap(norm(np.clip(v, -vmax, vmax)))
+        colour = (
+            cmap(1.0) if bad and (np.isnan(v) or v > 0) else cmap(norm(np.clip(v, -vmax, vmax)))
+        )
         width = 0.4 + 5.0 * (np.clip(v, -vmax, vmax) + vmax) / (2 * vmax) if not bad else 5.4
-        ax.add_patch(FancyArrowPatch((xs[i] - 0.1, r), (xs[i - 1] + 0.1, r),
-                                     connectionstyle="arc3,rad=0.5", arrowstyle="-|>",
-                                     mutation_scale=6 + 2 * width, color=colour, lw=width,
-                                     ls="--" if bad else "-", zorder=2))
+        ax.add_patch(
+            FancyArrowPatch(
+                (xs[i] - 0.1, r),
+                (xs[i - 1] + 0.1, r),
+                connectionstyle="arc3,rad=0.5",
+                arrowstyle="-|>",
+                mutation_scale=6 + 2 * width,
+                color=colour,
+                lw=width,
+                ls="--" if bad else "-",
+                zorder=2,
+            )
+        )
     ax.set_xlim(-0.6, xs[-1] + 0.8)
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")
@@ -275,16 +348,22 @@ def plot_phase_diagram(tables) -> Figure | None:
     remedies = remedy_order(cells["remedy"])
     backends = ordered(cells["backend"], BACKEND_ORDER)
     c = cells.assign(remedy=cells["remedy"].astype(str))
-    agg = c.groupby(["backend", "remedy", "seq_len", "w_rec_scale"], observed=True)[
-        "init_log10_grad_ratio"].median().reset_index()
+    agg = (
+        c.groupby(["backend", "remedy", "seq_len", "w_rec_scale"], observed=True)[
+            "init_log10_grad_ratio"
+        ]
+        .median()
+        .reset_index()
+    )
     finite = agg["init_log10_grad_ratio"][np.isfinite(agg["init_log10_grad_ratio"])]
     vmax = max(1.0, float(finite.abs().quantile(0.98))) if len(finite) else 1.0
     seq = sorted(c["seq_len"].unique())
     scales = sorted(c["w_rec_scale"].unique())
     annotate = len(seq) * len(scales) <= 80
     fig = _figure(min(3.2 * len(remedies), 22) + 1.2, 2.8 * len(backends) + 0.8)
-    axes = np.atleast_2d(fig.subplots(len(backends), len(remedies), sharex=True, sharey=True,
-                                      squeeze=False))
+    axes = np.atleast_2d(
+        fig.subplots(len(backends), len(remedies), sharex=True, sharey=True, squeeze=False)
+    )
     for i, b in enumerate(backends):
         for j, rem in enumerate(remedies):
             ax = axes[i, j]
@@ -292,22 +371,37 @@ def plot_phase_diagram(tables) -> Figure | None:
             grid = d.pivot(index="w_rec_scale", columns="seq_len", values="init_log10_grad_ratio")
             grid = grid.reindex(index=scales[::-1], columns=seq)
             shown = grid.clip(-vmax, vmax)
-            labels = grid.map(lambda v: "" if pd.isna(v) else ("inf" if np.isinf(v) else f"{v:.1f}"))
+            labels = grid.map(
+                lambda v: "" if pd.isna(v) else ("inf" if np.isinf(v) else f"{v:.1f}")
+            )
             with warnings.catch_warnings():  # seaborn 0.13.2 calls a deprecated cmap.set_bad
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
-                sns.heatmap(shown, ax=ax, cmap=DIVERGING, vmin=-vmax, vmax=vmax, center=0.0,
-                            annot=labels if annotate else False, fmt="",
-                            annot_kws={"fontsize": 7}, cbar=False, linewidths=0.5,
-                            linecolor="white")
+                sns.heatmap(
+                    shown,
+                    ax=ax,
+                    cmap=DIVERGING,
+                    vmin=-vmax,
+                    vmax=vmax,
+                    center=0.0,
+                    annot=labels if annotate else False,
+                    fmt="",
+                    annot_kws={"fontsize": 7},
+                    cbar=False,
+                    linewidths=0.5,
+                    linecolor="white",
+                )
             ax.set_title(f"{rem} | {b}", fontsize=9)
             ax.set_xlabel("seq_len" if i == len(backends) - 1 else "")
             ax.set_ylabel("w_rec_scale" if j == 0 else "")
     sm = matplotlib.cm.ScalarMappable(norm=TwoSlopeNorm(0.0, -vmax, vmax), cmap=DIVERGING)
-    fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.8,
-                 label="init log10(grad_norm[T-1] / grad_norm[0])")
-    fig.suptitle("Where gradients vanish (blue) or explode (red) at initialization "
-                 f"({seed_note(cells, band=False)})",
-                 fontsize=10)
+    fig.colorbar(
+        sm, ax=axes.ravel().tolist(), shrink=0.8, label="init log10(grad_norm[T-1] / grad_norm[0])"
+    )
+    fig.suptitle(
+        "Where gradients vanish (blue) or explode (red) at initialization "
+        f"({seed_note(cells, band=False)})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -318,8 +412,10 @@ def _scale_colours(scales) -> dict:
     logs = np.log10(np.asarray(scales, dtype=float).clip(1e-12))
     vmax = max(float(np.max(np.abs(logs))), 1e-6)
     cmap = matplotlib.colormaps[DIVERGING]
-    return {s: "0.35" if lg == 0 else cmap(0.5 + np.sign(lg) * (0.2 + 0.3 * abs(lg) / vmax))
-            for s, lg in zip(scales, logs)}
+    return {
+        s: "0.35" if lg == 0 else cmap(0.5 + np.sign(lg) * (0.2 + 0.3 * abs(lg) / vmax))
+        for s, lg in zip(scales, logs, strict=False)
+    }
 
 
 def _log_ticks(ax, values) -> None:
@@ -358,9 +454,11 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
     colours = _scale_colours(scales)
     nrows, ncols = _grid(len(remedies))
     fig = _figure(3.6 * ncols + 1.5, 2.9 * nrows + 0.6)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    axes = np.atleast_1d(
+        fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+    ).ravel()
     agg = _median_band(p, ["remedy", "w_rec_scale", "lag"], "y")
-    for ax, rem in zip(axes, remedies):
+    for ax, rem in zip(axes, remedies, strict=False):
         for s in scales:
             d = agg[(agg["remedy"] == rem) & (agg["w_rec_scale"] == s)]
             if d.empty:
@@ -368,36 +466,59 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
             ax.plot(d["lag"], d["median"], color=colours[s], lw=1.4, label=_fmt(s))
             if n_seeds(cells) > 1:
                 ax.fill_between(d["lag"], d["lo"], d["hi"], color=colours[s], alpha=0.2, lw=0)
-        k2 = cells.loc[cells["remedy"].astype(str) == rem, "truncate_k2"] if "truncate_k2" in cells else []
+        k2 = (
+            cells.loc[cells["remedy"].astype(str) == rem, "truncate_k2"]
+            if "truncate_k2" in cells
+            else []
+        )
         k2 = pd.Series(k2).dropna()
         if len(k2):
             ax.axvline(float(k2.iloc[0]), color=remedy_colour("truncated_bptt"), ls="--", lw=1.2)
-            ax.text(float(k2.iloc[0]), 0.02, f" k2={int(k2.iloc[0])}", transform=ax.get_xaxis_transform(),
-                    fontsize=8, color="0.2")
+            ax.text(
+                float(k2.iloc[0]),
+                0.02,
+                f" k2={int(k2.iloc[0])}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=8,
+                color="0.2",
+            )
         ax.set_yscale("log")
         ax.set_title(rem, fontsize=10, color=remedy_colour(rem))
         ax.grid(True, which="major", alpha=0.3)
-    for ax in axes[len(remedies):]:
+    for ax in axes[len(remedies) :]:
         ax.set_axis_off()
-    for ax in axes[(nrows - 1) * ncols:]:
+    for ax in axes[(nrows - 1) * ncols :]:
         ax.set_xlabel("lag k = T - t (steps back from the loss)")
     for ax in axes[::ncols]:
         ax.set_ylabel(ylabel)
     axes[0].legend(title="w_rec_scale", fontsize=7, title_fontsize=8)
     seq_len = int(cells["seq_len"].max())
-    fig.suptitle(f"{title}: seq_len {seq_len}, backend {first_backend(cells)}, initialization "
-                 f"({seed_note(cells)})", fontsize=10)
+    fig.suptitle(
+        f"{title}: seq_len {seq_len}, backend {first_backend(cells)}, initialization "
+        f"({seed_note(cells)})",
+        fontsize=10,
+    )
     return fig
 
 
 def plot_decay_curves(tables) -> Figure | None:
-    return _plot_by_lag(tables, "grad_norm", "grad_norm[k] / grad_norm[0]",
-                        "Gradient norm against lag", relative=True)
+    return _plot_by_lag(
+        tables,
+        "grad_norm",
+        "grad_norm[k] / grad_norm[0]",
+        "Gradient norm against lag",
+        relative=True,
+    )
 
 
 def plot_weight_grad_norm(tables) -> Figure | None:
-    return _plot_by_lag(tables, "weight_grad_norm", "||step term of dL/dW_rec||",
-                        "What each step contributes to dL/dW_rec", relative=False)
+    return _plot_by_lag(
+        tables,
+        "weight_grad_norm",
+        "||step term of dL/dW_rec||",
+        "What each step contributes to dL/dW_rec",
+        relative=False,
+    )
 
 
 # -- theory against measurement ------------------------------------------------------------
@@ -414,11 +535,16 @@ def plot_theory(tables) -> Figure | None:
         return None
     keys = ["remedy", "nonlinearity", "seq_len", "w_rec_scale"]
     keys = [k for k in keys if k in c]
-    agg = c.groupby(keys, observed=True)[["init_decay_rate", "init_spectral_norm",
-                                          "init_spectral_radius"]].median().reset_index()
+    agg = (
+        c.groupby(keys, observed=True)[
+            ["init_decay_rate", "init_spectral_norm", "init_spectral_radius"]
+        ]
+        .median()
+        .reset_index()
+    )
     agg["remedy"] = agg["remedy"].astype(str)
     nls = ordered(agg["nonlinearity"], tuple(GAMMA)) if "nonlinearity" in agg else ["tanh"]
-    markers = dict(zip(nls, "osD^v"))
+    markers = dict(zip(nls, "osD^v", strict=False))
     fig = _figure(11, 4.6)
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
     x1 = _log10(agg["init_spectral_norm"])
@@ -428,14 +554,27 @@ def plot_theory(tables) -> Figure | None:
             m = (agg["remedy"] == rem) & (agg.get("nonlinearity", "tanh") == nl)
             if not m.any():
                 continue
-            kw = dict(color=remedy_colour(rem), marker=markers.get(nl, "o"), s=22, alpha=0.8,
-                      edgecolor="none")
+            kw = {
+                "color": remedy_colour(rem),
+                "marker": markers.get(nl, "o"),
+                "s": 22,
+                "alpha": 0.8,
+                "edgecolor": "none",
+            }
             ax1.scatter(x1[m], agg.loc[m, "init_decay_rate"], label=f"{rem} ({nl})", **kw)
             ax2.scatter(x2[m], agg.loc[m, "init_decay_rate"], **kw)
-    xs = np.linspace(min(np.nanmin(x1), np.nanmin(x2), -0.5), max(np.nanmax(x1), np.nanmax(x2), 0.5), 50)
+    xs = np.linspace(
+        min(np.nanmin(x1), np.nanmin(x2), -0.5), max(np.nanmax(x1), np.nanmax(x2), 0.5), 50
+    )
     for g in sorted({GAMMA.get(nl, 1.0) for nl in nls}, reverse=True):
-        ax1.plot(xs, xs + np.log10(g), color="0.3", ls="--", lw=1.2,
-                 label=f"bound log10({'' if g == 1 else '1/4 * '}sigma_max)")
+        ax1.plot(
+            xs,
+            xs + np.log10(g),
+            color="0.3",
+            ls="--",
+            lw=1.2,
+            label=f"bound log10({'' if g == 1 else '1/4 * '}sigma_max)",
+        )
     ax2.plot(xs, xs, color="0.3", ls=":", lw=1.4, label="linear RNN, W = s Q: log10 s (exact)")
     ax1.set_xlabel("log10 spectral_norm of W_rec (sigma_max)")
     ax2.set_xlabel("log10 spectral_radius of W_rec (s)")
@@ -445,9 +584,11 @@ def plot_theory(tables) -> Figure | None:
         ax.grid(True, alpha=0.3)
     ax1.legend(fontsize=7, loc="upper left")
     ax2.legend(fontsize=7, loc="upper left")
-    fig.suptitle("Measured decay against the spectrum of W_rec "
-                 f"(rnn/esn cells; {seed_note(cells, band=False)})",
-                 fontsize=10)
+    fig.suptitle(
+        "Measured decay against the spectrum of W_rec "
+        f"(rnn/esn cells; {seed_note(cells, band=False)})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -464,8 +605,11 @@ def best_lr(cells: pd.DataFrame) -> pd.DataFrame:
     solved rate, then the lowest median normalized_loss (as the papers tuned per method)."""
     if "lr" not in cells or cells["lr"].nunique() <= 1:
         return cells
-    score = cells.groupby(["remedy", "seq_len", "lr"], observed=True).agg(
-        solved=("solved", "mean"), loss=("normalized_loss", "median")).reset_index()
+    score = (
+        cells.groupby(["remedy", "seq_len", "lr"], observed=True)
+        .agg(solved=("solved", "mean"), loss=("normalized_loss", "median"))
+        .reset_index()
+    )
     score = score.sort_values(["solved", "loss"], ascending=[False, True], na_position="last")
     best = score.drop_duplicates(["remedy", "seq_len"])[["remedy", "seq_len", "lr"]]
     return cells.merge(best, on=["remedy", "seq_len", "lr"])
@@ -488,24 +632,37 @@ def plot_remedy_decay(tables) -> Figure | None:
     seq = sorted(c["seq_len"].unique())
     fig = _figure(min(4 * len(seq), 16) + 1.5, 4.2)
     axes = np.atleast_1d(fig.subplots(1, len(seq), sharex=True, sharey=True, squeeze=False)).ravel()
-    agg = c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)[
-        ["init_decay_rate", "trained_decay_rate"]].median().reset_index()
+    agg = (
+        c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)[
+            ["init_decay_rate", "trained_decay_rate"]
+        ]
+        .median()
+        .reset_index()
+    )
     lo = float(min(agg["init_decay_rate"].min(), agg["trained_decay_rate"].min()))
     hi = float(max(agg["init_decay_rate"].max(), agg["trained_decay_rate"].max()))
-    for ax, L in zip(axes, seq):
+    for ax, L in zip(axes, seq, strict=False):
         ax.plot([lo, hi], [lo, hi], color="0.5", ls=":", lw=1)
         for rem in remedy_order(agg["remedy"]):
             d = agg[(agg["remedy"] == rem) & (agg["seq_len"] == L)]
-            ax.scatter(d["init_decay_rate"], d["trained_decay_rate"], color=remedy_colour(rem),
-                       s=26, label=rem, alpha=0.85)
+            ax.scatter(
+                d["init_decay_rate"],
+                d["trained_decay_rate"],
+                color=remedy_colour(rem),
+                s=26,
+                label=rem,
+                alpha=0.85,
+            )
         ax.set_title(f"seq_len {L}", fontsize=10)
         ax.set_xlabel("decay_rate at initialization")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("decay_rate after training")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle("decay_rate before and after training "
-                 f"(a point per w_rec_scale; {seed_note(cells, band=False)})",
-                 fontsize=10)
+    fig.suptitle(
+        "decay_rate before and after training "
+        f"(a point per w_rec_scale; {seed_note(cells, band=False)})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -513,8 +670,9 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     cells = trained_cells(frame(tables, "cells"))
     if cells.empty:
         return None
-    c = best_lr(cells.assign(remedy=cells["remedy"].astype(str),
-                             solved=cells["solved"].astype(float)))
+    c = best_lr(
+        cells.assign(remedy=cells["remedy"].astype(str), solved=cells["solved"].astype(float))
+    )
     fig = _figure(11, 4.2)
     ax1, ax2 = fig.subplots(1, 2, sharex=True)
     loss = _median_band(c, ["remedy", "seq_len"], "normalized_loss")
@@ -527,8 +685,15 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         d = rate[rate["remedy"] == rem]
         ax2.plot(d["seq_len"], d["solved"], "-o", color=col, ms=4, label=rem)
     ax1.axhline(1.0, color="0.5", ls=":", lw=1)
-    ax1.text(0.01, 1.0, "chance", transform=ax1.get_yaxis_transform(), va="bottom", fontsize=8,
-             color="0.4")  # x in axes units: the log seq_len axis set below moves the limits
+    ax1.text(
+        0.01,
+        1.0,
+        "chance",
+        transform=ax1.get_yaxis_transform(),
+        va="bottom",
+        fontsize=8,
+        color="0.4",
+    )  # x in axes units: the log seq_len axis set below moves the limits
     ax1.set_yscale("log")
     _cap_loss_axis(ax1, loss)
     _plain_log_y(ax1)
@@ -540,7 +705,9 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         ax.set_xlabel("seq_len")
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    note = "; ".join(x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x)
+    note = "; ".join(
+        x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x
+    )
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
     return fig
 
@@ -555,18 +722,32 @@ def _cap_loss_axis(ax, loss: pd.DataFrame) -> None:
     shown = shown[np.isfinite(shown) & (shown > 0) & (shown <= LOSS_CAP)]
     ax.set_ylim(float(shown.min()) / 1.5 if len(shown) else LOSS_CAP / 1e3, LOSS_CAP)
     for rem, d in over.groupby("remedy", sort=False):
-        ax.scatter(d["seq_len"], np.full(len(d), LOSS_CAP), marker="^", s=40, clip_on=False,
-                   color=remedy_colour(str(rem)), edgecolor="white", lw=0.5, zorder=5)
-    ax.set_title(f"\u25b2 values above {LOSS_CAP:g} cut off (largest {loss['hi'].max():.1e})",
-                 fontsize=8, loc="right", color="0.3")
+        ax.scatter(
+            d["seq_len"],
+            np.full(len(d), LOSS_CAP),
+            marker="^",
+            s=40,
+            clip_on=False,
+            color=remedy_colour(str(rem)),
+            edgecolor="white",
+            lw=0.5,
+            zorder=5,
+        )
+    ax.set_title(
+        f"\u25b2 values above {LOSS_CAP:g} cut off (largest {loss['hi'].max():.1e})",
+        fontsize=8,
+        loc="right",
+        color="0.3",
+    )
 
 
 def plot_training_curves(tables) -> Figure | None:
     cells, tr = trained_cells(frame(tables, "cells")), frame(tables, "training")
     if cells.empty or tr.empty:
         return None
-    c = best_lr(cells.assign(remedy=cells["remedy"].astype(str),
-                             solved=cells["solved"].astype(float)))
+    c = best_lr(
+        cells.assign(remedy=cells["remedy"].astype(str), solved=cells["solved"].astype(float))
+    )
     c = c[c["seq_len"] == c["seq_len"].max()]
     t = tr.merge(c[["cell_id", "remedy", "w_rec_scale", "baseline_loss"]], on="cell_id")
     if t.empty:
@@ -577,10 +758,14 @@ def plot_training_curves(tables) -> Figure | None:
     scales = sorted(t["w_rec_scale"].unique())
     nrows, ncols = _grid(len(scales))
     fig = _figure(3.8 * ncols + 1.8, 3.0 * nrows + 0.6)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    axes = np.atleast_1d(
+        fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+    ).ravel()
     agg = _median_band(t, ["remedy", "w_rec_scale", "step"], "y")
-    clip = t.groupby(["remedy", "w_rec_scale", "step"], observed=True)["clipped"].mean().reset_index()
-    for ax, s in zip(axes, scales):
+    clip = (
+        t.groupby(["remedy", "w_rec_scale", "step"], observed=True)["clipped"].mean().reset_index()
+    )
+    for ax, s in zip(axes, scales, strict=False):
         for rem in remedy_order(t["remedy"]):
             d = agg[(agg["remedy"] == rem) & (agg["w_rec_scale"] == s)]
             if d.empty:
@@ -589,7 +774,9 @@ def plot_training_curves(tables) -> Figure | None:
             ax.plot(d["step"], d["median"], color=col, lw=1.2, label=rem)
             if n_seeds(cells) > 1:
                 ax.fill_between(d["step"], d["lo"], d["hi"], color=col, alpha=0.12, lw=0)
-            k = clip[(clip["remedy"] == rem) & (clip["w_rec_scale"] == s) & (clip["clipped"] >= 0.5)]
+            k = clip[
+                (clip["remedy"] == rem) & (clip["w_rec_scale"] == s) & (clip["clipped"] >= 0.5)
+            ]
             if len(k):
                 y = d.set_index("step")["median"].reindex(k["step"]).to_numpy() * 0.8
                 ax.scatter(k["step"], y, marker="|", color=col, s=30, lw=1)
@@ -598,25 +785,28 @@ def plot_training_curves(tables) -> Figure | None:
         ax.set_title(f"w_rec_scale {_fmt(s)}", fontsize=10)
         ax.grid(True, alpha=0.3)
     top = float(t["y"].max())
-    cut = f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})" if top > LOSS_CAP else ""
+    cut = (
+        f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})" if top > LOSS_CAP else ""
+    )
     if cut:  # a blown-up run (1e30) would squash every other curve to a line at 1
         axes[0].set_ylim(max(float(t["y"].min()) / 1.5, LOSS_CAP / 1e6), LOSS_CAP)  # shared y
-    for ax in axes[:len(scales)]:
+    for ax in axes[: len(scales)]:
         _plain_log_y(ax)  # once every panel is drawn: the shared limits are final
-    for ax in axes[len(scales):]:
+    for ax in axes[len(scales) :]:
         ax.set_axis_off()
-    for ax in axes[(nrows - 1) * ncols:]:
+    for ax in axes[(nrows - 1) * ncols :]:
         ax.set_xlabel("training step")
     for ax in axes[::ncols]:
         ax.set_ylabel("loss / baseline_loss")
     lines = {}  # one legend for the figure, outside the grid, so no column widens for it
-    for ax in axes[:len(scales)]:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
+    for ax in axes[: len(scales)]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             lines.setdefault(label, handle)
     fig.legend(lines.values(), lines.keys(), fontsize=7, loc="outside right center")
     note = "; ".join(x for x in (lr_note(cells), seed_note(cells), cut) if x)
-    fig.suptitle(f"Training curves at seq_len {int(c['seq_len'].max())} (| = clipped; {note})",
-                 fontsize=10)
+    fig.suptitle(
+        f"Training curves at seq_len {int(c['seq_len'].max())} (| = clipped; {note})", fontsize=10
+    )
     return fig
 
 
@@ -639,8 +829,17 @@ def backend_agreement(tables) -> pd.DataFrame:
     the largest relative difference over DESIGN.md's quantities and the verdict
     ``agree`` | ``disagree`` | ``chaotic`` (lyapunov_max > 0)."""
     cells, prof = frame(tables, "cells"), frame(tables, "profiles")
-    cols = ["pair", "seq_len", "remedy", "w_rec_scale", "seed", "lyapunov_max", "max_rel_diff",
-            "worst", "verdict"]
+    cols = [
+        "pair",
+        "seq_len",
+        "remedy",
+        "w_rec_scale",
+        "seed",
+        "lyapunov_max",
+        "max_rel_diff",
+        "worst",
+        "verdict",
+    ]
     if cells.empty or set(cells["backend"]) < {"numpy", "torch"}:
         return pd.DataFrame(columns=cols)
     c = cells[cells["dtype"] == "float64"] if "dtype" in cells else cells
@@ -669,16 +868,25 @@ def backend_agreement(tables) -> pd.DataFrame:
         oks["grad_norm profile"] = g["ok"].all().reindex(common).fillna(True).to_numpy()
     R = pd.DataFrame(rels, index=common)
     ok_all = pd.DataFrame(oks, index=common).all(axis=1)
-    lyap = np.fmax(a["init_lyapunov_max"].to_numpy(), b["init_lyapunov_max"].to_numpy()) \
-        if "init_lyapunov_max" in a else np.full(len(common), np.nan)
+    lyap = (
+        np.fmax(a["init_lyapunov_max"].to_numpy(), b["init_lyapunov_max"].to_numpy())
+        if "init_lyapunov_max" in a
+        else np.full(len(common), np.nan)
+    )
     verdict = np.where(lyap > 0, "chaotic", np.where(ok_all, "agree", "disagree"))
-    out = pd.DataFrame({
-        "pair": [x.replace(sep, " ") for x in common],
-        "seq_len": a["seq_len"].to_numpy(), "remedy": a["remedy"].astype(str).to_numpy(),
-        "w_rec_scale": a["w_rec_scale"].to_numpy(), "seed": a["seed"].to_numpy(),
-        "lyapunov_max": lyap, "max_rel_diff": R.max(axis=1).to_numpy(),
-        "worst": R.fillna(-1).idxmax(axis=1).to_numpy(), "verdict": verdict,
-    })
+    out = pd.DataFrame(
+        {
+            "pair": [x.replace(sep, " ") for x in common],
+            "seq_len": a["seq_len"].to_numpy(),
+            "remedy": a["remedy"].astype(str).to_numpy(),
+            "w_rec_scale": a["w_rec_scale"].to_numpy(),
+            "seed": a["seed"].to_numpy(),
+            "lyapunov_max": lyap,
+            "max_rel_diff": R.max(axis=1).to_numpy(),
+            "worst": R.fillna(-1).idxmax(axis=1).to_numpy(),
+            "verdict": verdict,
+        }
+    )
     return out
 
 
@@ -700,8 +908,9 @@ def plot_backend_agreement(tables) -> Figure | None:
     for v in ("agree", "chaotic", "disagree"):
         m = ag["verdict"] == v
         if m.any():
-            ax.scatter(x[m], y[m], s=18, color=VERDICT_COLOURS[v], alpha=0.8,
-                       label=f"{v} ({int(m.sum())})")
+            ax.scatter(
+                x[m], y[m], s=18, color=VERDICT_COLOURS[v], alpha=0.8, label=f"{v} ({int(m.sum())})"
+            )
     ax.axhline(AGREE_RTOL, color="0.3", ls="--", lw=1)
     ax.text(ax.get_xlim()[0], AGREE_RTOL, " tolerance 1e-8", va="bottom", fontsize=8)
     ax.axvline(0, color="0.6", ls=":", lw=1)
@@ -710,8 +919,9 @@ def plot_backend_agreement(tables) -> Figure | None:
     ax.set_ylabel("largest relative difference numpy vs torch")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.suptitle(f"Backend agreement over {len(ag)} float64 pairs (exact matches at {floor:g})",
-                 fontsize=10)
+    fig.suptitle(
+        f"Backend agreement over {len(ag)} float64 pairs (exact matches at {floor:g})", fontsize=10
+    )
     return fig
 
 
@@ -738,8 +948,10 @@ def plot_speed(tables) -> Figure | None:
                 continue
             label = b
             if fit and len(d) > 1:  # the scaling exponent of the median time in seq_len
-                label += f" (slope {np.polyfit(np.log10(d[axis]), np.log10(d['median']), 1)[0]:.2f})"
-            line, = ax.plot(d[axis], d["median"], marker=BACKEND_MARKERS.get(b, "^"), label=label)
+                label += (
+                    f" (slope {np.polyfit(np.log10(d[axis]), np.log10(d['median']), 1)[0]:.2f})"
+                )
+            (line,) = ax.plot(d[axis], d["median"], marker=BACKEND_MARKERS.get(b, "^"), label=label)
             ax.fill_between(d[axis], d["lo"], d["hi"], color=line.get_color(), alpha=0.15, lw=0)
         _log_ticks(ax, c[axis])
         if log_y:
@@ -751,12 +963,19 @@ def plot_speed(tables) -> Figure | None:
         if c[axis].nunique() == 1:
             ax.set_title(f"one {axis} in this study", fontsize=9)
 
-    lines(axes[0, 0], "seq_len", "init_profile_seconds", "profile_seconds (median; band min-max)",
-          fit=True)
+    lines(
+        axes[0, 0],
+        "seq_len",
+        "init_profile_seconds",
+        "profile_seconds (median; band min-max)",
+        fit=True,
+    )
     lines(axes[0, 1], "hidden", "init_profile_seconds", "profile_seconds (median; band min-max)")
     ax = axes[0, 2]
     if _has(cells, "overhead_s"):
-        data = [cells.loc[cells["backend"] == b, "overhead_s"].dropna().to_numpy() for b in backends]
+        data = [
+            cells.loc[cells["backend"] == b, "overhead_s"].dropna().to_numpy() for b in backends
+        ]
         ax.boxplot(data, tick_labels=backends)
         ax.set_ylabel("overhead_s per cell (outside the cell)")
         ax.grid(True, axis="y", alpha=0.3)
@@ -769,13 +988,19 @@ def plot_speed(tables) -> Figure | None:
         state_mb = (c["steps"] + 1) * c["batch"] * c["hidden"] * itemsize / 1e6
         c["peak_arrays"] = c["init_profile_peak_mb"] / state_mb if memory else np.nan
         if machine:
-            lines(axes[1, 0], "hidden", "gemm_share",
-                  "achieved GFLOP/s, % of this machine's GEMM rate", log_y=False)
+            lines(
+                axes[1, 0],
+                "hidden",
+                "gemm_share",
+                "achieved GFLOP/s, % of this machine's GEMM rate",
+                log_y=False,
+            )
             axes[1, 0].axhline(100, color="0.5", ls=":", lw=1)
             if c["gemm_share"].max() > 200:  # a call-bound step GEMM (B = 1) makes the rate tiny
                 axes[1, 0].set_ylim(0, 200)
-                axes[1, 0].set_title(f"above 200% cut off (largest {c['gemm_share'].max():.0f}%)",
-                                     fontsize=9)
+                axes[1, 0].set_title(
+                    f"above 200% cut off (largest {c['gemm_share'].max():.0f}%)", fontsize=9
+                )
         else:
             axes[1, 0].set_axis_off()
         if memory:
@@ -783,11 +1008,17 @@ def plot_speed(tables) -> Figure | None:
         else:
             axes[1, 1].set_axis_off()
         axes[1, 2].set_axis_off()
-        axes[1, 2].text(0, 0.5, "GEMM rate: measured in each cell's job at its step shape\n"
-                        "(B, H) x (H, G H), same library, dtype and device.\n"
-                        "Useful FLOPs: 6 B G H^2 T a profile.\n"
-                        "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
-                        "(torch on CPU), CUDA peak (cuda).", fontsize=8, va="center")
+        axes[1, 2].text(
+            0,
+            0.5,
+            "GEMM rate: measured in each cell's job at its step shape\n"
+            "(B, H) x (H, G H), same library, dtype and device.\n"
+            "Useful FLOPs: 6 B G H^2 T a profile.\n"
+            "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
+            "(torch on CPU), CUDA peak (cuda).",
+            fontsize=8,
+            va="center",
+        )
     fig.suptitle("Speed of the forward + full BPTT pass, per backend (all cells)", fontsize=10)
     return fig
 
@@ -803,7 +1034,7 @@ def plot_memory_capacity(tables) -> Figure | None:
     fig = _figure(7.5, 4.2)
     ax = fig.subplots()
     palette = sns.color_palette("colorblind", n_colors=max(band["reservoir"].nunique(), 1))
-    for colour, (name, d) in zip(palette, band.groupby("reservoir", sort=True)):
+    for colour, (name, d) in zip(palette, band.groupby("reservoir", sort=True), strict=False):
         ax.plot(d["w_rec_scale"], d["median"], "-o", color=colour, ms=4, label=name)
         ax.fill_between(d["w_rec_scale"], d["lo"], d["hi"], color=colour, alpha=0.15, lw=0)
     ax.axhline(1.0, color="0.3", ls="--", lw=1)
@@ -818,19 +1049,21 @@ def plot_memory_capacity(tables) -> Figure | None:
     return fig
 
 
-FIGURES: "OrderedDict[str, Callable[[Any], Figure | None]]" = OrderedDict([
-    ("unrolled", plot_unrolled),
-    ("phase_diagram", plot_phase_diagram),
-    ("decay_curves", plot_decay_curves),
-    ("weight_grad_norm", plot_weight_grad_norm),
-    ("theory", plot_theory),
-    ("remedy_decay", plot_remedy_decay),
-    ("solved_vs_seq_len", plot_solved_vs_seq_len),
-    ("training_curves", plot_training_curves),
-    ("backend_agreement", plot_backend_agreement),
-    ("speed", plot_speed),
-    ("memory_capacity", plot_memory_capacity),
-])
+FIGURES: OrderedDict[str, Callable[[Any], Figure | None]] = OrderedDict(
+    [
+        ("unrolled", plot_unrolled),
+        ("phase_diagram", plot_phase_diagram),
+        ("decay_curves", plot_decay_curves),
+        ("weight_grad_norm", plot_weight_grad_norm),
+        ("theory", plot_theory),
+        ("remedy_decay", plot_remedy_decay),
+        ("solved_vs_seq_len", plot_solved_vs_seq_len),
+        ("training_curves", plot_training_curves),
+        ("backend_agreement", plot_backend_agreement),
+        ("speed", plot_speed),
+        ("memory_capacity", plot_memory_capacity),
+    ]
+)
 assert list(FIGURES) == list(CAPTIONS), "every figure has a caption, in the same order"
 FORMATS = ("png", "svg", "pdf")
 DPI = 110

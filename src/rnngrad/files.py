@@ -1,10 +1,11 @@
 """Atomic file writes: a reader (or a killed run) never sees a half-written result."""
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:

@@ -16,6 +16,7 @@ Example
 >>> bool(np.allclose(W @ W.T, 0.81 * np.eye(4)))
 True
 """
+
 from __future__ import annotations
 
 import zlib
@@ -73,22 +74,28 @@ def recurrent_matrix(init: str, hidden: int, scale: float, rng: np.random.Genera
 def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]:
     """All weights of a cell's model as float64 NumPy arrays, PyTorch names and shapes."""
     H, G = s.hidden, GATES[s.model]
-    w_hh = np.concatenate([
-        recurrent_matrix(s.init, H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, s.init, H, g))
-        for g in range(G)
-    ])
+    w_hh = np.concatenate(
+        [
+            recurrent_matrix(
+                s.init, H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, s.init, H, g)
+            )
+            for g in range(G)
+        ]
+    )
     smart = s.init == "sparse"  # Pascanu's smart init also draws W_out ~ N(0, 0.01)
     out_std = 0.1 if smart else 1.0 / np.sqrt(H)
     params = {
-        "weight_ih": s.input_scale * stream(s.seed, "w_ih", s.model, H, n_in).standard_normal((G * H, n_in)),
+        "weight_ih": s.input_scale
+        * stream(s.seed, "w_ih", s.model, H, n_in).standard_normal((G * H, n_in)),
         "weight_hh": w_hh,
         "bias_ih": np.zeros(G * H),
         "bias_hh": np.zeros(G * H),
-        "weight_out": out_std * stream(s.seed, "w_out", s.model, H, n_out).standard_normal((n_out, H)),
+        "weight_out": out_std
+        * stream(s.seed, "w_out", s.model, H, n_out).standard_normal((n_out, H)),
         "bias_out": np.zeros(n_out),
     }
     if s.model == "lstm":
-        params["bias_ih"][H:2 * H] = 1.0  # forget-gate bias 1 (bias_ih 1, bias_hh 0)
+        params["bias_ih"][H : 2 * H] = 1.0  # forget-gate bias 1 (bias_ih 1, bias_hh 0)
     return params
 
 

@@ -10,6 +10,7 @@ Example
 >>> round(decay_rate(g), 6), horizon(g)
 (-0.30103, 10)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -86,8 +87,10 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
     buf = np.empty((min(JACOBIAN_CHUNK, max(T - 1, 1)), S, S))
     logs = np.empty(len(buf))
     n = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-            _one_blas_thread():
+    with (
+        np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+        _one_blas_thread(),
+    ):
         for k in range(1, T):
             P = P @ J[T - k]  # J has index t-1 for step t
             c = np.max(np.abs(P))
@@ -102,7 +105,7 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
             n += 1
             if n == len(buf) or k == T - 1:
                 top = np.linalg.eigvalsh(buf[:n] @ buf[:n].transpose(0, 2, 1))[:, -1]
-                out[k - n + 1:k + 1] = 0.5 * np.log10(np.maximum(top, 0.0)) + logs[:n]
+                out[k - n + 1 : k + 1] = 0.5 * np.log10(np.maximum(top, 0.0)) + logs[:n]
                 n = 0
     return out
 
@@ -133,7 +136,7 @@ def recurrent_block(model: str, weight_hh: np.ndarray) -> np.ndarray:
     """The H x H matrix whose spectrum the metrics report: W_hh, or a gated model's candidate
     block (lstm g gate, gru n gate)."""
     H = weight_hh.shape[1]
-    return weight_hh[2 * H:3 * H] if model in ("lstm", "gru") else weight_hh
+    return weight_hh[2 * H : 3 * H] if model in ("lstm", "gru") else weight_hh
 
 
 def spectral_norm(W: np.ndarray) -> float:

@@ -11,6 +11,7 @@ Example
 >>> build_report("default", "results/default/tables", "results/default/figures",
 ...              "reports/default.html")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,80 +31,121 @@ from rnngrad import claims, figures
 from rnngrad.files import atomic_write
 from rnngrad.tables import TABLES, read_tables
 
-PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
-              "host", "python_version")
+PROVENANCE = (
+    "rnngrad_version",
+    "code_hash",
+    "numpy_version",
+    "torch_version",
+    "git_commit",
+    "host",
+    "python_version",
+)
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
 LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
 
 REMEDY_TEXT = {
-    "none": ("Plain full backpropagation through time with the study's optimizer: the baseline "
-             "every remedy is compared with.", "Rumelhart, Hinton and Williams 1986; Werbos 1990."),
-    "clip_norm": ("Gradient clipping by global norm: when the norm of the whole gradient exceeds "
-                  "a threshold, the gradient is rescaled to the threshold, keeping its direction. "
-                  "It tames exploding gradients and does nothing for vanishing ones.",
-                  "Pascanu, Mikolov and Bengio 2013, On the difficulty of training recurrent "
-                  "neural networks, ICML, Algorithm 1."),
-    "clip_value": ("Gradient clipping by value: each component is clamped to [-threshold, "
-                   "threshold], which also changes the gradient's direction.",
-                   "Mikolov 2012, Statistical language models based on neural networks (thesis); "
-                   "compared in Pascanu et al. 2013."),
-    "truncated_bptt": ("Truncated BPTT(k1, k2): every k1 steps the losses are backpropagated at "
-                       "most k2 steps back. It bounds cost and explosion but cannot learn "
-                       "dependencies longer than k2 (marked on the profiles).",
-                       "Williams and Peng 1990, An efficient gradient-based algorithm for on-line "
-                       "training of recurrent network trajectories, Neural Computation."),
-    "penalty": ("Pascanu's regularizer Omega, which pushes each step's Jacobian to preserve the "
-                "norm of the backpropagated error (their eq. 10, with dL/ds_{k+1} and s_k held "
-                "constant), combined with clipping by norm: their SGD-CR.",
-                "Pascanu, Mikolov and Bengio 2013, ICML, section 3.3."),
-    "l2_penalty": ("An L2 penalty on W_rec (weight decay on the recurrent matrix), which pulls its "
-                   "spectral radius down: it fights explosion and favours vanishing.",
-                   "Pascanu et al. 2013 discuss it as the classic alternative; Bengio et al. 1994."),
-    "orthogonal_init": ("W_rec initialized as s times a random orthogonal matrix: every singular "
-                        "value equals s, so a linear network neither shrinks nor grows any "
-                        "direction at s = 1.",
-                        "Saxe, McClelland and Ganguli 2014, Exact solutions to the nonlinear "
-                        "dynamics of learning in deep linear neural networks, ICLR."),
-    "identity_init": ("IRNN: W_rec = s times the identity with ReLU units, so at s = 1 the state "
-                      "is copied forward and the gradient passes back unchanged through active "
-                      "units.",
-                      "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
-                      "of rectified linear units, arXiv:1504.00941."),
-    "smart_init": ("Pascanu's 'smart' initialization: sparse W_rec (15 incoming weights per unit) "
-                   "scaled to spectral radius s, and small input weights.",
-                   "Pascanu et al. 2013, after Sutskever, Martens, Dahl and Hinton 2013."),
-    "esn": ("Echo state network: a fixed random leaky reservoir whose output weights are fitted "
-            "by ridge regression in closed form, so no gradient flows through time at all.",
-            "Jaeger 2001, The 'echo state' approach to analysing and training recurrent neural "
-            "networks, GMD Report 148; Jaeger and Haas 2004, Science."),
-    "lstm": ("Long short-term memory: a gated cell state with an additive update (forget-gate "
-             "bias 1) gives the error a path that neither vanishes nor explodes when the gates "
-             "stay open.",
-             "Hochreiter and Schmidhuber 1997, Long short-term memory, Neural Computation; Gers, "
-             "Schmidhuber and Cummins 2000 (forget gate)."),
-    "gru": ("Gated recurrent unit: update and reset gates interpolate between the old state and "
-            "a candidate, a lighter gated path for the gradient.",
-            "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP."),
+    "none": (
+        "Plain full backpropagation through time with the study's optimizer: the baseline "
+        "every remedy is compared with.",
+        "Rumelhart, Hinton and Williams 1986; Werbos 1990.",
+    ),
+    "clip_norm": (
+        "Gradient clipping by global norm: when the norm of the whole gradient exceeds "
+        "a threshold, the gradient is rescaled to the threshold, keeping its direction. "
+        "It tames exploding gradients and does nothing for vanishing ones.",
+        "Pascanu, Mikolov and Bengio 2013, On the difficulty of training recurrent "
+        "neural networks, ICML, Algorithm 1.",
+    ),
+    "clip_value": (
+        "Gradient clipping by value: each component is clamped to [-threshold, "
+        "threshold], which also changes the gradient's direction.",
+        "Mikolov 2012, Statistical language models based on neural networks (thesis); "
+        "compared in Pascanu et al. 2013.",
+    ),
+    "truncated_bptt": (
+        "Truncated BPTT(k1, k2): every k1 steps the losses are backpropagated at "
+        "most k2 steps back. It bounds cost and explosion but cannot learn "
+        "dependencies longer than k2 (marked on the profiles).",
+        "Williams and Peng 1990, An efficient gradient-based algorithm for on-line "
+        "training of recurrent network trajectories, Neural Computation.",
+    ),
+    "penalty": (
+        "Pascanu's regularizer Omega, which pushes each step's Jacobian to preserve the "
+        "norm of the backpropagated error (their eq. 10, with dL/ds_{k+1} and s_k held "
+        "constant), combined with clipping by norm: their SGD-CR.",
+        "Pascanu, Mikolov and Bengio 2013, ICML, section 3.3.",
+    ),
+    "l2_penalty": (
+        "An L2 penalty on W_rec (weight decay on the recurrent matrix), which pulls its "
+        "spectral radius down: it fights explosion and favours vanishing.",
+        "Pascanu et al. 2013 discuss it as the classic alternative; Bengio et al. 1994.",
+    ),
+    "orthogonal_init": (
+        "W_rec initialized as s times a random orthogonal matrix: every singular "
+        "value equals s, so a linear network neither shrinks nor grows any "
+        "direction at s = 1.",
+        "Saxe, McClelland and Ganguli 2014, Exact solutions to the nonlinear "
+        "dynamics of learning in deep linear neural networks, ICLR.",
+    ),
+    "identity_init": (
+        "IRNN: W_rec = s times the identity with ReLU units, so at s = 1 the state "
+        "is copied forward and the gradient passes back unchanged through active "
+        "units.",
+        "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
+        "of rectified linear units, arXiv:1504.00941.",
+    ),
+    "smart_init": (
+        "Pascanu's 'smart' initialization: sparse W_rec (15 incoming weights per unit) "
+        "scaled to spectral radius s, and small input weights.",
+        "Pascanu et al. 2013, after Sutskever, Martens, Dahl and Hinton 2013.",
+    ),
+    "esn": (
+        "Echo state network: a fixed random leaky reservoir whose output weights are fitted "
+        "by ridge regression in closed form, so no gradient flows through time at all.",
+        "Jaeger 2001, The 'echo state' approach to analysing and training recurrent neural "
+        "networks, GMD Report 148; Jaeger and Haas 2004, Science.",
+    ),
+    "lstm": (
+        "Long short-term memory: a gated cell state with an additive update (forget-gate "
+        "bias 1) gives the error a path that neither vanishes nor explodes when the gates "
+        "stay open.",
+        "Hochreiter and Schmidhuber 1997, Long short-term memory, Neural Computation; Gers, "
+        "Schmidhuber and Cummins 2000 (forget gate).",
+    ),
+    "gru": (
+        "Gated recurrent unit: update and reset gates interpolate between the old state and "
+        "a candidate, a lighter gated path for the gradient.",
+        "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP.",
+    ),
 }
 
 # column -> (unit, meaning); init_/trained_ metrics are described once, without their prefix
 METRIC_COLUMNS = {
     "decay_rate": ("log10 per step", "least-squares slope of log10 grad_norm[k] against lag k"),
     "jacobian_decay_rate": ("log10 per step", "the same slope of jacobian_norm"),
-    "log10_grad_ratio": ("log10 (ratio)", "log10(grad_norm[steps-1] / grad_norm[0]): < 0 vanishing, "
-                         "> 0 exploding"),
+    "log10_grad_ratio": (
+        "log10 (ratio)",
+        "log10(grad_norm[steps-1] / grad_norm[0]): < 0 vanishing, > 0 exploding",
+    ),
     "horizon": ("steps", "smallest lag with grad_norm below 1e-3 grad_norm[0]; steps when none"),
-    "lyapunov_max": ("ln per step (natural log)", "largest Lyapunov exponent of the state map "
-                     "along the first probe sequence (QR method)"),
+    "lyapunov_max": (
+        "ln per step (natural log)",
+        "largest Lyapunov exponent of the state map along the first probe sequence (QR method)",
+    ),
     "spectral_radius": ("1", "largest |eigenvalue| of W_rec (gated models: candidate block)"),
     "spectral_norm": ("1", "largest singular value of W_rec (gated models: candidate block)"),
     "profile_seconds": ("s", "median wall time of the forward + backward pass giving grad_norm"),
     "jacobian_seconds": ("s", "median wall time of the Jacobian norms and lyapunov_max"),
     "probe_loss": ("loss units of the task", "task loss of the probe batch"),
-    "profile_gflops": ("GFLOP/s", "useful FLOPs of the profile pass (6BH^2T per gate block) per "
-                       "second of profile_seconds"),
-    "profile_peak_mb": ("MB", "peak memory of one profile pass above what was held before it "
-                        "(tracemalloc for NumPy, peak RSS rise or CUDA peak for torch)"),
+    "profile_gflops": (
+        "GFLOP/s",
+        "useful FLOPs of the profile pass (6BH^2T per gate block) per second of profile_seconds",
+    ),
+    "profile_peak_mb": (
+        "MB",
+        "peak memory of one profile pass above what was held before it "
+        "(tracemalloc for NumPy, peak RSS rise or CUDA peak for torch)",
+    ),
 }
 COLUMNS = {
     "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
@@ -147,8 +189,10 @@ COLUMNS = {
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
-    "gemm_gflops": ("GFLOP/s", "this machine's GEMM rate at the cell's per-step matrix shape, "
-                    "measured in the same job"),
+    "gemm_gflops": (
+        "GFLOP/s",
+        "this machine's GEMM rate at the cell's per-step matrix shape, measured in the same job",
+    ),
     "rnngrad_version": ("text", "package version"),
     "code_hash": ("hex", "hash of the package source that computed the cell"),
     "numpy_version": ("text", "NumPy version"),
@@ -160,7 +204,10 @@ COLUMNS = {
     # profiles
     "phase": ("category", "init (at initialization) or trained (after training)"),
     "lag": ("steps", "k = steps - t, steps back from the last step"),
-    "grad_norm": ("loss units / state units", "||dL/ds_{steps-k}||, Frobenius over batch and units"),
+    "grad_norm": (
+        "loss units / state units",
+        "||dL/ds_{steps-k}||, Frobenius over batch and units",
+    ),
     "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
     "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
     # training
@@ -176,8 +223,8 @@ COLUMNS = {
 def describe_column(name: str) -> tuple[str, str]:
     """Unit and meaning of a table column (phase-prefixed metrics included)."""
     for prefix, phase in (("init_", "at initialization"), ("trained_", "after training")):
-        if name.startswith(prefix) and name[len(prefix):] in METRIC_COLUMNS:
-            unit, meaning = METRIC_COLUMNS[name[len(prefix):]]
+        if name.startswith(prefix) and name[len(prefix) :] in METRIC_COLUMNS:
+            unit, meaning = METRIC_COLUMNS[name[len(prefix) :]]
             return unit, f"{meaning}, {phase}"
     return COLUMNS.get(name, ("", "further grid axis or setting (see the config)"))
 
@@ -188,8 +235,11 @@ def zero_crossings(cells: pd.DataFrame) -> pd.DataFrame:
     if cells.empty or "init_log10_grad_ratio" not in cells:
         return pd.DataFrame(columns=["remedy", "seq_len", "crossing"])
     c = cells[cells["backend"] == figures.first_backend(cells)]
-    agg = c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)[
-        "init_log10_grad_ratio"].median().reset_index()
+    agg = (
+        c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)["init_log10_grad_ratio"]
+        .median()
+        .reset_index()
+    )
     rows = []
     for (rem, L), d in agg.groupby(["remedy", "seq_len"], observed=True):
         d = d.sort_values("w_rec_scale")
@@ -197,7 +247,9 @@ def zero_crossings(cells: pd.DataFrame) -> pd.DataFrame:
         rows.append({"remedy": str(rem), "seq_len": int(L), "crossing": _crossing(s, r)})
     out = pd.DataFrame(rows)
     order = {r: i for i, r in enumerate(figures.remedy_order(out["remedy"]))}
-    return out.sort_values(["remedy", "seq_len"], key=lambda k: k.map(order) if k.name == "remedy" else k)
+    return out.sort_values(
+        ["remedy", "seq_len"], key=lambda k: k.map(order) if k.name == "remedy" else k
+    )
 
 
 def _crossing(s: np.ndarray, r: np.ndarray) -> str:
@@ -223,18 +275,29 @@ def _trained_at_best_lr(cells: pd.DataFrame) -> pd.DataFrame:
     t = figures.trained_cells(cells)
     if t.empty:
         return t
-    return figures.best_lr(t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float)))
+    return figures.best_lr(
+        t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float))
+    )
 
 
 def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
     """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
     t = _trained_at_best_lr(cells)
     if t.empty:
-        return pd.DataFrame(columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"])
+        return pd.DataFrame(
+            columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"]
+        )
     t = t[t["seq_len"] == t["seq_len"].max()]
-    out = t.groupby("remedy").agg(seq_len=("seq_len", "first"), solved_rate=("solved", "mean"),
-                                  normalized_loss=("normalized_loss", "median"),
-                                  cells=("cell_id", "size")).reset_index()
+    out = (
+        t.groupby("remedy")
+        .agg(
+            seq_len=("seq_len", "first"),
+            solved_rate=("solved", "mean"),
+            normalized_loss=("normalized_loss", "median"),
+            cells=("cell_id", "size"),
+        )
+        .reset_index()
+    )
     order = figures.remedy_order(out["remedy"])
     return out.set_index("remedy").loc[order].reset_index()
 
@@ -246,19 +309,28 @@ def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
     t = _trained_at_best_lr(cells)
     if t.empty:
         return pd.DataFrame()
-    table = t.pivot_table(index="remedy", columns="seq_len", values="normalized_loss",
-                          aggfunc="median", dropna=False)
+    table = t.pivot_table(
+        index="remedy", columns="seq_len", values="normalized_loss", aggfunc="median", dropna=False
+    )
     return table.loc[figures.remedy_order(table.index)]
 
 
 def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     """:func:`learning_table` as rows of the summary: each value at 3 significant digits with
     its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below chance (1)."""
+
     def cell(v: float) -> dict[str, str]:
         cls = "learns" if v < LEARNS_BELOW else "beats" if v < 1.0 else ""
         return {"text": "" if np.isnan(v) else f"{v:.3g}", "cls": cls}
-    return [{"remedy": rem, "colour": figures.remedy_colour(rem),
-             "values": [cell(float(v)) for v in row]} for rem, row in table.iterrows()]
+
+    return [
+        {
+            "remedy": rem,
+            "colour": figures.remedy_colour(rem),
+            "values": [cell(float(v)) for v in row],
+        }
+        for rem, row in table.iterrows()
+    ]
 
 
 def findings(tables) -> dict[str, Any]:
@@ -270,12 +342,17 @@ def findings(tables) -> dict[str, Any]:
     f["runtime_s"] = float(cells["runtime_s"].sum()) if "runtime_s" in cells else float("nan")
     f["status"] = cells["status"].value_counts().to_dict() if "status" in cells else {}
     axes = [a for a in ("backend", "remedy", "seq_len", "w_rec_scale", "seed") if a in cells]
-    axes += [c for c in ("lr", "hidden", "model", "nonlinearity", "init", "task", "dtype")
-             if c in cells and cells[c].nunique() > 1 and c not in axes]
+    axes += [
+        c
+        for c in ("lr", "hidden", "model", "nonlinearity", "init", "task", "dtype")
+        if c in cells and cells[c].nunique() > 1 and c not in axes
+    ]
     f["grid"] = [(a, ", ".join(_fmt(v) for v in _sorted_values(cells, a))) for a in axes]
     f["seeds"] = figures.n_seeds(cells)
     f["seed_note"] = figures.seed_note(cells)
-    hashes = sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
+    hashes = (
+        sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
+    )
     f["code_hashes"] = hashes
     f["crossings"] = zero_crossings(cells)
     f["solved"] = solved_at_longest(cells)
@@ -347,8 +424,13 @@ SECTIONS = (  # (id, title, figures in it)
 )
 
 
-def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | None,
-                 out_html: str | Path, config: dict | None = None) -> Path:
+def build_report(
+    study: str,
+    tables_dir: str | Path,
+    figures_dir: str | Path | None,
+    out_html: str | Path,
+    config: dict | None = None,
+) -> Path:
     """Write the study's report, one self-contained HTML file, to ``out_html``.
 
     Parameters
@@ -366,41 +448,75 @@ def build_report(study: str, tables_dir: str | Path, figures_dir: str | Path | N
     header, rows, constant = cells_view(cells)
     remedies = figures.remedy_order(cells["remedy"]) if "remedy" in cells else []
     remedy_cfg = (config or {}).get("remedies", {})
-    remedy_notes = [{
-        "name": r, "colour": figures.remedy_colour(r),
-        "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
-        "ref": REMEDY_TEXT.get(r, ("", ""))[1],
-        "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()
-        if r in remedy_cfg else "",
-    } for r in remedies]
+    remedy_notes = [
+        {
+            "name": r,
+            "colour": figures.remedy_colour(r),
+            "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
+            "ref": REMEDY_TEXT.get(r, ("", ""))[1],
+            "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()
+            if r in remedy_cfg
+            else "",
+        }
+        for r in remedies
+    ]
     sections = []
     for sid, title, names in SECTIONS:
-        figs = [{"name": n, "png": _png(n, tables, fdir), "caption": figures.CAPTIONS[n]}
-                for n in names]
+        figs = [
+            {"name": n, "png": _png(n, tables, fdir), "caption": figures.CAPTIONS[n]} for n in names
+        ]
         sections.append({"id": sid, "title": title, "figures": figs})
-    dictionary = [{"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
-                  for t in TABLES for c in figures.frame(tables, t).columns]
+    dictionary = [
+        {"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
+        for t in TABLES
+        for c in figures.frame(tables, t).columns
+    ]
     learning = f.get("learning", pd.DataFrame())
     ag = f.get("agreement", pd.DataFrame())
-    listed = ag[ag["verdict"] != "agree"].sort_values("verdict", ascending=False).head(MAX_LISTED_PAIRS) \
-        if len(ag) else ag
-    prov = [(c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
-            for c in PROVENANCE if c in cells]
-    published = [{**r, "colour": claims.VERDICT_COLOURS[r["verdict"]]}
-                 for r in claims.evaluate(tables, config).to_dict("records")]
-    env = Environment(loader=PackageLoader("rnngrad", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+    listed = (
+        ag[ag["verdict"] != "agree"].sort_values("verdict", ascending=False).head(MAX_LISTED_PAIRS)
+        if len(ag)
+        else ag
+    )
+    prov = [
+        (c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
+        for c in PROVENANCE
+        if c in cells
+    ]
+    published = [
+        {**r, "colour": claims.VERDICT_COLOURS[r["verdict"]]}
+        for r in claims.evaluate(tables, config).to_dict("records")
+    ]
+    env = Environment(
+        loader=PackageLoader("rnngrad", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
     html = env.get_template("report.html.j2").render(
-        study=study, f=f, sections=sections, header=header, rows=rows, constant=constant,
-        remedy_notes=remedy_notes, dictionary=dictionary, provenance=prov, published=published,
+        study=study,
+        f=f,
+        sections=sections,
+        header=header,
+        rows=rows,
+        constant=constant,
+        remedy_notes=remedy_notes,
+        dictionary=dictionary,
+        provenance=prov,
+        published=published,
         agreement=[{k: _fmt(v) for k, v in r.items()} for r in listed.to_dict("records")],
-        n_pairs=len(ag), config=yaml.safe_dump(config, sort_keys=False) if config else "",
+        n_pairs=len(ag),
+        config=yaml.safe_dump(config, sort_keys=False) if config else "",
         crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
-        learning=learning_rows(learning), learning_seq_lens=list(learning.columns),
+        learning=learning_rows(learning),
+        learning_seq_lens=list(learning.columns),
         learns_below=LEARNS_BELOW,
-        solved=[{k: _fmt(v) for k, v in r.items()} for r in f.get("solved", pd.DataFrame()).to_dict("records")],
-        fmt=_fmt, built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        builder_host=platform.node())
+        solved=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("solved", pd.DataFrame()).to_dict("records")
+        ],
+        fmt=_fmt,
+        built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        builder_host=platform.node(),
+    )
     out = Path(out_html)
     atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return out

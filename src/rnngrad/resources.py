@@ -14,9 +14,10 @@ as rnngrad.cell does), ``train_steps`` training steps of about one pass each (me
 live pass in one process), and forward passes over the evaluation sequences in chunks.
 
 The constants were fitted on one core of a 2 vCPU AMD EPYC Zen4 (numpy 2.4 on OpenBLAS, one
-thread), to within 25% over H = 8..256, B = 1..128 (see README.md, "Running on a SLURM cluster"); the torch backend's
-constants come from ../shared/notes/performance-baseline.md. Cluster cores are usually no slower;
-the requested time limit carries a margin of 3x plus a minute.
+thread), to within 25% over H = 8..256, B = 1..128 (see README.md, "Running on a SLURM
+cluster"); the torch backend's constants come from ../shared/notes/performance-baseline.md.
+Cluster cores are usually no slower; the requested time limit carries a margin of 3x plus a
+minute.
 
 Example
 -------
@@ -25,6 +26,7 @@ Example
 >>> sorted(r)
 ['cpus_per_task', 'estimated_seconds', 'mem_mb', 'runtime']
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +88,7 @@ def jacobian_seconds(s: CellSettings) -> float:
     """Estimated seconds of one measurement of jacobian_norm and lyapunov_max."""
     a, b, c = JACOBIAN_STEP
     S = state_size(s)
-    return s.steps * (a + b * S * S + c * S ** 3)
+    return s.steps * (a + b * S * S + c * S**3)
 
 
 def timed_runs(seconds: float) -> int:
@@ -107,9 +109,13 @@ def cell_seconds(s: CellSettings) -> float:
         if s.model == "esn":  # states of the training sequences, then one ridge fit
             t += s.train_steps * pass_seconds(s, backward=False)
         else:
-            kind = ("truncate" if s.truncate is not None
-                    else "pascanu" if s.penalty is not None and s.penalty.kind == "pascanu"
-                    else "none")
+            kind = (
+                "truncate"
+                if s.truncate is not None
+                else "pascanu"
+                if s.penalty is not None and s.penalty.kind == "pascanu"
+                else "none"
+            )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
         t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     return t

@@ -10,12 +10,14 @@ Example
 >>> s.hidden, s.clip
 (32, None)
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 BACKENDS = ("numpy", "torch")
 MODELS = ("rnn", "lstm", "gru", "esn")
@@ -87,7 +89,7 @@ class CellSettings:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], path: str = "") -> "CellSettings":
+    def from_dict(cls, values: Mapping[str, Any], path: str = "") -> CellSettings:
         """Build settings from a flat mapping (nested clip/truncate/penalty as mappings or None).
 
         Unknown keys, wrong types, out-of-range values and settings that do not fit together
@@ -131,7 +133,7 @@ class CellSettings:
                 out[k] = v
         return out
 
-    def replace(self, **changes: Any) -> "CellSettings":
+    def replace(self, **changes: Any) -> CellSettings:
         """A copy with some settings changed, validated again."""
         d = self.to_dict()
         d.update(changes)
@@ -195,43 +197,66 @@ class CellSettings:
             raise bad("jacobian", "must be true or false")
         if self.clip is not None:
             if self.clip.kind not in CLIP_KINDS:
-                raise SettingsError(f"{path}clip.kind: must be one of {', '.join(CLIP_KINDS)} "
-                                    f"(value {self.clip.kind!r})")
+                raise SettingsError(
+                    f"{path}clip.kind: must be one of {', '.join(CLIP_KINDS)} "
+                    f"(value {self.clip.kind!r})"
+                )
             _positive(self.clip.threshold, f"{path}clip.threshold")
         if self.truncate is not None:
             for k in ("k1", "k2"):
                 v = getattr(self.truncate, k)
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise SettingsError(f"{path}truncate.{k}: must be an integer >= 1 (value {v!r})")
+                    raise SettingsError(
+                        f"{path}truncate.{k}: must be an integer >= 1 (value {v!r})"
+                    )
         if self.penalty is not None:
             if self.penalty.kind not in PENALTY_KINDS:
-                raise SettingsError(f"{path}penalty.kind: must be one of "
-                                    f"{', '.join(PENALTY_KINDS)} (value {self.penalty.kind!r})")
+                raise SettingsError(
+                    f"{path}penalty.kind: must be one of "
+                    f"{', '.join(PENALTY_KINDS)} (value {self.penalty.kind!r})"
+                )
             w = self.penalty.weight
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-                raise SettingsError(f"{path}penalty.weight: must be a finite number >= 0 (value {w!r})")
+            if (
+                isinstance(w, bool)
+                or not isinstance(w, (int, float))
+                or not math.isfinite(w)
+                or w < 0
+            ):
+                raise SettingsError(
+                    f"{path}penalty.weight: must be a finite number >= 0 (value {w!r})"
+                )
         # settings that do not fit together
         if self.model in GATED and self.nonlinearity != "tanh":
-            raise SettingsError(f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
-                                f"it does not fit model {self.model!r} (value {self.nonlinearity!r})")
+            raise SettingsError(
+                f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
+                f"it does not fit model {self.model!r} (value {self.nonlinearity!r})"
+            )
         if self.model == "esn":
             for k in ("clip", "truncate", "penalty"):
                 if getattr(self, k) is not None:
-                    raise SettingsError(f"{path}{k}: an esn is not trained by gradient descent, "
-                                        f"so {k} does not apply "
-                                        f"(value {dataclasses.asdict(getattr(self, k))!r})")
+                    raise SettingsError(
+                        f"{path}{k}: an esn is not trained by gradient descent, "
+                        f"so {k} does not apply "
+                        f"(value {dataclasses.asdict(getattr(self, k))!r})"
+                    )
         if self.penalty is not None and self.penalty.kind == "pascanu" and self.model != "rnn":
-            raise SettingsError(f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
-                                f"not model {self.model!r} (value 'pascanu')")
+            raise SettingsError(
+                f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
+                f"not model {self.model!r} (value 'pascanu')"
+            )
         if self.task == "memory" and self.model != "esn":
-            raise SettingsError(f"{path}task: the memory task measures an esn's memory capacity; "
-                                f"model {self.model!r} does not fit (value 'memory')")
+            raise SettingsError(
+                f"{path}task: the memory task measures an esn's memory capacity; "
+                f"model {self.model!r} does not fit (value 'memory')"
+            )
         from rnngrad.tasks import min_seq_len
 
         need = min_seq_len(self.task)
         if self.seq_len < need:
-            raise SettingsError(f"{path}seq_len: task {self.task!r} needs seq_len >= {need} "
-                                f"(value {self.seq_len!r})")
+            raise SettingsError(
+                f"{path}seq_len: task {self.task!r} needs seq_len >= {need} "
+                f"(value {self.seq_len!r})"
+            )
 
 
 def _positive(v: Any, key: str) -> None:

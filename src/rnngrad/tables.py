@@ -20,13 +20,15 @@ Example
 >>> list(t.profiles.columns)
 ['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm', 'weight_grad_norm']
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -37,28 +39,67 @@ from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
 
 PHASES = ("init", "trained")
 # gradient metrics of a phase (DESIGN.md, Metrics), in column order; others a record has follow
-PHASE_METRICS = ("log10_grad_ratio", "decay_rate", "jacobian_decay_rate", "horizon",
-                 "lyapunov_max", "spectral_radius", "spectral_norm", "profile_seconds",
-                 "jacobian_seconds")
-TRAINING_METRICS = ("final_loss", "accuracy", "baseline_loss", "normalized_loss", "solved",
-                    "clip_fraction", "max_grad_norm", "diverged_at", "train_seconds")
-PROVENANCE = ("rnngrad_version", "code_hash", "numpy_version", "torch_version", "git_commit",
-              "settings_hash", "host")
+PHASE_METRICS = (
+    "log10_grad_ratio",
+    "decay_rate",
+    "jacobian_decay_rate",
+    "horizon",
+    "lyapunov_max",
+    "spectral_radius",
+    "spectral_norm",
+    "profile_seconds",
+    "jacobian_seconds",
+)
+TRAINING_METRICS = (
+    "final_loss",
+    "accuracy",
+    "baseline_loss",
+    "normalized_loss",
+    "solved",
+    "clip_fraction",
+    "max_grad_norm",
+    "diverged_at",
+    "train_seconds",
+)
+PROVENANCE = (
+    "rnngrad_version",
+    "code_hash",
+    "numpy_version",
+    "torch_version",
+    "git_commit",
+    "settings_hash",
+    "host",
+)
 TABLES = ("cells", "profiles", "training")
-FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet",
-         "training": "training.parquet"}
+FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
 CELLS_CSV = "cells.csv"
 
 # column types that values alone cannot tell (a column may be empty in every cell)
 _NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
 _SETTING_DTYPES = {"int": "int64", "float": "float64", "str": "object", "bool": "bool"}
 _NULLABLE = {"int64": "Int64", "bool": "boolean", "float64": "float64", "object": "object"}
-_METRIC_DTYPES = {"horizon": "Int64", "solved": "boolean", "diverged_at": "Int64",
-                  "status": "object"}
-PROFILE_DTYPES = {"cell_id": "object", "phase": "object", "lag": "int64", "grad_norm": "float64",
-                  "jacobian_norm": "float64", "weight_grad_norm": "float64"}
-TRAINING_DTYPES = {"cell_id": "object", "step": "int64", "loss": "float64",
-                   "param_grad_norm": "float64", "clipped": "bool", "penalty": "float64"}
+_METRIC_DTYPES = {
+    "horizon": "Int64",
+    "solved": "boolean",
+    "diverged_at": "Int64",
+    "status": "object",
+}
+PROFILE_DTYPES = {
+    "cell_id": "object",
+    "phase": "object",
+    "lag": "int64",
+    "grad_norm": "float64",
+    "jacobian_norm": "float64",
+    "weight_grad_norm": "float64",
+}
+TRAINING_DTYPES = {
+    "cell_id": "object",
+    "step": "int64",
+    "loss": "float64",
+    "param_grad_norm": "float64",
+    "clipped": "bool",
+    "penalty": "float64",
+}
 
 
 class Tables(NamedTuple):
@@ -109,7 +150,9 @@ def _inferred(values: list[Any]) -> str:
     return "float64"
 
 
-def _typed(rows: list[dict[str, Any]], columns: list[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
+def _typed(
+    rows: list[dict[str, Any]], columns: list[str], dtypes: Mapping[str, str]
+) -> pd.DataFrame:
     data = {}
     for c in columns:
         values = [r.get(c) for r in rows]
@@ -128,7 +171,7 @@ def cells_table(records: list[Mapping[str, Any]]) -> pd.DataFrame:
     settings = setting_dtypes()
     extra: list[str] = []
     phase_names = list(PHASE_METRICS)
-    other: list[str] = list(TRAINING_METRICS) + ["status", "runtime_s"]
+    other: list[str] = [*list(TRAINING_METRICS), "status", "runtime_s"]
     provenance = list(PROVENANCE)
     rows = []
     for r in records:
@@ -141,19 +184,41 @@ def cells_table(records: list[Mapping[str, Any]]) -> pd.DataFrame:
             else:
                 _extend(other, [k])
         _extend(provenance, r["provenance"])
-        rows.append({"cell_id": r["cell_id"], "steps": r["steps"], **s.flat(), **r["metrics"],
-                     **r["provenance"]})
+        rows.append(
+            {
+                "cell_id": r["cell_id"],
+                "steps": r["steps"],
+                **s.flat(),
+                **r["metrics"],
+                **r["provenance"],
+            }
+        )
     axes = [*AXES, *extra]
-    columns = ["cell_id", *axes, "steps", *(k for k in settings if k not in axes),
-               *(f"{p}_{n}" for p in PHASES for n in phase_names), *other, *provenance]
-    dtypes = {"cell_id": "object", "steps": "int64", **settings,
-              **{f"{p}_{n}": _METRIC_DTYPES.get(n, "") for p in PHASES for n in phase_names},
-              **{k: _METRIC_DTYPES.get(k, "") for k in other}, **{k: "object" for k in provenance}}
+    columns = [
+        "cell_id",
+        *axes,
+        "steps",
+        *(k for k in settings if k not in axes),
+        *(f"{p}_{n}" for p in PHASES for n in phase_names),
+        *other,
+        *provenance,
+    ]
+    dtypes = {
+        "cell_id": "object",
+        "steps": "int64",
+        **settings,
+        **{f"{p}_{n}": _METRIC_DTYPES.get(n, "") for p in PHASES for n in phase_names},
+        **{k: _METRIC_DTYPES.get(k, "") for k in other},
+        **dict.fromkeys(provenance, "object"),
+    }
     return _typed(rows, columns, {k: v for k, v in dtypes.items() if v})
 
 
-def _long(records: Iterable[Mapping[str, Any]], blocks: Callable[[Mapping[str, Any]], Iterable],
-          dtypes: Mapping[str, str]) -> pd.DataFrame:
+def _long(
+    records: Iterable[Mapping[str, Any]],
+    blocks: Callable[[Mapping[str, Any]], Iterable],
+    dtypes: Mapping[str, str],
+) -> pd.DataFrame:
     """Concatenate per-record column blocks (dicts of equal-length lists) into a typed table."""
     columns = list(dtypes)
     parts: dict[str, list] = {c: [] for c in columns}
@@ -206,7 +271,7 @@ def write_tables(tables: Tables, outdir: str | os.PathLike) -> list[Path]:
     for name in TABLES:
         path = outdir / FILES[name]
         frame = getattr(tables, name)
-        atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+        atomic_write(path, lambda p, frame=frame: frame.to_parquet(p, index=False))
         paths.append(path)
     return paths
 
@@ -225,8 +290,9 @@ def load(study: str, root: str | os.PathLike = ".") -> Tables:
     """
     d = tables_dir(study, root)
     if not (d / FILES["cells"]).exists():
-        raise FileNotFoundError(f"{d / FILES['cells']}: no tables for study {study!r} "
-                                f"(run `snakemake --cores 2` first)")
+        raise FileNotFoundError(
+            f"{d / FILES['cells']}: no tables for study {study!r} (run `snakemake --cores 2` first)"
+        )
     return read_tables(d)
 
 

@@ -17,6 +17,7 @@ Example
 >>> b.x.shape, b.loss_steps.tolist(), b.kind
 ((50, 4, 2), [50], 'mse')
 """
+
 from __future__ import annotations
 
 import math
@@ -105,8 +106,9 @@ def baseline_loss(task: str, seq_len: int) -> float:
     raise ValueError(f"task: unknown task {task!r}")
 
 
-def make_batch(task: str, seq_len: int, batch: int, rng: np.random.Generator,
-               hidden: int = 32) -> Batch:
+def make_batch(
+    task: str, seq_len: int, batch: int, rng: np.random.Generator, hidden: int = 32
+) -> Batch:
     """Draw ``batch`` sequences of a task from ``rng`` (deterministic per generator state)."""
     if task == "adding":
         return _adding(seq_len, batch, rng)
@@ -192,7 +194,9 @@ def _memory(T: int, B: int, rng: np.random.Generator, K: int) -> Batch:
 def accuracy(task: str, outputs: np.ndarray, batch: Batch) -> float:
     """Fraction of sequences correct; ``outputs`` (L, B, O) are the readouts at ``loss_steps``."""
     if task == "adding":
-        return float(np.mean(np.abs(outputs[-1, :, 0] - batch.targets[-1, :, 0]) < ADDING_TOLERANCE))
+        return float(
+            np.mean(np.abs(outputs[-1, :, 0] - batch.targets[-1, :, 0]) < ADDING_TOLERANCE)
+        )
     if task == "copy":
         return float(np.mean(np.all(outputs.argmax(-1) == batch.targets, axis=0)))
     if task in ("temporal_order", "digits"):

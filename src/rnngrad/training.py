@@ -47,6 +47,7 @@ Example
 >>> out["status"], out["curve"]["step"]
 ('ok', [1, 2, 3])
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -81,8 +82,13 @@ def backend_modules(s: CellSettings):
     return be, importlib.import_module(f"{be.__name__}.train")
 
 
-def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None = None, *,
-          checkpoint_every: float = CHECKPOINT_EVERY) -> dict[str, Any]:
+def train(
+    s: CellSettings,
+    params: dict[str, np.ndarray],
+    checkpoint: str | None = None,
+    *,
+    checkpoint_every: float = CHECKPOINT_EVERY,
+) -> dict[str, Any]:
     """Train a cell's model on its task with its remedy, then evaluate it.
 
     Parameters
@@ -113,12 +119,14 @@ def train(s: CellSettings, params: dict[str, np.ndarray], checkpoint: str | None
     metrics = evaluate(s, bk, p)
     grad_norms = np.asarray(curve["param_grad_norm"], dtype=np.float64)
     grad_norms = grad_norms[~np.isnan(grad_norms)]  # nan: a step stopped before its gradient
-    metrics.update({
-        "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
-        "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
-        "diverged_at": diverged_at,
-        "train_seconds": seconds,
-    })
+    metrics.update(
+        {
+            "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
+            "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
+            "diverged_at": diverged_at,
+            "train_seconds": seconds,
+        }
+    )
     return {
         "params": {k: np.asarray(be.from_backend(v), dtype=np.float64) for k, v in p.items()},
         "curve": curve,
@@ -163,7 +171,7 @@ def update_schedule(s: CellSettings, batch: Batch) -> list[tuple[int, int]]:
     if s.truncate is None:
         return [(T, 0)]
     k1, k2 = s.truncate.k1, s.truncate.k2
-    candidates = list(range(k1, T, k1)) + [T]
+    candidates = [*list(range(k1, T, k1)), T]
     out, prev = [], 0
     for u in candidates:
         if np.any((batch.loss_steps > prev) & (batch.loss_steps <= u)):
@@ -177,8 +185,9 @@ def window(batch: Batch, t0: int, t1: int, scored_from: int | None = None) -> Ba
     renumbered from 1; the scale is kept, so the windows' losses add up to the batch loss."""
     lo = t0 if scored_from is None else scored_from
     keep = (batch.loss_steps > lo) & (batch.loss_steps <= t1)
-    return dataclasses.replace(batch, x=batch.x[t0:t1], targets=batch.targets[keep],
-                               loss_steps=batch.loss_steps[keep] - t0)
+    return dataclasses.replace(
+        batch, x=batch.x[t0:t1], targets=batch.targets[keep], loss_steps=batch.loss_steps[keep] - t0
+    )
 
 
 def train_step(s: CellSettings, bk, p: dict, opt: dict, batch: Batch) -> tuple[dict, dict, bool]:
@@ -284,8 +293,8 @@ def optimizer_step(s: CellSettings, params: dict, grads: dict, state: dict) -> d
         else:
             b1, b2 = BETAS
             t = state["step"]
-            step_size = lr / (1 - b1 ** t)
-            root_bc2 = (1 - b2 ** t) ** 0.5  # Python floats keep float32 weights float32
+            step_size = lr / (1 - b1**t)
+            root_bc2 = (1 - b2**t) ** 0.5  # Python floats keep float32 weights float32
             m, v = state["exp_avg"], state["exp_avg_sq"]
             for k, p in params.items():
                 g = grads[k]
@@ -354,8 +363,16 @@ def _same_settings(path: str, s: CellSettings) -> bool:
         return False
 
 
-def _save(path: str, s: CellSettings, be, p: dict, opt: dict, curve: dict,
-          rng: np.random.Generator, seconds: float) -> None:
+def _save(
+    path: str,
+    s: CellSettings,
+    be,
+    p: dict,
+    opt: dict,
+    curve: dict,
+    rng: np.random.Generator,
+    seconds: float,
+) -> None:
     """Settings, weights, optimizer state, curve, data stream and time so far, as one npz
     (no pickle), written atomically."""
     arrays: dict[str, np.ndarray] = {f"param/{k}": be.from_backend(v) for k, v in p.items()}
@@ -388,8 +405,9 @@ def _load(path: str, s: CellSettings, be, rng: np.random.Generator):
         for name, value in init_optimizer(s, p).items():
             if isinstance(value, dict):
                 prefix = f"opt/{name}/"
-                opt[name] = be.to_backend(s, {k[len(prefix):]: z[k] for k in z.files
-                                              if k.startswith(prefix)})
+                opt[name] = be.to_backend(
+                    s, {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)}
+                )
         curve = {k: z[f"curve/{k}"].tolist() for k in CURVE}
         rng.bit_generator.state = json.loads(str(z["rng"]))
         return p, opt, curve, float(z["seconds"])

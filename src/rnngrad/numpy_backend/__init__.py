@@ -13,6 +13,7 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
   as a NumPy array (T, S, S).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -67,6 +68,6 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
 
 
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
-    x = batch.x[:, b:b + 1]
+    x = batch.x[:, b : b + 1]
     _, cache = forward(s, params, x)
     return _model(s).step_jacobians(params, cache, 0)

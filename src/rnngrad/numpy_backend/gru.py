@@ -18,6 +18,7 @@ Example
 >>> h.shape
 (6, 4, 3)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ import numpy as np
 from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
 
 
-def forward(params: dict, x: np.ndarray, *, h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+def forward(
+    params: dict, x: np.ndarray, *, h0: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
     """Run the GRU over x (T, B, I); returns states h (T+1, B, H) and the cache for backward."""
     W_ih, W_hh, b_hh = params["weight_ih"], params["weight_hh"], params["bias_hh"]
     T, B, _ = x.shape
@@ -36,16 +39,16 @@ def forward(params: dict, x: np.ndarray, *, h0: np.ndarray | None = None) -> tup
     # b_hr and b_hz fold in, b_hn sits inside r * (...)
     gates = np.matmul(x, W_ih.T).astype(W_hh.dtype, copy=False)  # (T, B, 3H)
     gates += params["bias_ih"]
-    gates[..., :2 * H] += b_hh[:2 * H]
+    gates[..., : 2 * H] += b_hh[: 2 * H]
     hn = np.empty_like(h[1:])  # W_hn h_{t-1} + b_hn
     W_hh_T = np.ascontiguousarray(W_hh.T)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, T + 1):
             a, gh = gates[t - 1], h[t - 1] @ W_hh_T  # (B, 3H) each
-            a[:, :2 * H] += gh[:, :2 * H]
-            act(a[:, :2 * H], "sigmoid")  # r, z
-            np.add(gh[:, 2 * H:], b_hh[2 * H:], out=hn[t - 1])
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            a[:, : 2 * H] += gh[:, : 2 * H]
+            act(a[:, : 2 * H], "sigmoid")  # r, z
+            np.add(gh[:, 2 * H :], b_hh[2 * H :], out=hn[t - 1])
+            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
             n += r * hn[t - 1]
             np.tanh(n, out=n)
             np.subtract(h[t - 1], n, out=h[t])  # h_t = n + z (h_{t-1} - n)
@@ -60,7 +63,7 @@ def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarra
     dL/d(r's pre-activation) (W_hn h_{t-1} + b_hn) r'; each (n, B, H)."""
     gates, h_prev, hn = cache["gates"][t0:t1], cache["h"][t0:t1], cache["hn"][t0:t1]
     H = hn.shape[-1]
-    r, z, n = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+    r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]
     return (1 - z) * (1 - n * n), (h_prev - n) * z * (1 - z), hn * r * (1 - r)
 
 
@@ -88,20 +91,20 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
                 grad_norm[t] = np.sqrt(np.vdot(dh, dh))
-                d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H:2 * H]
+                d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
                 np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
                 np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
-                np.multiply(dh, wz[k], out=d[:, H:2 * H])  # through z and its sigmoid
-                np.multiply(dan[k], r, out=d[:, 2 * H:])  # through r * (W_hn h + b_hn)
+                np.multiply(dh, wz[k], out=d[:, H : 2 * H])  # through z and its sigmoid
+                np.multiply(dan[k], r, out=d[:, 2 * H :])  # through r * (W_hn h + b_hn)
                 dh = dh_direct[t - 1] + dh * z + d @ W_hh  # through z h_{t-1} and W_hh
             n = t1 - t0
             d, hp, xs = dgh[:n], h[t0:t1], x[t0:t1]  # for steps t in (t0, t1]
             grads["bias_hh"] += d.sum(axis=(0, 1))
             # the input projection's gradient: that of r and z, and dL/dn's pre-activation
-            grads["weight_ih"][:2 * H] += np.tensordot(d[..., :2 * H], xs, axes=([0, 1], [0, 1]))
-            grads["weight_ih"][2 * H:] += np.tensordot(dan[:n], xs, axes=([0, 1], [0, 1]))
-            grads["bias_ih"][:2 * H] += d[..., :2 * H].sum(axis=(0, 1))
-            grads["bias_ih"][2 * H:] += dan[:n].sum(axis=(0, 1))
+            grads["weight_ih"][: 2 * H] += np.tensordot(d[..., : 2 * H], xs, axes=([0, 1], [0, 1]))
+            grads["weight_ih"][2 * H :] += np.tensordot(dan[:n], xs, axes=([0, 1], [0, 1]))
+            grads["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
+            grads["bias_ih"][2 * H :] += dan[:n].sum(axis=(0, 1))
             weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
         grad_norm[0] = np.sqrt(np.vdot(dh, dh))
     return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
@@ -110,13 +113,13 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     """J_t = dh_t/dh_{t-1} for sequence b; (T, H, H).
 
-        J_t = diag(z) + diag((h_{t-1} - n) z') W_hz
-              + diag((1 - z) tanh') (diag(r) W_hn + diag((W_hn h_{t-1} + b_hn) r') W_hr)
+    J_t = diag(z) + diag((h_{t-1} - n) z') W_hz
+          + diag((1 - z) tanh') (diag(r) W_hn + diag((W_hn h_{t-1} + b_hn) r') W_hr)
     """
     W_hh = params["weight_hh"]
     T, H = cache["h"].shape[0] - 1, W_hh.shape[1]
     wn, wz, wr = (a[:, b] for a in _chunk_factors(cache, 0, T))  # (T, H) each
-    r, z = cache["gates"][:, b, :H], cache["gates"][:, b, H:2 * H]
+    r, z = cache["gates"][:, b, :H], cache["gates"][:, b, H : 2 * H]
     W = W_hh.reshape(3, H, H)
     J = (wn * wr)[:, :, None] * W[0] + wz[:, :, None] * W[1] + (wn * r)[:, :, None] * W[2]
     diag = np.arange(H)

@@ -23,6 +23,7 @@ Example
 >>> h.shape, cache["c"].shape
 ((6, 4, 3), (6, 4, 3))
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ import numpy as np
 from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
 
 
-def forward(params: dict, x: np.ndarray, *,
-            h0: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+def forward(
+    params: dict, x: np.ndarray, *, h0: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, dict]:
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns the
     states h (T+1, B, H) and the cache for backward (with c (T+1, B, H))."""
     W_ih, W_hh = params["weight_ih"], params["weight_hh"]
@@ -48,10 +50,10 @@ def forward(params: dict, x: np.ndarray, *,
         for t in range(1, T + 1):
             a = gates[t - 1]
             a += h[t - 1] @ W_hh_T
-            act(a[:, :2 * H], "sigmoid")  # i, f
-            act(a[:, 2 * H:3 * H], "tanh")  # g
-            act(a[:, 3 * H:], "sigmoid")  # o
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            act(a[:, : 2 * H], "sigmoid")  # i, f
+            act(a[:, 2 * H : 3 * H], "tanh")  # g
+            act(a[:, 3 * H :], "sigmoid")  # o
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             np.multiply(f, c[t - 1], out=c[t])
             c[t] += i * g
             np.tanh(c[t], out=h[t])
@@ -62,13 +64,13 @@ def forward(params: dict, x: np.ndarray, *,
 def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For steps t in (t0, t1]: tanh(c_t), o_t (1 - tanh^2 c_t) (dh_t/dc_t within the step),
     and the gates' derivatives (sigmoid' or tanh') from their values, (n, B, 4H)."""
-    gates, c = cache["gates"][t0:t1], cache["c"][t0 + 1:t1 + 1]
+    gates, c = cache["gates"][t0:t1], cache["c"][t0 + 1 : t1 + 1]
     H = c.shape[-1]
     tc = np.tanh(c)
-    dtc = gates[..., 3 * H:] * (1 - tc * tc)
+    dtc = gates[..., 3 * H :] * (1 - tc * tc)
     fprime = gates * (1 - gates)
-    g = gates[..., 2 * H:3 * H]
-    fprime[..., 2 * H:3 * H] = 1 - g * g
+    g = gates[..., 2 * H : 3 * H]
+    fprime[..., 2 * H : 3 * H] = 1 - g * g
     return tc, dtc, fprime
 
 
@@ -98,12 +100,12 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
                 grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
                 a, d = gates[t - 1], da[k]
                 dc = dc + dh * dtc[k]  # backprop through h_t = o tanh(c_t)
-                np.multiply(dc, a[:, 2 * H:3 * H], out=d[:, :H])  # dL/di
-                np.multiply(dc, c[t - 1], out=d[:, H:2 * H])  # dL/df
-                np.multiply(dc, a[:, :H], out=d[:, 2 * H:3 * H])  # dL/dg
-                np.multiply(dh, tc[k], out=d[:, 3 * H:])  # dL/do
+                np.multiply(dc, a[:, 2 * H : 3 * H], out=d[:, :H])  # dL/di
+                np.multiply(dc, c[t - 1], out=d[:, H : 2 * H])  # dL/df
+                np.multiply(dc, a[:, :H], out=d[:, 2 * H : 3 * H])  # dL/dg
+                np.multiply(dh, tc[k], out=d[:, 3 * H :])  # dL/do
                 d *= fprime[k]  # backprop through the gates' sigmoid and tanh
-                dc *= a[:, H:2 * H]  # dL/dc_{t-1} through c_t = f c_{t-1} + ...
+                dc *= a[:, H : 2 * H]  # dL/dc_{t-1} through c_t = f c_{t-1} + ...
                 dh = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
             n = t1 - t0
             d, hp = da[:n], h[t0:t1]  # dL/d gates_t and h_{t-1} for t in (t0, t1]
@@ -112,29 +114,34 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
         grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
     grads["bias_hh"] = grads["bias_ih"].copy()
-    return {"grads": grads, "dh0": (dh, dc), "grad_norm": grad_norm,
-            "weight_grad_norm": weight_grad_norm}
+    return {
+        "grads": grads,
+        "dh0": (dh, dc),
+        "grad_norm": grad_norm,
+        "weight_grad_norm": weight_grad_norm,
+    }
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     """J_t = d(h_t, c_t)/d(h_{t-1}, c_{t-1}) for sequence b; (T, 2H, 2H), state order (h, c).
 
-        dc_t/dh_{t-1} = diag(g i') W_i + diag(c_{t-1} f') W_f + diag(i g') W_g,  dc_t/dc_{t-1} = diag(f)
-        dh_t/dh_{t-1} = diag(tanh(c_t) o') W_o + diag(o tanh'(c_t)) dc_t/dh_{t-1}
-        dh_t/dc_{t-1} = diag(o tanh'(c_t) f)
+    dc_t/dh_{t-1} = diag(g i') W_i + diag(c_{t-1} f') W_f + diag(i g') W_g,  dc_t/dc_{t-1} = diag(f)
+    dh_t/dh_{t-1} = diag(tanh(c_t) o') W_o + diag(o tanh'(c_t)) dc_t/dh_{t-1}
+    dh_t/dc_{t-1} = diag(o tanh'(c_t) f)
     """
     W_hh = params["weight_hh"]
     T, H = cache["h"].shape[0] - 1, W_hh.shape[1]
     tc, dtc, fprime = (a[:, b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, H), (T, 4H)
     gates, c_prev = cache["gates"][:, b], cache["c"][:T, b]
-    i, f, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H]
+    i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H]
     # dL/d(pre-activation) of each gate per unit of dc_t (i, f, g) and of dh_t (o)
     w = np.concatenate([g, c_prev, i, tc], axis=1) * fprime  # (T, 4H)
     W = W_hh.reshape(4, H, H)
-    dc_dh = (w[:, :H, None] * W[0] + w[:, H:2 * H, None] * W[1]
-             + w[:, 2 * H:3 * H, None] * W[2])  # (T, H, H)
+    dc_dh = (
+        w[:, :H, None] * W[0] + w[:, H : 2 * H, None] * W[1] + w[:, 2 * H : 3 * H, None] * W[2]
+    )  # (T, H, H)
     J = np.zeros((T, 2 * H, 2 * H), dtype=W_hh.dtype)
-    J[:, :H, :H] = w[:, 3 * H:, None] * W[3] + dtc[:, :, None] * dc_dh
+    J[:, :H, :H] = w[:, 3 * H :, None] * W[3] + dtc[:, :, None] * dc_dh
     J[:, H:, :H] = dc_dh
     diag = np.arange(H)
     J[:, diag, H + diag] = dtc * f

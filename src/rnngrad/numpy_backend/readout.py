@@ -7,6 +7,7 @@
 The readout's own gradient dL/dh_t is zero off the loss steps, so it is kept at those steps only
 (:class:`DirectGrad`): a dense (T+1, B, H) array would cost as much memory as the states.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ class DirectGrad:
     at a loss step, elsewhere a shared read-only zero array (backward only reads it).
     """
 
-    __slots__ = ("steps", "values", "_row", "_zero", "_n")
+    __slots__ = ("_n", "_row", "_zero", "steps", "values")
 
     def __init__(self, steps: np.ndarray, values: np.ndarray, n_states: int):
         self.steps = steps  # (L',) distinct loss steps, increasing
@@ -62,8 +63,10 @@ def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
         steps, row = np.unique(batch.loss_steps, return_inverse=True)
         direct = np.zeros((len(steps), *h.shape[1:]), dtype=h.dtype)
         np.add.at(direct, row, dy @ W_out)  # a step scored twice sums its terms
-        grads = {"weight_out": np.tensordot(dy, hs, axes=([0, 1], [0, 1])),
-                 "bias_out": dy.sum(axis=(0, 1))}
+        grads = {
+            "weight_out": np.tensordot(dy, hs, axes=([0, 1], [0, 1])),
+            "bias_out": dy.sum(axis=(0, 1)),
+        }
     return {
         "loss": float(loss),
         "outputs": y,

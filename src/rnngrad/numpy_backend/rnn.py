@@ -16,6 +16,7 @@ Example
 >>> h.shape
 (6, 4, 3)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +55,14 @@ def dact(fa: np.ndarray, nonlinearity: str) -> np.ndarray:
     return np.ones_like(fa)
 
 
-def forward(params: dict, x: np.ndarray, *, nonlinearity: str = "tanh", leak: float = 1.0,
-            h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+def forward(
+    params: dict,
+    x: np.ndarray,
+    *,
+    nonlinearity: str = "tanh",
+    leak: float = 1.0,
+    h0: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict]:
     """Run the RNN over x (T, B, I); returns states h (T+1, B, H) and the cache for backward."""
     W_ih, W_hh = params["weight_ih"], params["weight_hh"]
     T, B, _ = x.shape
@@ -81,7 +88,7 @@ def forward(params: dict, x: np.ndarray, *, nonlinearity: str = "tanh", leak: fl
 
 def _f_of_a(cache: dict, t0: int, t1: int) -> np.ndarray:
     """f(a_t) for t in [t0, t1) (1-based steps) as a view or array of shape (t1 - t0, B, H)."""
-    return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1:t1 - 1]
+    return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1 : t1 - 1]
 
 
 def step_term_norms(d, hp):
@@ -109,9 +116,9 @@ def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray) -> np.ndarray:
         return step_term_norms(d, hp)
     norms = np.empty(n)
     for i in range(0, n, TERM_CHUNK):
-        terms = d[i:i + TERM_CHUNK].mT @ hp[i:i + TERM_CHUNK]  # (m, G*H, H)
+        terms = d[i : i + TERM_CHUNK].mT @ hp[i : i + TERM_CHUNK]  # (m, G*H, H)
         dW += terms.sum(axis=0)
-        norms[i:i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms))
+        norms[i : i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms))
     return norms
 
 

@@ -20,6 +20,7 @@ of it, see :mod:`rnngrad.training`), with
 - the L2 penalty ``||W_hh||_F^2`` (kind l2_wrec).
 
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,8 +67,9 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     return out["loss"], grads, value
 
 
-def omega(params: dict, h: np.ndarray, dh: np.ndarray, x: np.ndarray,
-          nonlinearity: str) -> tuple[float, dict]:
+def omega(
+    params: dict, h: np.ndarray, dh: np.ndarray, x: np.ndarray, nonlinearity: str
+) -> tuple[float, dict]:
     """Pascanu's Omega and its gradient for the rnn (leak 1), with s_k and dL/ds_{k+1} constant.
 
     ``h`` (T+1, B, H) the states, ``dh`` (T+1, B, H) the total dL/dh_t, ``x`` (T, B, I).
@@ -90,8 +92,12 @@ def omega(params: dict, h: np.ndarray, dh: np.ndarray, x: np.ndarray,
         da = (dv @ W.T) * g * _second_derivative(fa, fp, nonlinearity)
         dW += np.tensordot(da, s_prev, axes=([0, 1], [0, 1]))
         db = da.sum(axis=(0, 1))
-        grads = {"weight_hh": dW, "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
-                 "bias_ih": db, "bias_hh": db.copy()}
+        grads = {
+            "weight_hh": dW,
+            "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
+            "bias_ih": db,
+            "bias_hh": db.copy(),
+        }
     return value, grads
 
 

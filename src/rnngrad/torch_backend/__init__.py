@@ -1,12 +1,13 @@
-"""PyTorch backend: the rnn, esn, lstm and gru as autograd loops, mirroring :mod:`rnngrad.numpy_backend`.
+"""PyTorch backend: the rnn, esn, lstm and gru as autograd loops, mirroring
+:mod:`rnngrad.numpy_backend`.
 
 The same interface, name for name:
 
 - ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
   the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
-- ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass (autograd) giving the
-  loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
+- ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass (autograd)
+  giving the loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
   ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh||, as float64 NumPy arrays; dL/ds_t
   and dL/d(pre-activation) come from ``retain_grad`` on every state and pre-activation.
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by autograd
@@ -16,6 +17,7 @@ The same interface, name for name:
 Each model module has ``step(params, carry, x_t) -> carry`` (carry h, or (h, c) for the lstm)
 and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (truncated BPTT).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,8 +43,10 @@ def _model(s: CellSettings):
 def device(s: CellSettings) -> torch.device:
     """The torch device of a cell; ``device: cuda`` without a usable GPU is a RuntimeError."""
     if s.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device: 'cuda' is set, but torch {torch.__version__} finds no CUDA GPU "
-                           "on this machine; set device: cpu (value 'cuda')")
+        raise RuntimeError(
+            f"device: 'cuda' is set, but torch {torch.__version__} finds no CUDA GPU "
+            "on this machine; set device: cpu (value 'cuda')"
+        )
     return torch.device(s.device)
 
 
@@ -88,15 +92,20 @@ def _grad_norms(vs: list[torch.Tensor], others: torch.Tensor | None = None) -> t
     of the gradients is made."""
     out = []
     for i in range(0, len(vs), CHUNK):
-        g = _grads(vs[i:i + CHUNK])
-        out.append(torch.linalg.vector_norm(g, dim=(1, 2)) if others is None
-                   else step_term_norms(g, others[i:i + CHUNK]))
+        g = _grads(vs[i : i + CHUNK])
+        out.append(
+            torch.linalg.vector_norm(g, dim=(1, 2))
+            if others is None
+            else step_term_norms(g, others[i : i + CHUNK])
+        )
     return torch.cat(out)
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
-    h, cache = _model(s).forward(p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s))
+    h, cache = _model(s).forward(
+        p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s)
+    )
     loss, y = readout.loss(p, h, batch)
     loss.backward()
     with torch.no_grad():
@@ -108,7 +117,9 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
     return {
         "loss": loss.item(),
         "outputs": _float64(y),
-        "grads": {k: _float64(torch.zeros_like(v) if v.grad is None else v.grad) for k, v in p.items()},
+        "grads": {
+            k: _float64(torch.zeros_like(v) if v.grad is None else v.grad) for k, v in p.items()
+        },
         "grad_norm": _float64(grad_norm),
         "weight_grad_norm": weight_grad_norm,
     }
@@ -117,7 +128,7 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
     model, kw = _model(s), model_kwargs(s)
     p = {k: v.detach() for k, v in params.items()}
-    x = tensor(s, batch.x[:, b:b + 1])  # (T, 1, I)
+    x = tensor(s, batch.x[:, b : b + 1])  # (T, 1, I)
     with torch.no_grad():
         _, cache = model.forward(p, x, **kw)
     lstm = "c" in cache
@@ -140,11 +151,11 @@ def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> n
     J = torch.empty(T, S, S, dtype=prev.dtype, device=prev.device)
     for t0 in range(0, T, chunk):
         n = min(chunk, T - t0)
-        rep = prev[t0:t0 + n].repeat(S, 1).requires_grad_()  # row i*n + t: copy i of s_{t-1}
-        out = state_map(rep, xs[t0:t0 + n].repeat(S, 1))
+        rep = prev[t0 : t0 + n].repeat(S, 1).requires_grad_()  # row i*n + t: copy i of s_{t-1}
+        out = state_map(rep, xs[t0 : t0 + n].repeat(S, 1))
         seed = torch.eye(S, dtype=out.dtype, device=out.device).repeat_interleave(n, dim=0)
         # a scalar, not grad_outputs=seed: an explicit output gradient makes autograd import
         # torch.fx's symbolic shapes (0.45 s) on first use
         (g,) = torch.autograd.grad((out * seed).sum(), rep)
-        J[t0:t0 + n] = g.reshape(S, n, S).transpose(0, 1)  # J[t, i, :] = d s_t[i] / d s_{t-1}
+        J[t0 : t0 + n] = g.reshape(S, n, S).transpose(0, 1)  # J[t, i, :] = d s_t[i] / d s_{t-1}
     return _float64(J)

@@ -14,6 +14,7 @@ Example
 >>> tuple(h.shape)
 (6, 4, 3)
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,9 @@ import torch.nn.functional as F
 from rnngrad.torch_backend.rnn import scan
 
 
-def _cell(W_hh_T: torch.Tensor, b_hh: torch.Tensor, h: torch.Tensor,
-          xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cell(
+    W_hh_T: torch.Tensor, b_hh: torch.Tensor, h: torch.Tensor, xp: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     gh = torch.addmm(b_hh, h, W_hh_T)  # W_hh h_{t-1} + b_hh (B, 3H)
     x_r, x_z, x_n = xp.chunk(3, 1)
     h_r, h_z, h_n = gh.chunk(3, 1)
@@ -39,8 +41,9 @@ def step(params: dict, h: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
     return _cell(params["weight_hh"].t(), params["bias_hh"], h, xp)[0]
 
 
-def forward(params: dict, x: torch.Tensor, h0: torch.Tensor | None = None, *,
-            retain: bool = False) -> tuple[torch.Tensor, dict]:
+def forward(
+    params: dict, x: torch.Tensor, h0: torch.Tensor | None = None, *, retain: bool = False
+) -> tuple[torch.Tensor, dict]:
     """Run the GRU over x (T, B, I); returns states h (T+1, B, H) and the cache (see
     :func:`rnn.scan`; ``pre`` holds W_hh h_{t-1} + b_hh)."""
     W_hh_T, b_hh = params["weight_hh"].t(), params["bias_hh"]

@@ -15,6 +15,7 @@ Example
 >>> tuple(h.shape), len(cache["c"])
 ((6, 4, 3), 6)
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,9 @@ import torch
 from rnngrad.torch_backend.rnn import project, scan
 
 
-def _cell(W_hh_T: torch.Tensor, carry: tuple[torch.Tensor, torch.Tensor],
-          xp: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _cell(
+    W_hh_T: torch.Tensor, carry: tuple[torch.Tensor, torch.Tensor], xp: torch.Tensor
+) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     h, c = carry
     a = torch.addmm(xp, h, W_hh_T)  # the gates' pre-activations (B, 4H)
     i, f, g, o = a.chunk(4, 1)
@@ -31,15 +33,20 @@ def _cell(W_hh_T: torch.Tensor, carry: tuple[torch.Tensor, torch.Tensor],
     return (torch.sigmoid(o) * torch.tanh(c), c), a
 
 
-def step(params: dict, carry: tuple[torch.Tensor, torch.Tensor],
-         x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def step(
+    params: dict, carry: tuple[torch.Tensor, torch.Tensor], x_t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step, (h_{t-1}, c_{t-1}) and x_t (B, I) -> (h_t, c_t), each (B, H)."""
     return _cell(params["weight_hh"].t(), carry, project(params, x_t))[0]
 
 
-def forward(params: dict, x: torch.Tensor,
-            h0: tuple[torch.Tensor, torch.Tensor] | None = None, *,
-            retain: bool = False) -> tuple[torch.Tensor, dict]:
+def forward(
+    params: dict,
+    x: torch.Tensor,
+    h0: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    retain: bool = False,
+) -> tuple[torch.Tensor, dict]:
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns states
     h (T+1, B, H) and the cache with the lists ``h``, ``c`` (see :func:`rnn.scan`)."""
     W_hh_T = params["weight_hh"].t()

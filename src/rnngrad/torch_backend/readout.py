@@ -1,9 +1,10 @@
 """Linear readout and task loss in PyTorch, differentiable (formulas of numpy_backend.readout).
 
-    y_t = W_out h_t + b_out  at t in batch.loss_steps
-    L   = scale * sum_t mean_b loss_t(b)   (mse: mean over outputs of (y - target)^2;
-                                            xent: cross-entropy of softmax(y))
+y_t = W_out h_t + b_out  at t in batch.loss_steps
+L   = scale * sum_t mean_b loss_t(b)   (mse: mean over outputs of (y - target)^2;
+                                        xent: cross-entropy of softmax(y))
 """
+
 from __future__ import annotations
 
 import torch

@@ -17,15 +17,20 @@ Example
 >>> step(p, h[0], torch.zeros(4, 2)).shape == h[1].shape
 True
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
-               "linear": lambda a: a}
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda a: a,
+}
 
 
 def project(params: dict, x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +47,9 @@ def _keep(v: torch.Tensor) -> torch.Tensor:
     return v
 
 
-def scan(cell: Callable, carry, xs: torch.Tensor, retain: bool = False) -> tuple[torch.Tensor, dict]:
+def scan(
+    cell: Callable, carry, xs: torch.Tensor, retain: bool = False
+) -> tuple[torch.Tensor, dict]:
     """Run ``cell(carry, xp_t) -> (carry, pre_t)`` over the input projections xs (T, B, G*H).
 
     carry is h or the pair (h, c). Returns the states h (T+1, B, H) and a cache with the lists
@@ -51,6 +58,7 @@ def scan(cell: Callable, carry, xs: torch.Tensor, retain: bool = False) -> tuple
     each of the T tensors in ``pre`` (cell's second output, the sum holding W_hh h_{t-1})
     dL/dpre_t, whose outer product with h_{t-1} is step t's term of dL/dW_hh.
     """
+
     def keep(c):
         if not retain:
             return c
@@ -66,28 +74,44 @@ def scan(cell: Callable, carry, xs: torch.Tensor, retain: bool = False) -> tuple
             a.retain_grad()
             pre.append(a)
     if isinstance(carry, tuple):
-        hs, cs = map(list, zip(*carries))
+        hs, cs = map(list, zip(*carries, strict=False))
         return torch.stack(hs), {"h": hs, "c": cs, "pre": pre}
     return torch.stack(carries), {"h": carries, "pre": pre}
 
 
-def _cell(W_hh_T: torch.Tensor, h: torch.Tensor, xp: torch.Tensor, nonlinearity: str,
-          leak: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _cell(
+    W_hh_T: torch.Tensor, h: torch.Tensor, xp: torch.Tensor, nonlinearity: str, leak: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.addmm(xp, h, W_hh_T)  # a_t
     fa = ACTIVATIONS[nonlinearity](a)
     return (fa if leak == 1.0 else torch.lerp(h, fa, leak)), a
 
 
-def step(params: dict, h: torch.Tensor, x_t: torch.Tensor, *, nonlinearity: str = "tanh",
-         leak: float = 1.0) -> torch.Tensor:
+def step(
+    params: dict,
+    h: torch.Tensor,
+    x_t: torch.Tensor,
+    *,
+    nonlinearity: str = "tanh",
+    leak: float = 1.0,
+) -> torch.Tensor:
     """One step, h_{t-1} (B, H) and x_t (B, I) -> h_t (B, H)."""
     return _cell(params["weight_hh"].t(), h, project(params, x_t), nonlinearity, leak)[0]
 
 
-def forward(params: dict, x: torch.Tensor, h0: torch.Tensor | None = None, *,
-            nonlinearity: str = "tanh", leak: float = 1.0,
-            retain: bool = False) -> tuple[torch.Tensor, dict]:
-    """Run the RNN over x (T, B, I); returns states h (T+1, B, H) and the cache (see :func:`scan`)."""
+def forward(
+    params: dict,
+    x: torch.Tensor,
+    h0: torch.Tensor | None = None,
+    *,
+    nonlinearity: str = "tanh",
+    leak: float = 1.0,
+    retain: bool = False,
+) -> tuple[torch.Tensor, dict]:
+    """Run the RNN over x (T, B, I); returns states h (T+1, B, H) and the cache (see
+    :func:`scan`)."""
     W_hh_T = params["weight_hh"].t()
     h0 = x.new_zeros(x.shape[1], W_hh_T.shape[0]) if h0 is None else h0
-    return scan(lambda h, xp: _cell(W_hh_T, h, xp, nonlinearity, leak), h0, project(params, x), retain)
+    return scan(
+        lambda h, xp: _cell(W_hh_T, h, xp, nonlinearity, leak), h0, project(params, x), retain
+    )

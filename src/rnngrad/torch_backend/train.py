@@ -7,6 +7,7 @@ constants, a_{k+1} = W_ih x_{k+1} + b_ih + W_hh s_k + b_hh is recomputed from th
 f'(a_{k+1}) is written out as a function of a_{k+1}, so autograd follows both paths to the
 weights.
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,13 +43,13 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     if pen is not None and pen.kind == "pascanu":
         states = cache["h"][1:]
         d = torch.autograd.grad(loss, [p[k] for k in names] + states, materialize_grads=True)
-        grads = dict(zip(names, d[:len(names)]))
-        value = omega(p, h.detach(), torch.stack(d[len(names):]), x, s.nonlinearity)
+        grads = dict(zip(names, d[: len(names)], strict=False))
+        value = omega(p, h.detach(), torch.stack(d[len(names) :]), x, s.nonlinearity)
         dpen = torch.autograd.grad(value, [p[k] for k in names], materialize_grads=True)
-        grads = {k: grads[k] + pen.weight * g for k, g in zip(names, dpen)}
+        grads = {k: grads[k] + pen.weight * g for k, g in zip(names, dpen, strict=False)}
         return loss.item(), grads, value.item()
     d = torch.autograd.grad(loss, [p[k] for k in names], materialize_grads=True)
-    grads = dict(zip(names, d))
+    grads = dict(zip(names, d, strict=False))
     value = 0.0
     if pen is not None:  # l2_wrec
         W = params["weight_hh"]
@@ -69,8 +70,9 @@ def _fprime(a: torch.Tensor, nonlinearity: str) -> torch.Tensor:
     return torch.ones_like(a)
 
 
-def omega(params: dict, h: torch.Tensor, dh: torch.Tensor, x: torch.Tensor,
-          nonlinearity: str) -> torch.Tensor:
+def omega(
+    params: dict, h: torch.Tensor, dh: torch.Tensor, x: torch.Tensor, nonlinearity: str
+) -> torch.Tensor:
     """Pascanu's Omega (0-dim tensor) of the rnn; ``h`` (T+1, B, H) the states and ``dh``
     (T, B, H) = dL/dh_{k+1}, both constants, ``x`` (T, B, I)."""
     W = params["weight_hh"]
