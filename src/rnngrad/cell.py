@@ -81,18 +81,17 @@ def measure_profile(
     be = backend or backend_module(s)
     p = be.to_backend(s, params)
     steps = batch.steps
-    out, profile_seconds = median_seconds(lambda: be.loss_and_grads(s, p, batch))
-    _, peak_bytes = bench.peak_memory(s, lambda: be.loss_and_grads(s, p, batch))  # once warm
+    last = tasks.last_loss_step(batch)  # the profile is that of the last loss step's term
+    out, profile_seconds = median_seconds(lambda: be.loss_and_grads(s, p, last))
+    _, peak_bytes = bench.peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
     grad_norm = metrics.by_lag(out["grad_norm"], steps)
     weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
     W = metrics.recurrent_block(s.model, params["weight_hh"])
     m: dict[str, Any] = {
-        "decay_rate": metrics.decay_rate(grad_norm),
-        "log10_grad_ratio": metrics.log10_grad_ratio(grad_norm),
-        "horizon": metrics.horizon(grad_norm),
+        **metrics.profile_scalars(s.model, grad_norm),
         "spectral_radius": spectral_radius(W),
         "spectral_norm": metrics.spectral_norm(W),
-        "probe_loss": out["loss"],
+        "probe_loss": out["loss"] if last is batch else be.loss_and_grads(s, p, batch)["loss"],
         "profile_seconds": profile_seconds,
         # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (bench.peak_memory)
         "profile_gflops": bench.useful_flops(s, steps) / profile_seconds / 1e9,

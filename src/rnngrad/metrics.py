@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
 
 HORIZON_FACTOR = 1e-3  # horizon: first lag where grad_norm falls below 1e-3 of grad_norm[0]
 JACOBIAN_CHUNK = 128  # matrices whose spectral norms are taken in one batched call
+LYAPUNOV_SEED = 20130201  # seed of lyapunov_max's start direction (any fixed value)
 
 
 def by_lag(per_step: np.ndarray, steps: int) -> np.ndarray:
@@ -64,6 +65,27 @@ def horizon(grad_norm: np.ndarray) -> int:
     with np.errstate(invalid="ignore", over="ignore"):
         below = np.flatnonzero(grad_norm < HORIZON_FACTOR * grad_norm[0])
     return int(below[0]) if below.size else len(grad_norm)
+
+
+def first_comparable_lag(model: str) -> int:
+    """The first lag whose grad_norm covers the whole state: 1 for the lstm, else 0.
+
+    The lstm's state is (h_t, c_t), but nothing reads c_T after the last step, so dL/dc_T = 0 and
+    grad_norm[0] is ||dL/dh_T|| alone, while every later lag adds ||dL/dc_t||."""
+    return 1 if model == "lstm" else 0
+
+
+def profile_scalars(model: str, grad_norm: np.ndarray) -> dict[str, float]:
+    """decay_rate, log10_grad_ratio and horizon of a grad_norm profile, over the lags from
+    :func:`first_comparable_lag` on (so the lstm's ratio and horizon are against lag 1; the
+    horizon is still counted in lags from 0)."""
+    k0 = first_comparable_lag(model)
+    g = np.asarray(grad_norm, dtype=np.float64)[k0:]
+    return {
+        "decay_rate": decay_rate(g),
+        "log10_grad_ratio": log10_grad_ratio(g),
+        "horizon": k0 + horizon(g),
+    }
 
 
 def _one_blas_thread():
@@ -110,23 +132,45 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
     return out
 
 
+def lyapunov_start(S: int) -> np.ndarray:
+    """The start direction q_0 of :func:`lyapunov_max`: a unit vector drawn from a fixed seed
+    (LYAPUNOV_SEED), so both backends and every cell of a given state size S start alike.
+
+    Almost surely no coordinate of it is zero, so no product of diagonal or sparse Jacobians
+    that keeps any direction alive can map it to zero (e_1 could: an IRNN whose unit 0 is off)."""
+    q = np.random.default_rng(LYAPUNOV_SEED).standard_normal(S)
+    return q / np.linalg.norm(q)
+
+
 def lyapunov_max(J: np.ndarray) -> float:
     """Largest Lyapunov exponent (natural log per step) of the state map along a sequence, by the
     QR method (Benettin et al. 1980): Q_t R_t = J_t Q_{t-1}, lambda_1 = mean_t ln |R_t[0, 0]|.
 
     Only the first column of Q enters R_t[0, 0], and Gram-Schmidt leaves it alone: q_t =
-    J_t q_{t-1} / |R_t[0, 0]| with |R_t[0, 0]| = ||J_t q_{t-1}||, from q_0 = e_1. So the first
-    column is iterated alone, O(S^2) a step instead of a QR's O(S^3)."""
+    J_t q_{t-1} / |R_t[0, 0]| with |R_t[0, 0]| = ||J_t q_{t-1}||, from q_0 =
+    :func:`lyapunov_start`. So the first column is iterated alone, O(S^2) a step instead of a
+    QR's O(S^3), and the estimate is (1/T) ln ||J_T ... J_1 q_0||: a finite-time value, no
+    transient discarded, at most (1/T) ln sigma_max(J_T ... J_1) (the direction-free value).
+
+    Returns -inf when the product is exactly zero (every direction dies, e.g. all ReLU units
+    off at some step), and NaN only when a Jacobian is itself not finite (the forward overflowed).
+    """
     T, S, _ = J.shape
-    q = np.zeros(S)
-    q[0] = 1.0
+    if not np.all(np.isfinite(J)):
+        return float("nan")
+    q = lyapunov_start(S)
     total = 0.0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         for t in range(T):
             z = J[t] @ q
             r = np.sqrt(z @ z)
-            if not np.isfinite(r):
-                return float("nan")
+            if not np.isfinite(r):  # ||J_t q|| beyond float64: take it from J_t / max|J_t|
+                c = np.max(np.abs(J[t]))
+                z = (J[t] / c) @ q
+                r = np.sqrt(z @ z)
+                total += np.log(c)
+            if r == 0.0:
+                return float("-inf")
             total += np.log(r)
             q = z / r
     return float(total / T)

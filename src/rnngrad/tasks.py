@@ -21,7 +21,7 @@ Example
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -189,6 +189,16 @@ def _memory(T: int, B: int, rng: np.random.Generator, K: int) -> Batch:
     # target of delay k at step t is u(t - k), steps counted from 1 (u(t) is x[t - 1])
     targets = np.stack([u[loss_steps - 1 - k] for k in range(1, K + 1)], axis=-1)
     return Batch(u[:, :, None], targets, loss_steps, "mse", 1.0 / len(loss_steps), K)
+
+
+def last_loss_step(batch: Batch) -> Batch:
+    """The batch scored at its last loss step alone, with the same ``scale``: its loss is the
+    last step's term of the task loss. The gradient profile is measured on it, so the linear
+    oracle grad_norm[k] = s^k grad_norm[0] holds on every task (copy and memory score several
+    steps; their summed terms would mix lags)."""
+    if len(batch.loss_steps) == 1:
+        return batch
+    return replace(batch, targets=batch.targets[-1:], loss_steps=batch.loss_steps[-1:])
 
 
 def accuracy(task: str, outputs: np.ndarray, batch: Batch) -> float:
