@@ -1024,27 +1024,39 @@ def plot_speed(tables) -> Figure | None:
 
 
 def plot_memory_capacity(tables) -> Figure | None:
+    """MC / N against the spectral radius, a line per reservoir, a panel per readout ridge (below
+    radius 0.9 the ridge, not the reservoir, sets MC: docs/studies.md)."""
     cells = frame(tables, "cells")
     if cells.empty or "memory_capacity" not in cells or cells["memory_capacity"].notna().sum() == 0:
         return None
     c = cells[cells["memory_capacity"].notna()].copy()
     c["mc_per_unit"] = c["memory_capacity"] / c["hidden"]
     c["reservoir"] = c["nonlinearity"].astype(str) + ", " + c["init"].astype(str) + " init"
-    band = _median_band(c, ["reservoir", "w_rec_scale"], "mc_per_unit")
-    fig = _figure(7.5, 4.2)
-    ax = fig.subplots()
-    palette = sns.color_palette("colorblind", n_colors=max(band["reservoir"].nunique(), 1))
-    for colour, (name, d) in zip(palette, band.groupby("reservoir", sort=True), strict=False):
-        ax.plot(d["w_rec_scale"], d["median"], "-o", color=colour, ms=4, label=name)
-        ax.fill_between(d["w_rec_scale"], d["lo"], d["hi"], color=colour, alpha=0.15, lw=0)
-    ax.axhline(1.0, color="0.3", ls="--", lw=1)
-    ax.set_ylim(0, 1.08)
-    ax.text(ax.get_xlim()[0], 1.0, " MC = N (Jaeger's bound)", va="bottom", fontsize=8, color="0.3")
-    ax.axvline(1.0, color="0.6", ls=":", lw=1)
-    ax.set_xlabel("w_rec_scale (spectral radius of the reservoir)")
-    ax.set_ylabel("memory capacity / N")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    if "ridge" not in c:
+        c["ridge"] = np.nan
+    ridges = sorted(c["ridge"].unique(), reverse=True)  # strongest regularization first
+    reservoirs = sorted(c["reservoir"].unique())
+    palette = dict(zip(reservoirs, sns.color_palette("colorblind", len(reservoirs)), strict=True))
+    fig = _figure(3.2 + 3.3 * len(ridges), 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(ridges), sharey=True, squeeze=False)[0])
+    for ax, ridge in zip(axes, ridges, strict=True):
+        d_r = c[c["ridge"] == ridge] if not pd.isna(ridge) else c
+        band = _median_band(d_r, ["reservoir", "w_rec_scale"], "mc_per_unit")
+        for name, d in band.groupby("reservoir", sort=True):
+            ax.plot(d["w_rec_scale"], d["median"], "-o", color=palette[name], ms=4, label=name)
+            ax.fill_between(
+                d["w_rec_scale"], d["lo"], d["hi"], color=palette[name], alpha=0.15, lw=0
+            )
+        ax.axhline(1.0, color="0.3", ls="--", lw=1)
+        ax.set_ylim(0, 1.08)
+        ax.text(ax.get_xlim()[0], 1.0, " MC = N (Jaeger's bound)", va="bottom", fontsize=8)
+        ax.axvline(1.0, color="0.6", ls=":", lw=1)
+        ax.set_xlabel("w_rec_scale (spectral radius of the reservoir)")
+        if not pd.isna(ridge):
+            ax.set_title(f"readout ridge {ridge:g}", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("memory capacity / N")
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle(f"Short-term memory capacity of echo state networks ({seed_note(c)})", fontsize=10)
     return fig
 
