@@ -96,6 +96,12 @@ BAD = [
         "remedies.lstm.penalty.kind",
         "'pascanu'",
     ),
+    (
+        "printed Omega on an lstm",
+        lambda c: c["remedies"]["lstm"].update(penalty={"kind": "pascanu_printed", "weight": 1.0}),
+        "remedies.lstm.penalty.kind",
+        "'pascanu_printed'",
+    ),
 ]
 
 

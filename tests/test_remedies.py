@@ -1,6 +1,6 @@
-"""Remedies against independent answers: Pascanu's Omega and truncated BPTT by PyTorch autograd
-written here, clipping by its definition, the ESN readout by numpy.linalg.lstsq, the optimizers
-by torch.optim."""
+"""Remedies against independent answers: Pascanu's Omega (both forms) and truncated BPTT by
+PyTorch autograd written here, clipping by its definition, the ESN readout by numpy.linalg.lstsq
+and scikit-learn's Ridge, the optimizers by torch.optim."""
 
 from __future__ import annotations
 
@@ -43,10 +43,11 @@ def _loss(P, hs, batch):
     return -batch.scale * picked.sum() / y.shape[1]
 
 
-def _reference_omega(params, batch, nonlinearity):
+def _reference_omega(params, batch, nonlinearity, printed=False):
     """Omega and its gradient by autograd: per step k and sequence b, with s_k and
     dL/ds_{k+1} detached, (||dL/ds_{k+1} ds_{k+1}/ds_k||^2 / ||dL/ds_{k+1}||^2 - 1)^2 averaged
-    over the (k, b) terms with ||dL/ds_{k+1}||^2 >= 1e-20 (Pascanu et al.'s code); the Jacobian
+    over the (k, b) terms with ||dL/ds_{k+1}||^2 >= 1e-20 (Pascanu et al.'s code), or with
+    ``printed`` (their eqs. 9-10) (||.|| / ||.|| - 1)^2 summed over k, mean over b; the Jacobian
     ds_{k+1}/ds_k is taken by autograd of one step."""
     P = _torch_params(params)
     x = torch.as_tensor(batch.x)
@@ -61,12 +62,35 @@ def _reference_omega(params, batch, nonlinearity):
         (gJ,) = torch.autograd.grad(s_next, s_k, grad_outputs=g[k].detach(), create_graph=True)
         ng = g[k].detach().square().sum(-1)
         r = gJ.square().sum(-1) / ng
+        r = torch.sqrt(r) if printed else r
         total = total + torch.where(ng >= 1e-20, (r - 1) ** 2, torch.zeros_like(r)).sum()
         count += int((ng >= 1e-20).sum())
-    total = total / count
+    total = total / (x.shape[1] if printed else count)
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     grads = torch.autograd.grad(total, [P[k] for k in names], materialize_grads=True)
     return total.item(), {k: v.numpy() for k, v in zip(names, grads, strict=False)}
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "relu", "linear"])
+def test_omega_printed_gradient_matches_autograd(case, norm_err, nonlinearity):
+    # the paper's printed form: a ratio of norms, summed over k (kind pascanu_printed)
+    s, params, batch = case(nonlinearity=nonlinearity, w_rec_scale=0.8)
+    value_ref, grads_ref = _reference_omega(params, batch, nonlinearity, printed=True)
+    h, cache = nb.forward(s, params, batch.x)
+    back = rnn.backward(
+        params, cache, readout.loss_forward_backward(params, h, batch)["dh_direct"], keep_dh=True
+    )
+    value, grads = nt.omega_printed(params, h, back["dh"], batch.x, nonlinearity)
+    assert value > 0 and abs(value - value_ref) <= 1e-10 * value_ref
+    for k, g in grads_ref.items():
+        assert norm_err(grads[k], g) <= 1e-10, k
+    P = tb.to_backend(s, params)
+    pen = tt.omega_printed(
+        P, torch.as_tensor(h), torch.as_tensor(back["dh"][1:]), tb.tensor(s, batch.x), nonlinearity
+    )
+    assert abs(pen.item() - value_ref) <= 1e-10 * value_ref
+    # the two forms differ: squared against plain norms, mean against sum over k
+    assert abs(nt.omega(params, h, back["dh"], batch.x, nonlinearity)[0] - value) > 1e-3 * value
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "relu", "linear"])
@@ -89,7 +113,7 @@ def test_omega_gradient_matches_autograd(case, norm_err, nonlinearity):
     assert abs(pen.item() - value_ref) <= 1e-10 * value_ref
 
 
-@pytest.mark.parametrize("kind", ["pascanu", "l2_wrec"])
+@pytest.mark.parametrize("kind", ["pascanu", "pascanu_printed", "l2_wrec"])
 def test_penalized_gradient_is_loss_gradient_plus_weighted_penalty(case, norm_err, kind):
     s, params, batch = case(penalty={"kind": kind, "weight": 0.7})
     plain = nb.loss_and_grads(s, params, batch)["grads"]
@@ -98,7 +122,7 @@ def test_penalized_gradient_is_loss_gradient_plus_weighted_penalty(case, norm_er
         ref_value = np.sum(params["weight_hh"] ** 2)
         ref = {"weight_hh": 2 * params["weight_hh"]}
     else:
-        ref_value, ref = _reference_omega(params, batch, s.nonlinearity)
+        ref_value, ref = _reference_omega(params, batch, s.nonlinearity, kind == "pascanu_printed")
     assert value == pytest.approx(ref_value, rel=1e-10)
     for k, g in grads.items():
         assert norm_err(g, plain[k] + 0.7 * ref.get(k, 0.0)) <= 1e-10, k
@@ -285,6 +309,27 @@ def test_esn_readout_is_ridge_least_squares(case):
     for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         np.testing.assert_array_equal(out["params"][k], params[k])
     assert out["curve"]["step"] == [] and out["status"] == "ok"
+
+
+def test_esn_readout_matches_scikit_learn_ridge(case):
+    # the memory task's K delay readouts at once; sklearn's Ridge centres the data to leave the
+    # intercept unpenalized, a route independent of the augmented normal equations
+    from sklearn.linear_model import Ridge
+
+    s, params, _ = case(model="esn", task="memory", seq_len=30, ridge=0.05, train_steps=2)
+    rng = data_stream(s, "train")
+    X, Y = [], []
+    for _ in range(s.train_steps):
+        batch = tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden)
+        h, _ = nb.forward(s, params, batch.x)
+        X.append(h[batch.loss_steps].reshape(-1, s.hidden))
+        Y.append(batch.targets.reshape(-1, batch.n_out))
+    ref = Ridge(alpha=0.05, fit_intercept=True, solver="cholesky").fit(
+        np.concatenate(X), np.concatenate(Y)
+    )
+    out = training.train(s, params)
+    np.testing.assert_allclose(out["params"]["weight_out"], ref.coef_, rtol=1e-8, atol=1e-11)
+    np.testing.assert_allclose(out["params"]["bias_out"], ref.intercept_, rtol=1e-8, atol=1e-11)
 
 
 def test_esn_classification_readout_fits_one_hot_codes():

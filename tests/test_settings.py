@@ -46,6 +46,8 @@ def test_round_trip_and_flat():
         ({"clip": {"kind": "norm", "threshold": -1}}, "clip.threshold"),
         ({"clip": {"kind": "norm", "treshold": 1}}, "clip.treshold"),
         ({"penalty": {"kind": "pascanu", "weight": 1}, "model": "gru"}, "penalty.kind"),
+        ({"penalty": {"kind": "pascanu_printed", "weight": 1}, "model": "lstm"}, "penalty.kind"),
+        ({"penalty": {"kind": "omega", "weight": 1}}, "penalty.kind"),
         ({"task": "temporal_order", "seq_len": 5}, "seq_len"),
         ({"jacobian": "yes"}, "jacobian"),
     ],

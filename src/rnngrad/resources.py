@@ -33,7 +33,7 @@ import math
 
 from rnngrad.cell import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.init import GATES
-from rnngrad.settings import CellSettings
+from rnngrad.settings import OMEGA_KINDS, CellSettings
 from rnngrad.training import EVAL_CHUNK, EVAL_SEQUENCES
 
 # per-step costs on one core (seconds), numpy backend, fitted by least squares (relative error)
@@ -113,7 +113,7 @@ def cell_seconds(s: CellSettings) -> float:
                 "truncate"
                 if s.truncate is not None
                 else "pascanu"
-                if s.penalty is not None and s.penalty.kind == "pascanu"
+                if s.penalty is not None and s.penalty.kind in OMEGA_KINDS
                 else "none"
             )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])

@@ -28,7 +28,8 @@ DEVICES = ("cpu", "cuda")
 TASKS = ("adding", "copy", "temporal_order", "digits", "memory")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 CLIP_KINDS = ("norm", "value")
-PENALTY_KINDS = ("pascanu", "l2_wrec")
+PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
+OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
 
 
@@ -53,7 +54,9 @@ class Truncate:
 
 @dataclass(frozen=True)
 class Penalty:
-    kind: str = "pascanu"  # pascanu: Omega (their eq. 10); l2_wrec: ||W_hh||_F^2
+    # pascanu: Omega as in their code (squared norms, mean over terms); pascanu_printed: as
+    # printed (their eqs. 9-10: norms, summed over k); l2_wrec: ||W_hh||_F^2
+    kind: str = "pascanu"
     weight: float = 2.0  # multiplier of the penalty in the training objective
 
 
@@ -239,10 +242,10 @@ class CellSettings:
                         f"so {k} does not apply "
                         f"(value {dataclasses.asdict(getattr(self, k))!r})"
                     )
-        if self.penalty is not None and self.penalty.kind == "pascanu" and self.model != "rnn":
+        if self.penalty is not None and self.penalty.kind in OMEGA_KINDS and self.model != "rnn":
             raise SettingsError(
                 f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
-                f"not model {self.model!r} (value 'pascanu')"
+                f"not model {self.model!r} (value {self.penalty.kind!r})"
             )
         if self.task == "memory" and self.model != "esn":
             raise SettingsError(

@@ -17,6 +17,12 @@ of it, see :mod:`rnngrad.training`), with
   code, the terms are averaged over the steps and the batch (eq. 9 sums over k; their code takes
   the mean, which is what their weights 2 to 4 were tuned for: summed, weight 2 made training
   worse at T = 100 here), and a term whose ||dL/ds_{k+1}||^2 is below OMEGA_BOUND is left out.
+- Omega as printed in the paper (kind pascanu_printed, eqs. 9-10 read literally)::
+
+      Omega = mean_b sum_k (||dL/ds_{k+1} ds_{k+1}/ds_k|| / ||dL/ds_{k+1}|| - 1)^2,
+
+  a ratio of norms, summed over the steps (and averaged over the batch's sequences), with the
+  same constants, both gradient paths and the same dropped terms.
 - the L2 penalty ``||W_hh||_F^2`` (kind l2_wrec).
 
 """
@@ -27,7 +33,7 @@ import numpy as np
 
 from rnngrad import numpy_backend as backend
 from rnngrad.numpy_backend import readout, rnn
-from rnngrad.settings import CellSettings
+from rnngrad.settings import OMEGA_KINDS, CellSettings
 from rnngrad.tasks import Batch
 
 OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no term
@@ -47,12 +53,13 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     """The loss L of ``batch`` run from state ``h0``, the gradient of L + weight * penalty (all
     weights, float arrays in ``s.dtype``) and the penalty's value (0 without one)."""
     pen = s.penalty
-    if pen is not None and pen.kind == "pascanu":
+    if pen is not None and pen.kind in OMEGA_KINDS:
         h, cache = backend.forward(s, params, batch.x, h0)
         out = readout.loss_forward_backward(params, h, batch)
         back = rnn.backward(params, cache, out["dh_direct"], keep_dh=True)
         grads = {**back["grads"], **out["grads"]}
-        value, dpen = omega(params, h, back["dh"], cache["x"], s.nonlinearity)
+        penalty = omega if pen.kind == "pascanu" else omega_printed
+        value, dpen = penalty(params, h, back["dh"], cache["x"], s.nonlinearity)
         for k, g in dpen.items():
             grads[k] += pen.weight * g
         return out["loss"], grads, value
@@ -75,7 +82,7 @@ def omega(
     ``h`` (T+1, B, H) the states, ``dh`` (T+1, B, H) the total dL/dh_t, ``x`` (T, B, I).
     """
     W = params["weight_hh"]
-    s_prev, fa, g = h[:-1], h[1:], dh[1:]  # s_k, f(a_{k+1}), dL/ds_{k+1} for k = 0..T-1
+    fa, g = h[1:], dh[1:]  # f(a_{k+1}), dL/ds_{k+1} for k = 0..T-1
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         fp = rnn.dact(fa, nonlinearity)  # f'(a_{k+1})
         d = g * fp
@@ -87,18 +94,56 @@ def omega(
         n = max(int(valid.sum()), 1)  # the mean over the valid (k, b) terms
         value = float(np.sum((r - 1) ** 2) / n)
         dv = (np.where(valid, 4 * (r - 1) / (n * ng), 0.0))[..., None] * v  # dOmega/dv
-        dW = np.tensordot(d, dv, axes=([0, 1], [0, 1]))  # v = d W: the direct path
-        # the path through f'(a_{k+1}): dOmega/da = (dv W^T) g f''(a)
-        da = (dv @ W.T) * g * _second_derivative(fa, fp, nonlinearity)
-        dW += np.tensordot(da, s_prev, axes=([0, 1], [0, 1]))
-        db = da.sum(axis=(0, 1))
-        grads = {
-            "weight_hh": dW,
-            "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
-            "bias_ih": db,
-            "bias_hh": db.copy(),
-        }
+        grads = _omega_weight_grads(W, h, x, g, fp, dv, nonlinearity)
     return value, grads
+
+
+def omega_printed(
+    params: dict, h: np.ndarray, dh: np.ndarray, x: np.ndarray, nonlinearity: str
+) -> tuple[float, dict]:
+    """Omega as printed (their eqs. 9-10: a ratio of norms, summed over k; the mean over the
+    batch's sequences) and its gradient, with s_k and dL/ds_{k+1} constant; arguments as for
+    :func:`omega`. Where dL/ds_{k+1} ds_{k+1}/ds_k = 0 its norm's gradient is taken as 0."""
+    W = params["weight_hh"]
+    g = dh[1:]  # dL/ds_{k+1} for k = 0..T-1
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        fp = rnn.dact(h[1:], nonlinearity)  # f'(a_{k+1})
+        v = (g * fp) @ W  # dL/ds_{k+1} ds_{k+1}/ds_k, (T, B, H)
+        nv, ng = np.sqrt(np.sum(v * v, axis=-1)), np.sqrt(np.sum(g * g, axis=-1))  # norms (T, B)
+        valid = ng * ng >= OMEGA_BOUND
+        ng = np.where(valid, ng, 1.0)
+        r = np.where(valid, nv / ng, 1.0)
+        B = g.shape[1]
+        value = float(np.sum((r - 1) ** 2) / B)
+        live = valid & (nv > 0)
+        dv = np.where(live, 2 * (r - 1) / (B * ng * np.where(live, nv, 1.0)), 0.0)[..., None] * v
+        grads = _omega_weight_grads(W, h, x, g, fp, dv, nonlinearity)
+    return value, grads
+
+
+def _omega_weight_grads(
+    W: np.ndarray,
+    h: np.ndarray,
+    x: np.ndarray,
+    g: np.ndarray,
+    fp: np.ndarray,
+    dv: np.ndarray,
+    nonlinearity: str,
+) -> dict:
+    """The weight gradients of an Omega from dOmega/dv, v = (g f'(a_{k+1})) W (g = dL/ds_{k+1}
+    and s_k = h[:-1] constant, fp = f'(a_{k+1})): the direct path through W and the path
+    through f'(a_{k+1})."""
+    dW = np.tensordot(g * fp, dv, axes=([0, 1], [0, 1]))  # v = (g f') W: the direct path
+    # the path through f'(a_{k+1}): dOmega/da = (dv W^T) g f''(a)
+    da = (dv @ W.T) * g * _second_derivative(h[1:], fp, nonlinearity)
+    dW += np.tensordot(da, h[:-1], axes=([0, 1], [0, 1]))
+    db = da.sum(axis=(0, 1))
+    return {
+        "weight_hh": dW,
+        "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
+        "bias_ih": db,
+        "bias_hh": db.copy(),
+    }
 
 
 def _second_derivative(fa: np.ndarray, fp: np.ndarray, nonlinearity: str) -> np.ndarray:

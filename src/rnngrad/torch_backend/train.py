@@ -14,7 +14,7 @@ import torch
 
 from rnngrad import torch_backend as backend
 from rnngrad.numpy_backend.train import OMEGA_BOUND
-from rnngrad.settings import CellSettings
+from rnngrad.settings import OMEGA_KINDS, CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
 from rnngrad.torch_backend.rnn import project
@@ -40,11 +40,12 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     h, cache = backend.forward(s, p, x, h0)
     loss, _ = readout.loss(p, h, batch)
     pen = s.penalty
-    if pen is not None and pen.kind == "pascanu":
+    if pen is not None and pen.kind in OMEGA_KINDS:
         states = cache["h"][1:]
         d = torch.autograd.grad(loss, [p[k] for k in names] + states, materialize_grads=True)
         grads = dict(zip(names, d[: len(names)], strict=False))
-        value = omega(p, h.detach(), torch.stack(d[len(names) :]), x, s.nonlinearity)
+        penalty = omega if pen.kind == "pascanu" else omega_printed
+        value = penalty(p, h.detach(), torch.stack(d[len(names) :]), x, s.nonlinearity)
         dpen = torch.autograd.grad(value, [p[k] for k in names], materialize_grads=True)
         grads = {k: grads[k] + pen.weight * g for k, g in zip(names, dpen, strict=False)}
         return loss.item(), grads, value.item()
@@ -75,12 +76,34 @@ def omega(
 ) -> torch.Tensor:
     """Pascanu's Omega (0-dim tensor) of the rnn; ``h`` (T+1, B, H) the states and ``dh``
     (T, B, H) = dL/dh_{k+1}, both constants, ``x`` (T, B, I)."""
-    W = params["weight_hh"]
-    a = project(params, x) + h[:-1] @ W.t()  # a_{k+1}, from the constant s_k
-    g = dh.detach()
-    v = (g * _fprime(a, nonlinearity)) @ W  # dL/ds_{k+1} ds_{k+1}/ds_k
-    nv, ng = v.square().sum(-1), g.square().sum(-1)
+    nv, ng = _omega_squared_norms(params, h, dh, x, nonlinearity)
     valid = ng >= OMEGA_BOUND
     one = torch.ones_like(ng)
     r = torch.where(valid, nv / torch.where(valid, ng, one), one)
     return (r - 1).square().sum() / valid.sum().clamp(min=1)  # mean over the valid terms
+
+
+def omega_printed(
+    params: dict, h: torch.Tensor, dh: torch.Tensor, x: torch.Tensor, nonlinearity: str
+) -> torch.Tensor:
+    """Omega as printed (their eqs. 9-10: a ratio of norms, summed over k, mean over the batch's
+    sequences); arguments as for :func:`omega`. sqrt's gradient at 0 is taken as 0 there."""
+    nv, ng = _omega_squared_norms(params, h, dh, x, nonlinearity)
+    valid = ng >= OMEGA_BOUND
+    live = valid & (nv > 0)
+    one = torch.ones_like(ng)
+    r = torch.where(live, torch.sqrt(torch.where(live, nv / torch.where(valid, ng, one), one)), 0)
+    r = torch.where(valid, r, one)
+    return (r - 1).square().sum() / ng.shape[1]  # summed over k, mean over the sequences
+
+
+def _omega_squared_norms(
+    params: dict, h: torch.Tensor, dh: torch.Tensor, x: torch.Tensor, nonlinearity: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """||dL/ds_{k+1} ds_{k+1}/ds_k||^2 and ||dL/ds_{k+1}||^2, (T, B), with s_k and dL/ds_{k+1}
+    constant and a_{k+1} recomputed from the weights."""
+    W = params["weight_hh"]
+    a = project(params, x) + h[:-1] @ W.t()  # a_{k+1}, from the constant s_k
+    g = dh.detach()
+    v = (g * _fprime(a, nonlinearity)) @ W  # dL/ds_{k+1} ds_{k+1}/ds_k
+    return v.square().sum(-1), g.square().sum(-1)
