@@ -104,3 +104,5 @@ def test_esn_memory_grid():
     # spectral radii below, near and above 1
     assert c["w_rec_scale"].min() <= 0.1 and (c["w_rec_scale"] > 1).any()
     assert ((c["w_rec_scale"] >= 0.9) & (c["w_rec_scale"] < 1)).sum() >= 2
+    # the readout's ridge sets MC below radius 0.9 (docs/studies.md): a visible axis, in both
+    assert c["ridge"].nunique() >= 3 and cells("esn_memory_cluster")["ridge"].nunique() >= 3
