@@ -1056,7 +1056,7 @@ def plot_memory_capacity(tables) -> Figure | None:
             ax.set_title(f"readout ridge {ridge:g}", fontsize=9)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("memory capacity / N")
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.94))
     fig.suptitle(f"Short-term memory capacity of echo state networks ({seed_note(c)})", fontsize=10)
     return fig
 
