@@ -71,46 +71,30 @@ def _reference_omega(params, batch, nonlinearity, printed=False):
     return total.item(), {k: v.numpy() for k, v in zip(names, grads, strict=False)}
 
 
+@pytest.mark.parametrize("printed", [False, True], ids=["pascanu", "pascanu_printed"])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "relu", "linear"])
-def test_omega_printed_gradient_matches_autograd(case, norm_err, nonlinearity):
-    # the paper's printed form: a ratio of norms, summed over k (kind pascanu_printed)
+def test_omega_gradient_matches_autograd(case, norm_err, nonlinearity, printed):
+    # pascanu: their code's form; pascanu_printed: the paper's (norms, summed over k)
     s, params, batch = case(nonlinearity=nonlinearity, w_rec_scale=0.8)
-    value_ref, grads_ref = _reference_omega(params, batch, nonlinearity, printed=True)
+    value_ref, grads_ref = _reference_omega(params, batch, nonlinearity, printed)
     h, cache = nb.forward(s, params, batch.x)
     back = rnn.backward(
         params, cache, readout.loss_forward_backward(params, h, batch)["dh_direct"], keep_dh=True
     )
-    value, grads = nt.omega_printed(params, h, back["dh"], batch.x, nonlinearity)
-    assert value > 0 and abs(value - value_ref) <= 1e-10 * value_ref
-    for k, g in grads_ref.items():
-        assert norm_err(grads[k], g) <= 1e-10, k
-    P = tb.to_backend(s, params)
-    pen = tt.omega_printed(
-        P, torch.as_tensor(h), torch.as_tensor(back["dh"][1:]), tb.tensor(s, batch.x), nonlinearity
-    )
-    assert abs(pen.item() - value_ref) <= 1e-10 * value_ref
-    # the two forms differ: squared against plain norms, mean against sum over k
-    assert abs(nt.omega(params, h, back["dh"], batch.x, nonlinearity)[0] - value) > 1e-3 * value
-
-
-@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "relu", "linear"])
-def test_omega_gradient_matches_autograd(case, norm_err, nonlinearity):
-    s, params, batch = case(nonlinearity=nonlinearity, w_rec_scale=0.8)
-    value_ref, grads_ref = _reference_omega(params, batch, nonlinearity)
-    h, cache = nb.forward(s, params, batch.x)
-    back = rnn.backward(
-        params, cache, readout.loss_forward_backward(params, h, batch)["dh_direct"], keep_dh=True
-    )
-    value, grads = nt.omega(params, h, back["dh"], batch.x, nonlinearity)
+    forms = {False: (nt.omega, tt.omega), True: (nt.omega_printed, tt.omega_printed)}
+    value, grads = forms[printed][0](params, h, back["dh"], batch.x, nonlinearity)
     assert value > 0 and abs(value - value_ref) <= 1e-10 * value_ref
     for k, g in grads_ref.items():
         assert norm_err(grads[k], g) <= 1e-10, k
     # the backend's own Omega (autograd with its detachments) agrees too
     P = tb.to_backend(s, params)
-    pen = tt.omega(
+    pen = forms[printed][1](
         P, torch.as_tensor(h), torch.as_tensor(back["dh"][1:]), tb.tensor(s, batch.x), nonlinearity
     )
     assert abs(pen.item() - value_ref) <= 1e-10 * value_ref
+    # the two forms differ: squared against plain norms, mean against sum over k
+    other = forms[not printed][0](params, h, back["dh"], batch.x, nonlinearity)[0]
+    assert abs(other - value) > 1e-3 * value
 
 
 @pytest.mark.parametrize("kind", ["pascanu", "pascanu_printed", "l2_wrec"])
