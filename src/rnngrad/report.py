@@ -29,17 +29,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from rnngrad import claims, figures
 from rnngrad.files import atomic_write
+from rnngrad.provenance import PROVENANCE
 from rnngrad.tables import TABLES, read_tables
 
-PROVENANCE = (
-    "rnngrad_version",
-    "code_hash",
-    "numpy_version",
-    "torch_version",
-    "git_commit",
-    "host",
-    "python_version",
-)
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
 LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
 

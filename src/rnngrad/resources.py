@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import math
 
-from rnngrad.cell import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.init import GATES
+from rnngrad.measure import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.settings import CellSettings
-from rnngrad.training import EVAL_CHUNK, EVAL_SEQUENCES
+from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES
 
 # per-step costs on one core (seconds), numpy backend, fitted by least squares (relative error)
 STEP_SECONDS = {"numpy": 7.4e-6, "torch": 20e-6}  # c0: torch's autograd loop records every op

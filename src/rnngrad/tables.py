@@ -35,6 +35,7 @@ import pandas as pd
 
 from rnngrad.config import AXES
 from rnngrad.files import atomic_write
+from rnngrad.provenance import PROVENANCE
 from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
 
 PHASES = ("init", "trained")
@@ -60,15 +61,6 @@ TRAINING_METRICS = (
     "max_grad_norm",
     "diverged_at",
     "train_seconds",
-)
-PROVENANCE = (
-    "rnngrad_version",
-    "code_hash",
-    "numpy_version",
-    "torch_version",
-    "git_commit",
-    "settings_hash",
-    "host",
 )
 TABLES = ("cells", "profiles", "training")
 FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
