@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnngrad import claims
+from rnngrad import analysis, claims
 from rnngrad.cell import run_cell
 from rnngrad.settings import CellSettings
 from rnngrad.tables import build_tables
@@ -424,4 +424,4 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     assert "pascanu_linear" not in section  # ids stay internal; the claim text is shown
     assert "exact: decay_rate" not in section
     assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped
-    assert claims.VERDICT_COLOURS["agrees"] in section and "differs" not in section
+    assert analysis.VERDICT_COLOURS["agrees"] in section and "differs" not in section
