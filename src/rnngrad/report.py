@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import analysis, claims, figures
+from rnngrad import analysis, claims, figures, settings
 from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
 from rnngrad.tables import TABLES, read_tables
@@ -143,32 +143,7 @@ METRIC_COLUMNS = {
 COLUMNS = {
     "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
     "steps": ("steps", "actual sequence length the network reads"),
-    "backend": ("category", "numpy (hand-written BPTT) or torch (autograd)"),
-    "remedy": ("category", "name of the remedy preset applied to the cell"),
-    "seq_len": ("steps", "task length T before task-specific additions"),
-    "w_rec_scale": ("1", "spectral radius of W_rec at initialization"),
-    "seed": ("integer", "seed of weights and data (pairs cells across scale, remedy, backend)"),
-    "model": ("category", "rnn, lstm, gru or esn"),
-    "nonlinearity": ("category", "tanh, relu, sigmoid or linear"),
-    "init": ("category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"),
-    "input_scale": ("1", "standard deviation of the input weights"),
-    "hidden": ("units", "hidden size H"),
-    "dtype": ("category", "float64 or float32"),
-    "device": ("category", "torch device (numpy cells ignore it)"),
-    "task": ("category", "adding, copy, temporal_order, digits or memory"),
-    "batch": ("sequences", "sequences per training batch and in the probe batch"),
-    "train_steps": ("steps", "training steps (0 = profile at initialization only)"),
-    "optimizer": ("category", "sgd, momentum or adam"),
-    "lr": ("1", "learning rate"),
-    "clip_kind": ("category", "clipping by norm or value; empty = no clipping"),
-    "clip_threshold": ("gradient units", "clipping threshold"),
-    "truncate_k1": ("steps", "truncated BPTT: update every k1 steps"),
-    "truncate_k2": ("steps", "truncated BPTT: backpropagate at most k2 steps"),
-    "penalty_kind": ("category", "pascanu (Omega) or l2_wrec; empty = none"),
-    "penalty_weight": ("1", "multiplier of the penalty"),
-    "jacobian": ("bool", "whether jacobian_norm and lyapunov_max were measured"),
-    "leak": ("1", "ESN leak rate"),
-    "ridge": ("1", "ESN readout ridge regularization"),
+    **settings.describe(),
     "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
     "accuracy": ("fraction", "fraction of evaluation sequences correct"),
     "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
