@@ -1,4 +1,4 @@
-"""Figures build from tables shaped as DESIGN.md says, with real NumPy gradient profiles."""
+"""Figures build from tables shaped as docs/tables.md says, with real NumPy gradient profiles."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def make_tables(
     remedies=tuple(REMEDIES),
     hidden=8,
 ):
-    """Tables of DESIGN.md for a small grid: the init (and trained) profiles are measured by the
+    """Study tables (docs/tables.md) of a small grid: init (and trained) profiles measured by the
     NumPy backend; torch cells copy them with rounding-sized differences (larger in chaotic
     cells); training results are synthetic but follow the same shapes and types."""
     rng = np.random.default_rng(1)
