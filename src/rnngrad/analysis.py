@@ -396,6 +396,14 @@ def by_lag(tables, value: str, relative: bool) -> tuple[pd.DataFrame, pd.DataFra
     return cells, p[np.isfinite(p["y"]) & (p["y"] > 0)]
 
 
+def truncation_k2(cells: pd.DataFrame, remedy: str) -> int | None:
+    """The truncate k2 of a remedy's cells (the first one), or None where it does not truncate."""
+    if "truncate_k2" not in cells:
+        return None
+    k2 = cells.loc[cells["remedy"].astype(str) == remedy, "truncate_k2"].dropna()
+    return int(k2.iloc[0]) if len(k2) else None
+
+
 def theory_points(cells: pd.DataFrame) -> pd.DataFrame:
     """Median init decay_rate, spectral_norm and spectral_radius of the plain rnn and esn cells
     (leak 1: the bound's update h_t = f(W h_{t-1} + ...)) per remedy, nonlinearity, seq_len and

@@ -39,17 +39,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from rnngrad import analysis as an
-from rnngrad.analysis import (
-    BACKEND_ORDER,
-    GAMMA,
-    first_backend,
-    frame,
-    lr_note,
-    n_seeds,
-    ordered,
-    remedy_order,
-    seed_note,
-)
 from rnngrad.captions import CAPTIONS
 
 # Okabe-Ito first, then Paul Tol's muted scheme: distinguishable with any colour-vision deficiency
@@ -87,9 +76,25 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _grid(n: int, ncols_max: int = 4) -> tuple[int, int]:
-    ncols = min(n, ncols_max)
-    return math.ceil(n / ncols), ncols
+def _panels(n: int, width: float, height: float, extra: float) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels sharing both axes, at most 4 a row, each ``width`` x ``height``
+    inches (``extra`` inches more for a legend); the panels as a flat array."""
+    ncols = min(n, 4)
+    nrows = math.ceil(n / ncols)
+    fig = _figure(width * ncols + extra, height * nrows + 0.6)
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+    return fig, axes.ravel()
+
+
+def _label_panels(axes: np.ndarray, n: int, xlabel: str, ylabel: str) -> None:
+    """Hide the unused panels; x labels on the bottom row, y labels on the left column."""
+    ncols = axes[0].get_gridspec().ncols
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    for ax in axes[len(axes) - ncols :]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[::ncols]:
+        ax.set_ylabel(ylabel)
 
 
 def no_data_figure(name: str, why: str = "") -> Figure:
@@ -100,6 +105,12 @@ def no_data_figure(name: str, why: str = "") -> Figure:
     text = f"{name}: {NO_DATA}" + (f"\n({why})" if why else "")
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, wrap=True)
     return fig
+
+
+def _arrow(ax, start, end, **kw) -> None:
+    """A grey arrow of the unrolled diagram (``kw`` overrides its style)."""
+    style = {"arrowstyle": "-|>", "mutation_scale": 8, "color": "0.6", "lw": 0.8, **kw}
+    ax.add_patch(FancyArrowPatch(start, end, **style))
 
 
 def _g(v: float) -> str:
@@ -146,32 +157,14 @@ def _draw_unrolled(ax, rel: np.ndarray, cmap, norm, vmax: float) -> None:
         if t > 0:
             ax.add_patch(Rectangle((x - 0.2, -1.25), 0.4, 0.4, fc="0.92", ec="0.5", zorder=3))
             ax.text(x, -1.05, f"x{t}", ha="center", va="center", fontsize=7, zorder=4)
-            ax.add_patch(
-                FancyArrowPatch(
-                    (x, -0.85), (x, -r), arrowstyle="-|>", mutation_scale=8, color="0.6", lw=0.8
-                )
-            )
+            _arrow(ax, (x, -0.85), (x, -r))
     for i in range(1, len(xs)):
-        ax.add_patch(
-            FancyArrowPatch(
-                (xs[i - 1] + r, 0),
-                (xs[i] - r, 0),
-                arrowstyle="-|>",
-                mutation_scale=8,
-                color="0.6",
-                lw=0.8,
-            )
-        )
-        gap = ts[i] - ts[i - 1] > 1
-        if gap:
+        _arrow(ax, (xs[i - 1] + r, 0), (xs[i] - r, 0))
+        if ts[i] - ts[i - 1] > 1:
             ax.text((xs[i - 1] + xs[i]) / 2, -0.16, "...", ha="center", fontsize=8, color="0.4")
     ax.add_patch(Rectangle((xs[-1] - 0.25, 0.85), 0.5, 0.4, fc="0.92", ec="0.5", zorder=3))
     ax.text(xs[-1], 1.05, "L", ha="center", va="center", fontsize=8, zorder=4)
-    ax.add_patch(
-        FancyArrowPatch(
-            (xs[-1], r), (xs[-1], 0.85), arrowstyle="-|>", mutation_scale=8, color="0.6", lw=0.8
-        )
-    )
+    _arrow(ax, (xs[-1], r), (xs[-1], 0.85))
     # backward arrows h_{t'} -> h_t above the chain, coloured by dL/dh_t's measured norm
     for i in range(len(xs) - 1, 0, -1):
         t = ts[i - 1] if ts[i - 1] > 0 else 1  # h_0's arrow shows the earliest measured step
@@ -181,19 +174,9 @@ def _draw_unrolled(ax, rel: np.ndarray, cmap, norm, vmax: float) -> None:
             cmap(1.0) if bad and (np.isnan(v) or v > 0) else cmap(norm(np.clip(v, -vmax, vmax)))
         )
         width = 0.4 + 5.0 * (np.clip(v, -vmax, vmax) + vmax) / (2 * vmax) if not bad else 5.4
-        ax.add_patch(
-            FancyArrowPatch(
-                (xs[i] - 0.1, r),
-                (xs[i - 1] + 0.1, r),
-                connectionstyle="arc3,rad=0.5",
-                arrowstyle="-|>",
-                mutation_scale=6 + 2 * width,
-                color=colour,
-                lw=width,
-                ls="--" if bad else "-",
-                zorder=2,
-            )
-        )
+        style = {"mutation_scale": 6 + 2 * width, "color": colour, "lw": width, "zorder": 2}
+        style.update(connectionstyle="arc3,rad=0.5", ls="--" if bad else "-")
+        _arrow(ax, (xs[i] - 0.1, r), (xs[i - 1] + 0.1, r), **style)
     ax.set_xlim(-0.6, xs[-1] + 0.8)
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")
@@ -202,11 +185,11 @@ def _draw_unrolled(ax, rel: np.ndarray, cmap, norm, vmax: float) -> None:
 
 # -- phase diagrams ------------------------------------------------------------------------
 def plot_phase_diagram(tables) -> Figure | None:
-    cells = frame(tables, "cells")
+    cells = an.frame(tables, "cells")
     if cells.empty or "init_log10_grad_ratio" not in cells:
         return None
-    remedies = remedy_order(cells["remedy"])
-    backends = ordered(cells["backend"], BACKEND_ORDER)
+    remedies = an.remedy_order(cells["remedy"])
+    backends = an.ordered(cells["backend"], an.BACKEND_ORDER)
     agg = an.phase_grid(cells)
     finite = agg["init_log10_grad_ratio"][np.isfinite(agg["init_log10_grad_ratio"])]
     vmax = max(1.0, float(finite.abs().quantile(0.98))) if len(finite) else 1.0
@@ -229,32 +212,18 @@ def plot_phase_diagram(tables) -> Figure | None:
             )
             with warnings.catch_warnings():  # seaborn 0.13.2 calls a deprecated cmap.set_bad
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
-                sns.heatmap(
-                    shown,
-                    ax=ax,
-                    cmap=DIVERGING,
-                    vmin=-vmax,
-                    vmax=vmax,
-                    center=0.0,
-                    annot=labels if annotate else False,
-                    fmt="",
-                    annot_kws={"fontsize": 7},
-                    cbar=False,
-                    linewidths=0.5,
-                    linecolor="white",
-                )
+                kw = {"cmap": DIVERGING, "vmin": -vmax, "vmax": vmax, "center": 0.0, "fmt": ""}
+                kw.update(annot_kws={"fontsize": 7}, cbar=False, linewidths=0.5, linecolor="white")
+                sns.heatmap(shown, ax=ax, annot=labels if annotate else False, **kw)
             ax.set_title(f"{rem} | {b}", fontsize=9)
             ax.set_xlabel("seq_len" if i == len(backends) - 1 else "")
             ax.set_ylabel("w_rec_scale" if j == 0 else "")
     sm = matplotlib.cm.ScalarMappable(norm=TwoSlopeNorm(0.0, -vmax, vmax), cmap=DIVERGING)
-    fig.colorbar(
-        sm, ax=axes.ravel().tolist(), shrink=0.8, label="init log10(grad_norm[T-1] / grad_norm[0])"
-    )
-    fig.suptitle(
-        "Where gradients vanish (blue) or explode (red) at initialization "
-        f"({seed_note(cells, band=False)})",
-        fontsize=10,
-    )
+    label = "init log10(grad_norm[T-1] / grad_norm[0])"
+    fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.8, label=label)
+    note = an.seed_note(cells, band=False)
+    title = f"Where gradients vanish (blue) or explode (red) at initialization ({note})"
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -292,14 +261,10 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
     cells, p = an.by_lag(tables, value, relative)
     if p.empty:
         return None
-    remedies = remedy_order(p["remedy"])
+    remedies = an.remedy_order(p["remedy"])
     scales = sorted(p["w_rec_scale"].unique())
     colours = _scale_colours(scales)
-    nrows, ncols = _grid(len(remedies))
-    fig = _figure(3.6 * ncols + 1.5, 2.9 * nrows + 0.6)
-    axes = np.atleast_1d(
-        fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
-    ).ravel()
+    fig, axes = _panels(len(remedies), 3.6, 2.9, 1.5)
     agg = an.median_band(p, ["remedy", "w_rec_scale", "lag"], "y")
     for ax, rem in zip(axes, remedies, strict=False):
         for s in scales:
@@ -307,76 +272,50 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
             if d.empty:
                 continue
             ax.plot(d["lag"], d["median"], color=colours[s], lw=1.4, label=_g(s))
-            if n_seeds(cells) > 1:
+            if an.n_seeds(cells) > 1:
                 ax.fill_between(d["lag"], d["lo"], d["hi"], color=colours[s], alpha=0.2, lw=0)
-        k2 = (
-            cells.loc[cells["remedy"].astype(str) == rem, "truncate_k2"]
-            if "truncate_k2" in cells
-            else []
-        )
-        k2 = pd.Series(k2).dropna()
-        if len(k2):
-            ax.axvline(float(k2.iloc[0]), color=remedy_colour("truncated_bptt"), ls="--", lw=1.2)
-            ax.text(
-                float(k2.iloc[0]),
-                0.02,
-                f" k2={int(k2.iloc[0])}",
-                transform=ax.get_xaxis_transform(),
-                fontsize=8,
-                color="0.2",
-            )
+        k2 = an.truncation_k2(cells, rem)
+        if k2 is not None:
+            ax.axvline(k2, color=remedy_colour("truncated_bptt"), ls="--", lw=1.2)
+            kw = {"transform": ax.get_xaxis_transform(), "fontsize": 8, "color": "0.2"}
+            ax.text(k2, 0.02, f" k2={k2}", **kw)
         ax.set_yscale("log")
         ax.set_title(rem, fontsize=10, color=remedy_colour(rem))
         ax.grid(True, which="major", alpha=0.3)
-    for ax in axes[len(remedies) :]:
-        ax.set_axis_off()
-    for ax in axes[(nrows - 1) * ncols :]:
-        ax.set_xlabel("lag k = T - t (steps back from the loss)")
-    for ax in axes[::ncols]:
-        ax.set_ylabel(ylabel)
+    _label_panels(axes, len(remedies), "lag k = T - t (steps back from the loss)", ylabel)
     axes[0].legend(title="w_rec_scale", fontsize=7, title_fontsize=8)
     seq_len = int(cells["seq_len"].max())
     fig.suptitle(
-        f"{title}: seq_len {seq_len}, backend {first_backend(cells)}, initialization "
-        f"({seed_note(cells)})",
+        f"{title}: seq_len {seq_len}, backend {an.first_backend(cells)}, initialization "
+        f"({an.seed_note(cells)})",
         fontsize=10,
     )
     return fig
 
 
 def plot_decay_curves(tables) -> Figure | None:
-    return _plot_by_lag(
-        tables,
-        "grad_norm",
-        "grad_norm[k] / grad_norm[0]",
-        "Gradient norm against lag",
-        relative=True,
-    )
+    ylabel, title = "grad_norm[k] / grad_norm[0]", "Gradient norm against lag"
+    return _plot_by_lag(tables, "grad_norm", ylabel, title, relative=True)
 
 
 def plot_weight_grad_norm(tables) -> Figure | None:
-    return _plot_by_lag(
-        tables,
-        "weight_grad_norm",
-        "||step term of dL/dW_rec||",
-        "What each step contributes to dL/dW_rec",
-        relative=False,
-    )
+    ylabel, title = "||step term of dL/dW_rec||", "What each step contributes to dL/dW_rec"
+    return _plot_by_lag(tables, "weight_grad_norm", ylabel, title, relative=False)
 
 
 # -- theory against measurement ------------------------------------------------------------
 def plot_theory(tables) -> Figure | None:
-    cells = frame(tables, "cells")
+    cells = an.frame(tables, "cells")
     agg = an.theory_points(cells)
     if agg.empty:
         return None
-    nls = ordered(agg["nonlinearity"], tuple(GAMMA)) if "nonlinearity" in agg else ["tanh"]
+    nls = an.ordered(agg["nonlinearity"], tuple(an.GAMMA)) if "nonlinearity" in agg else ["tanh"]
     markers = dict(zip(nls, "osD^v", strict=False))
     fig = _figure(11, 4.6)
     ax1, ax2 = fig.subplots(1, 2, sharey=True)
     x1 = an.log10(agg["init_spectral_norm"])
     x2 = an.log10(agg["init_spectral_radius"])
-    for rem in remedy_order(agg["remedy"]):
+    for rem in an.remedy_order(agg["remedy"]):
         for nl in nls:
             m = (agg["remedy"] == rem) & (agg.get("nonlinearity", "tanh") == nl)
             if not m.any():
@@ -388,7 +327,7 @@ def plot_theory(tables) -> Figure | None:
     xs = np.linspace(
         min(np.nanmin(x1), np.nanmin(x2), -0.5), max(np.nanmax(x1), np.nanmax(x2), 0.5), 50
     )
-    for g in sorted({GAMMA.get(nl, 1.0) for nl in nls}, reverse=True):
+    for g in sorted({an.GAMMA.get(nl, 1.0) for nl in nls}, reverse=True):
         label = f"bound log10({'' if g == 1 else '1/4 * '}sigma_max)"
         ax1.plot(xs, xs + np.log10(g), color="0.3", ls="--", lw=1.2, label=label)
     ax2.plot(xs, xs, color="0.3", ls=":", lw=1.4, label="linear RNN, W = s Q: log10 s (exact)")
@@ -402,7 +341,7 @@ def plot_theory(tables) -> Figure | None:
     ax2.legend(fontsize=7, loc="upper left")
     fig.suptitle(
         "Measured decay against the spectrum of W_rec "
-        f"(rnn/esn cells; {seed_note(cells, band=False)})",
+        f"(rnn/esn cells; {an.seed_note(cells, band=False)})",
         fontsize=10,
     )
     return fig
@@ -410,7 +349,7 @@ def plot_theory(tables) -> Figure | None:
 
 # -- remedies and training -----------------------------------------------------------------
 def plot_remedy_decay(tables) -> Figure | None:
-    cells = frame(tables, "cells")
+    cells = an.frame(tables, "cells")
     agg = an.decay_before_after(cells)
     if agg.empty:
         return None
@@ -421,7 +360,7 @@ def plot_remedy_decay(tables) -> Figure | None:
     hi = float(max(agg["init_decay_rate"].max(), agg["trained_decay_rate"].max()))
     for ax, L in zip(axes, seq, strict=False):
         ax.plot([lo, hi], [lo, hi], color="0.5", ls=":", lw=1)
-        for rem in remedy_order(agg["remedy"]):
+        for rem in an.remedy_order(agg["remedy"]):
             d = agg[(agg["remedy"] == rem) & (agg["seq_len"] == L)]
             x, y = d["init_decay_rate"], d["trained_decay_rate"]
             ax.scatter(x, y, color=remedy_colour(rem), s=26, label=rem, alpha=0.85)
@@ -432,20 +371,20 @@ def plot_remedy_decay(tables) -> Figure | None:
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(
         "decay_rate before and after training "
-        f"(a point per w_rec_scale; {seed_note(cells, band=False)})",
+        f"(a point per w_rec_scale; {an.seed_note(cells, band=False)})",
         fontsize=10,
     )
     return fig
 
 
 def plot_solved_vs_seq_len(tables) -> Figure | None:
-    cells = an.trained_cells(frame(tables, "cells"))
+    cells = an.trained_cells(an.frame(tables, "cells"))
     if cells.empty:
         return None
     loss, rate = an.solved_by_seq_len(cells)
     fig = _figure(11, 4.2)
     ax1, ax2 = fig.subplots(1, 2, sharex=True)
-    for rem in remedy_order(loss["remedy"]):
+    for rem in an.remedy_order(loss["remedy"]):
         col = remedy_colour(rem)
         d = loss[loss["remedy"] == rem]
         ax1.plot(d["seq_len"], d["median"], "-o", color=col, ms=4, label=rem)
@@ -468,7 +407,7 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     note = "; ".join(
-        x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x
+        x for x in (an.lr_note(cells), "pooled over w_rec_scale; " + an.seed_note(cells)) if x
     )
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
     return fig
@@ -504,28 +443,23 @@ def _cap_loss_axis(ax, loss: pd.DataFrame) -> None:
 
 
 def plot_training_curves(tables) -> Figure | None:
-    cells = an.trained_cells(frame(tables, "cells"))
+    cells = an.trained_cells(an.frame(tables, "cells"))
     t = an.training_curves(tables)
     if t.empty:
         return None
     scales = sorted(t["w_rec_scale"].unique())
-    nrows, ncols = _grid(len(scales))
-    fig = _figure(3.8 * ncols + 1.8, 3.0 * nrows + 0.6)
-    axes = np.atleast_1d(
-        fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
-    ).ravel()
-    agg = an.median_band(t, ["remedy", "w_rec_scale", "step"], "y")
-    clip = (
-        t.groupby(["remedy", "w_rec_scale", "step"], observed=True)["clipped"].mean().reset_index()
-    )
+    fig, axes = _panels(len(scales), 3.8, 3.0, 1.8)
+    keys = ["remedy", "w_rec_scale", "step"]
+    agg = an.median_band(t, keys, "y")
+    clip = t.groupby(keys, observed=True)["clipped"].mean().reset_index()
     for ax, s in zip(axes, scales, strict=False):
-        for rem in remedy_order(t["remedy"]):
+        for rem in an.remedy_order(t["remedy"]):
             d = agg[(agg["remedy"] == rem) & (agg["w_rec_scale"] == s)]
             if d.empty:
                 continue
             col = remedy_colour(rem)
             ax.plot(d["step"], d["median"], color=col, lw=1.2, label=rem)
-            if n_seeds(cells) > 1:
+            if an.n_seeds(cells) > 1:
                 ax.fill_between(d["step"], d["lo"], d["hi"], color=col, alpha=0.12, lw=0)
             k = clip[
                 (clip["remedy"] == rem) & (clip["w_rec_scale"] == s) & (clip["clipped"] >= 0.5)
@@ -538,27 +472,21 @@ def plot_training_curves(tables) -> Figure | None:
         ax.set_title(f"w_rec_scale {_g(s)}", fontsize=10)
         ax.grid(True, alpha=0.3)
     top = float(t["y"].max())
-    cut = (
-        f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})" if top > LOSS_CAP else ""
-    )
+    cut = f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})"
+    cut = cut if top > LOSS_CAP else ""
     if cut:  # a blown-up run (1e30) would squash every other curve to a line at 1
         axes[0].set_ylim(max(float(t["y"].min()) / 1.5, LOSS_CAP / 1e6), LOSS_CAP)  # shared y
     for ax in axes[: len(scales)]:
         _plain_log_y(ax)  # once every panel is drawn: the shared limits are final
-    for ax in axes[len(scales) :]:
-        ax.set_axis_off()
-    for ax in axes[(nrows - 1) * ncols :]:
-        ax.set_xlabel("training step")
-    for ax in axes[::ncols]:
-        ax.set_ylabel("loss / baseline_loss")
+    _label_panels(axes, len(scales), "training step", "loss / baseline_loss")
     lines = {}  # one legend for the figure, outside the grid, so no column widens for it
     for ax in axes[: len(scales)]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             lines.setdefault(label, handle)
     fig.legend(lines.values(), lines.keys(), fontsize=7, loc="outside right center")
-    note = "; ".join(x for x in (lr_note(cells), seed_note(cells), cut) if x)
+    note = "; ".join(x for x in (an.lr_note(cells), an.seed_note(cells), cut) if x)
     fig.suptitle(
-        f"Training curves at seq_len {int(t['seq_len'].max())} (| = clipped; {note})", fontsize=10
+        f"Training curves at seq_len {t['seq_len'].max()} (| = clipped; {note})", fontsize=10
     )
     return fig
 
@@ -604,15 +532,25 @@ def plot_backend_agreement(tables) -> Figure | None:
 
 
 # -- speed ---------------------------------------------------------------------------------
+GEMM_SHARE = "achieved GFLOP/s, % of this machine's GEMM rate"
+SPEED_NOTE = (
+    "GEMM rate: measured in each cell's job at its step shape\n"
+    "(B, H) x (H, G H), same library, dtype and device.\n"
+    "Useful FLOPs: 6 B G H^2 T a profile.\n"
+    "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
+    "(torch on CPU), CUDA peak (cuda)."
+)
+
+
 def plot_speed(tables) -> Figure | None:
-    cells = frame(tables, "cells")
+    cells = an.frame(tables, "cells")
     if cells.empty or not an.has(cells, "init_profile_seconds"):
         return None
     c = an.speed_frame(cells)
     machine, memory = an.has(c, "gemm_share"), an.has(c, "peak_arrays")
     fig = _figure(13, 8.0 if machine or memory else 4.0)
     axes = fig.subplots(2 if machine or memory else 1, 3, squeeze=False)
-    backends = ordered(c["backend"], BACKEND_ORDER)
+    backends = an.ordered(c["backend"], an.BACKEND_ORDER)
 
     def lines(ax, axis: str, value: str, ylabel: str, log_y: bool = True, fit: bool = False):
         for b in backends:
@@ -649,44 +587,26 @@ def plot_speed(tables) -> Figure | None:
     else:
         ax.set_axis_off()
     if machine or memory:
+        for ax in axes[1]:
+            ax.set_axis_off()
         if machine:
-            lines(
-                axes[1, 0],
-                "hidden",
-                "gemm_share",
-                "achieved GFLOP/s, % of this machine's GEMM rate",
-                log_y=False,
-            )
+            axes[1, 0].set_axis_on()
+            lines(axes[1, 0], "hidden", "gemm_share", GEMM_SHARE, log_y=False)
             axes[1, 0].axhline(100, color="0.5", ls=":", lw=1)
-            if c["gemm_share"].max() > 200:  # a call-bound step GEMM (B = 1) makes the rate tiny
+            top = c["gemm_share"].max()
+            if top > 200:  # a call-bound step GEMM (B = 1) makes the rate tiny
                 axes[1, 0].set_ylim(0, 200)
-                axes[1, 0].set_title(
-                    f"above 200% cut off (largest {c['gemm_share'].max():.0f}%)", fontsize=9
-                )
-        else:
-            axes[1, 0].set_axis_off()
+                axes[1, 0].set_title(f"above 200% cut off (largest {top:.0f}%)", fontsize=9)
         if memory:
+            axes[1, 1].set_axis_on()
             lines(axes[1, 1], "seq_len", "peak_arrays", "peak memory / one (T, B, H) state array")
-        else:
-            axes[1, 1].set_axis_off()
-        axes[1, 2].set_axis_off()
-        axes[1, 2].text(
-            0,
-            0.5,
-            "GEMM rate: measured in each cell's job at its step shape\n"
-            "(B, H) x (H, G H), same library, dtype and device.\n"
-            "Useful FLOPs: 6 B G H^2 T a profile.\n"
-            "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
-            "(torch on CPU), CUDA peak (cuda).",
-            fontsize=8,
-            va="center",
-        )
+        axes[1, 2].text(0, 0.5, SPEED_NOTE, fontsize=8, va="center")
     fig.suptitle("Speed of the forward + full BPTT pass, per backend (all cells)", fontsize=10)
     return fig
 
 
 def plot_memory_capacity(tables) -> Figure | None:
-    cells = frame(tables, "cells")
+    cells = an.frame(tables, "cells")
     if cells.empty or not an.has(cells, "memory_capacity"):
         return None
     band = an.memory_capacity(cells)
@@ -704,7 +624,7 @@ def plot_memory_capacity(tables) -> Figure | None:
     ax.set_ylabel("memory capacity / N")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    note = seed_note(cells[cells["memory_capacity"].notna()])
+    note = an.seed_note(cells[cells["memory_capacity"].notna()])
     fig.suptitle(f"Short-term memory capacity of echo state networks ({note})", fontsize=10)
     return fig
 
