@@ -131,13 +131,12 @@ def plot_unrolled(tables) -> Figure | None:
     for ax, (label, row, rel) in zip(axes, series, strict=False):
         _draw_unrolled(ax, rel, cmap, norm, vmax)
         nl = f" ({row['nonlinearity']})" if "nonlinearity" in row else ""
-        ax.set_title(
+        title = (
             f"{label}: remedy {row['remedy']}{nl}, {row['backend']}, seq_len {row['seq_len']}, "
             f"w_rec_scale {_g(row['w_rec_scale'])}, log10 grad ratio "
-            f"{row['init_log10_grad_ratio']:.3g}",
-            fontsize=10,
-            loc="left",
+            f"{row['init_log10_grad_ratio']:.3g}"
         )
+        ax.set_title(title, fontsize=10, loc="left")
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
     label = "log10(grad_norm at step t / grad_norm at step T)"
     fig.colorbar(sm, ax=list(axes), shrink=0.8, pad=0.01, label=label)
@@ -324,9 +323,8 @@ def plot_theory(tables) -> Figure | None:
             kw.update(alpha=0.8, edgecolor="none")
             ax1.scatter(x1[m], agg.loc[m, "init_decay_rate"], label=f"{rem} ({nl})", **kw)
             ax2.scatter(x2[m], agg.loc[m, "init_decay_rate"], **kw)
-    xs = np.linspace(
-        min(np.nanmin(x1), np.nanmin(x2), -0.5), max(np.nanmax(x1), np.nanmax(x2), 0.5), 50
-    )
+    lo, hi = min(np.nanmin(x1), np.nanmin(x2), -0.5), max(np.nanmax(x1), np.nanmax(x2), 0.5)
+    xs = np.linspace(lo, hi, 50)
     for g in sorted({an.GAMMA.get(nl, 1.0) for nl in nls}, reverse=True):
         label = f"bound log10({'' if g == 1 else '1/4 * '}sigma_max)"
         ax1.plot(xs, xs + np.log10(g), color="0.3", ls="--", lw=1.2, label=label)
@@ -339,10 +337,9 @@ def plot_theory(tables) -> Figure | None:
         ax.grid(True, alpha=0.3)
     ax1.legend(fontsize=7, loc="upper left")
     ax2.legend(fontsize=7, loc="upper left")
+    note = an.seed_note(cells, band=False)
     fig.suptitle(
-        "Measured decay against the spectrum of W_rec "
-        f"(rnn/esn cells; {an.seed_note(cells, band=False)})",
-        fontsize=10,
+        f"Measured decay against the spectrum of W_rec (rnn/esn cells; {note})", fontsize=10
     )
     return fig
 
@@ -369,10 +366,9 @@ def plot_remedy_decay(tables) -> Figure | None:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("decay_rate after training")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    note = an.seed_note(cells, band=False)
     fig.suptitle(
-        "decay_rate before and after training "
-        f"(a point per w_rec_scale; {an.seed_note(cells, band=False)})",
-        fontsize=10,
+        f"decay_rate before and after training (a point per w_rec_scale; {note})", fontsize=10
     )
     return fig
 
@@ -406,9 +402,8 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         ax.set_xlabel("seq_len")
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    note = "; ".join(
-        x for x in (an.lr_note(cells), "pooled over w_rec_scale; " + an.seed_note(cells)) if x
-    )
+    pooled = "pooled over w_rec_scale; " + an.seed_note(cells)
+    note = "; ".join(x for x in (an.lr_note(cells), pooled) if x)
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
     return fig
 
@@ -423,23 +418,17 @@ def _cap_loss_axis(ax, loss: pd.DataFrame) -> None:
     shown = shown[np.isfinite(shown) & (shown > 0) & (shown <= LOSS_CAP)]
     ax.set_ylim(float(shown.min()) / 1.5 if len(shown) else LOSS_CAP / 1e3, LOSS_CAP)
     for rem, d in over.groupby("remedy", sort=False):
-        ax.scatter(
-            d["seq_len"],
-            np.full(len(d), LOSS_CAP),
-            marker="^",
-            s=40,
-            clip_on=False,
-            color=remedy_colour(str(rem)),
-            edgecolor="white",
-            lw=0.5,
-            zorder=5,
-        )
-    ax.set_title(
-        f"\u25b2 values above {LOSS_CAP:g} cut off (largest {loss['hi'].max():.1e})",
-        fontsize=8,
-        loc="right",
-        color="0.3",
-    )
+        kw = {
+            "marker": "^",
+            "s": 40,
+            "clip_on": False,
+            "edgecolor": "white",
+            "lw": 0.5,
+            "zorder": 5,
+        }
+        ax.scatter(d["seq_len"], np.full(len(d), LOSS_CAP), color=remedy_colour(str(rem)), **kw)
+    title = f"\u25b2 values above {LOSS_CAP:g} cut off (largest {loss['hi'].max():.1e})"
+    ax.set_title(title, fontsize=8, loc="right", color="0.3")
 
 
 def plot_training_curves(tables) -> Figure | None:
@@ -507,27 +496,19 @@ def plot_backend_agreement(tables) -> Figure | None:
     for v in ("agree", "chaotic", "disagree"):
         m = ag["verdict"] == v
         if m.any():
-            ax.scatter(
-                x[m],
-                y[m],
-                s=18,
-                color=an.VERDICT_COLOURS[v],
-                alpha=0.8,
-                label=f"{v} ({int(m.sum())})",
-            )
-    ax.axhline(an.AGREE_RTOL, color="0.3", ls="--", lw=1)
-    ax.text(
-        ax.get_xlim()[0], an.AGREE_RTOL, f" tolerance {an.AGREE_RTOL:g}", va="bottom", fontsize=8
-    )
+            label = f"{v} ({int(m.sum())})"
+            ax.scatter(x[m], y[m], s=18, color=an.VERDICT_COLOURS[v], alpha=0.8, label=label)
+    tol = an.AGREE_RTOL
+    ax.axhline(tol, color="0.3", ls="--", lw=1)
+    ax.text(ax.get_xlim()[0], tol, f" tolerance {tol:g}", va="bottom", fontsize=8)
     ax.axvline(0, color="0.6", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("lyapunov_max at initialization (natural log per step)")
     ax.set_ylabel("largest relative difference numpy vs torch")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.suptitle(
-        f"Backend agreement over {len(ag)} float64 pairs (exact matches at {floor:g})", fontsize=10
-    )
+    title = f"Backend agreement over {len(ag)} float64 pairs (exact matches at {floor:g})"
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
