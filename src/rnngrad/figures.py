@@ -113,10 +113,6 @@ def _arrow(ax, start, end, **kw) -> None:
     ax.add_patch(FancyArrowPatch(start, end, **style))
 
 
-def _g(v: float) -> str:
-    return f"{v:g}"
-
-
 # -- the unrolled network --------------------------------------------------------------------
 def plot_unrolled(tables) -> Figure | None:
     series = an.unrolled_series(tables)
@@ -133,7 +129,7 @@ def plot_unrolled(tables) -> Figure | None:
         nl = f" ({row['nonlinearity']})" if "nonlinearity" in row else ""
         title = (
             f"{label}: remedy {row['remedy']}{nl}, {row['backend']}, seq_len {row['seq_len']}, "
-            f"w_rec_scale {_g(row['w_rec_scale'])}, log10 grad ratio "
+            f"w_rec_scale {row['w_rec_scale']:g}, log10 grad ratio "
             f"{row['init_log10_grad_ratio']:.3g}"
         )
         ax.set_title(title, fontsize=10, loc="left")
@@ -270,7 +266,7 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
             d = agg[(agg["remedy"] == rem) & (agg["w_rec_scale"] == s)]
             if d.empty:
                 continue
-            ax.plot(d["lag"], d["median"], color=colours[s], lw=1.4, label=_g(s))
+            ax.plot(d["lag"], d["median"], color=colours[s], lw=1.4, label=f"{s:g}")
             if an.n_seeds(cells) > 1:
                 ax.fill_between(d["lag"], d["lo"], d["hi"], color=colours[s], alpha=0.2, lw=0)
         k2 = an.truncation_k2(cells, rem)
@@ -458,7 +454,7 @@ def plot_training_curves(tables) -> Figure | None:
                 ax.scatter(k["step"], y, marker="|", color=col, s=30, lw=1)
         ax.axhline(1.0, color="0.5", ls=":", lw=1)
         ax.set_yscale("log")
-        ax.set_title(f"w_rec_scale {_g(s)}", fontsize=10)
+        ax.set_title(f"w_rec_scale {s:g}", fontsize=10)
         ax.grid(True, alpha=0.3)
     top = float(t["y"].max())
     cut = f"loss above {LOSS_CAP:g} x baseline cut off (largest {top:.1e})"
