@@ -15,6 +15,7 @@ from torch import nn
 
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
+from rnngrad.models import model_kwargs
 from rnngrad.settings import CellSettings
 
 TASKS = ["adding", "copy", "temporal_order"]
@@ -174,12 +175,12 @@ def test_forward_is_a_loop_of_steps(model, case):
     """The one-step function the training loops use is the step forward runs."""
     s, params, batch = case(**model)
     p = tb.to_backend(s, params)
-    module = tb._model(s)
+    module = tb.model(s)
     h, cache = tb.forward(s, p, batch.x)
     zero = torch.zeros(s.batch, s.hidden, dtype=torch.float64)
     carry = (zero, zero) if s.model == "lstm" else zero
     for t, x_t in enumerate(torch.tensor(batch.x).unbind(0)):
-        carry = module.step(p, carry, x_t, **nb.model_kwargs(s))
+        carry = module.step(p, carry, x_t, **model_kwargs(s))
         torch.testing.assert_close(
             (carry[0] if s.model == "lstm" else carry), h[t + 1], rtol=1e-13, atol=1e-15
         )

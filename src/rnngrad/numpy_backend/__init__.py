@@ -20,6 +20,7 @@ import importlib
 
 import numpy as np
 
+from rnngrad.models import model_kwargs, model_module
 from rnngrad.numpy_backend import readout
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
@@ -27,18 +28,9 @@ from rnngrad.tasks import Batch
 NAME = "numpy"
 
 
-def _model(s: CellSettings):
-    name = "rnn" if s.model in ("rnn", "esn") else s.model
-    return importlib.import_module(f"rnngrad.numpy_backend.{name}")
-
-
-def model_kwargs(s: CellSettings) -> dict:
-    """The settings a model's functions take as keywords (both backends)."""
-    if s.model == "rnn":
-        return {"nonlinearity": s.nonlinearity}
-    if s.model == "esn":
-        return {"nonlinearity": s.nonlinearity, "leak": s.leak}
-    return {}
+def model(s: CellSettings):
+    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn`, ``lstm`` or ``gru``)."""
+    return importlib.import_module(f"rnngrad.numpy_backend.{model_module(s)}")
 
 
 def to_backend(s: CellSettings, params: dict) -> dict:
@@ -50,14 +42,13 @@ def from_backend(a) -> np.ndarray:
 
 
 def forward(s: CellSettings, params: dict, x: np.ndarray, h0=None):
-    return _model(s).forward(params, x.astype(s.dtype, copy=False), h0=h0, **model_kwargs(s))
+    return model(s).forward(params, x.astype(s.dtype, copy=False), h0, **model_kwargs(s))
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
-    model = _model(s)
     h, cache = forward(s, params, batch.x, h0)
     out = readout.loss_forward_backward(params, h, batch)
-    back = model.backward(params, cache, out["dh_direct"])
+    back = model(s).backward(params, cache, out["dh_direct"])
     return {
         "loss": out["loss"],
         "outputs": out["outputs"],
@@ -70,4 +61,4 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
     x = batch.x[:, b : b + 1]
     _, cache = forward(s, params, x)
-    return _model(s).step_jacobians(params, cache, 0)
+    return model(s).step_jacobians(params, cache, 0)

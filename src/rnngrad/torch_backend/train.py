@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.numpy_backend.train import OMEGA_BOUND
+from rnngrad.models import OMEGA_BOUND, l2_wrec
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
@@ -52,9 +52,9 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     grads = dict(zip(names, d, strict=False))
     value = 0.0
     if pen is not None:  # l2_wrec
-        W = params["weight_hh"]
-        value = torch.sum(W * W).item()
-        grads["weight_hh"] = grads["weight_hh"] + (2 * pen.weight) * W
+        value, dW = l2_wrec(params["weight_hh"])
+        value = value.item()
+        grads["weight_hh"] = grads["weight_hh"] + pen.weight * dW
     return loss.item(), grads, value
 
 
