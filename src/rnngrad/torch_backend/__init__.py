@@ -58,22 +58,22 @@ def to_backend(s: CellSettings, params: dict) -> dict:
     return {k: tensor(s, v) for k, v in params.items()}
 
 
-def from_backend(t) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+def from_backend(a) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
-def _state(s: CellSettings, h0):
+def initial_state(s: CellSettings, h0):
     """An initial state (None, h, or the lstm's pair (h, c); NumPy or tensors) as tensors."""
     if h0 is None or isinstance(h0, torch.Tensor):
         return h0
     if isinstance(h0, tuple):
-        return tuple(_state(s, v) for v in h0)
+        return tuple(initial_state(s, v) for v in h0)
     return tensor(s, h0)
 
 
 def forward(s: CellSettings, params: dict, x, h0=None):
     x = x if isinstance(x, torch.Tensor) else tensor(s, x)
-    return model(s).forward(params, x, _state(s, h0), **model_kwargs(s))
+    return model(s).forward(params, x, initial_state(s, h0), **model_kwargs(s))
 
 
 def _float64(t: torch.Tensor) -> np.ndarray:
@@ -103,7 +103,7 @@ def _grad_norms(vs: list[torch.Tensor], others: torch.Tensor | None = None) -> t
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
     h, cache = model(s).forward(
-        p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s)
+        p, tensor(s, batch.x), initial_state(s, h0), retain=True, **model_kwargs(s)
     )
     loss, y = readout.loss(p, h, batch)
     loss.backward()
