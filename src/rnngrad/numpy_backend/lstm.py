@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import BACKWARD_CHUNK
-from rnngrad.numpy_backend.rnn import add_step_terms
+from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+from rnngrad.numpy_backend.readout import DirectGrad
 
 # Inside forward and backward the gates run in the order o, i, f, g (PyTorch's i, f, g, o at
 # these rows): the three sigmoids are then one block, and so are the three gates whose
@@ -59,56 +59,64 @@ def forward(
     params: dict, x: np.ndarray, h0: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, dict]:
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns the
-    states h (T+1, B, H) and the cache for backward (with c (T+1, B, H) and the activated
-    gates in the internal order o, i, f, g)."""
+    states h (T+1, B, H) and the cache for backward (with c (T+1, B, H)).
+
+    Inside, every step's arrays are (units, batch): the states hT, cT (T+1, H, B) and the
+    activated gates (T, 4H, B) in the internal order o, i, f, g, so that each gate is one
+    contiguous (H, B) block; h and c are transposed views of hT and cT.
+    """
     W_hh = params["weight_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    h = np.empty((T + 1, B, H), dtype=W_hh.dtype)
-    c = np.empty_like(h)
-    h[0], c[0] = (0, 0) if h0 is None else h0
+    hT = np.empty((T + 1, H, B), dtype=W_hh.dtype)
+    cT = np.empty_like(hT)
+    if h0 is None:
+        hT[0], cT[0] = 0, 0
+    else:
+        hT[0], cT[0] = h0[0].T, h0[1].T
     # input projections for all steps in one GEMM, then activated in place step by step
     W_ih = _internal(params["weight_ih"], halve=True)
-    gates = np.matmul(x, W_ih.T).astype(W_hh.dtype, copy=False)  # (T, B, 4H)
-    gates += _internal(params["bias_ih"] + params["bias_hh"], halve=True)
-    W_hh_T = np.ascontiguousarray(_internal(W_hh, halve=True).T)
-    sig = gates[..., : 3 * H]  # o, i, f
-    o, i, f, g = (gates[..., j * H : (j + 1) * H] for j in range(4))
+    gates = np.matmul(W_ih, x.transpose(0, 2, 1)).astype(W_hh.dtype, copy=False)  # (T, 4H, B)
+    gates += _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None]
+    W = _internal(W_hh, halve=True)  # (4H, H)
+    sig = gates[:, : 3 * H]  # o, i, f
+    o, i, f, g = (gates[:, j * H : (j + 1) * H] for j in range(4))
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, T + 1):
             k = t - 1
-            gates[k] += h[k] @ W_hh_T  # one GEMM a step: a/2 of o, i, f and a of g
-            np.tanh(gates[k], out=gates[k])  # g, and tanh(a/2) of o, i, f
+            gates[k] += W @ hT[k]  # one GEMM a step: a/2 of o, i, f and a of g
+            np.tanh(gates[k], gates[k])  # g, and tanh(a/2) of o, i, f
             sig[k] *= 0.5
             sig[k] += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
-            np.multiply(f[k], c[k], out=c[t])
-            c[t] += i[k] * g[k]  # c_t = f c_{t-1} + i g
-            np.tanh(c[t], out=h[t])
-            h[t] *= o[k]  # h_t = o tanh(c_t)
-    return h, {"h": h, "c": c, "gates": gates, "x": x}
+            np.multiply(f[k], cT[k], cT[t])
+            cT[t] += i[k] * g[k]  # c_t = f c_{t-1} + i g
+            np.tanh(cT[t], hT[t])
+            hT[t] *= o[k]  # h_t = o tanh(c_t)
+    h, c = hT.transpose(0, 2, 1), cT.transpose(0, 2, 1)
+    return h, {"h": h, "c": c, "hT": hT, "cT": cT, "gates": gates, "x": x}
 
 
 def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
-    """For steps t in (t0, t1]: dtc = o (1 - tanh^2 c_t) (dh_t/dc_t within the step), (n, B, H),
-    and F (n, B, 4, H), per internal gate the factor that turns dL/dh_t (for o) or dL/dc_t (for
+    """For steps t in (t0, t1]: dtc = o (1 - tanh^2 c_t) (dh_t/dc_t within the step), (n, H, B),
+    and F (n, 4, H, B), per internal gate the factor that turns dL/dh_t (for o) or dL/dc_t (for
     i, f, g) into dL/d(its pre-activation): tanh(c_t) o', g i', c_{t-1} f', i g'."""
     a = cache["gates"][t0:t1]
-    n, B, G = a.shape
+    n, G, B = a.shape
     H = G // 4
-    a = a.reshape(n, B, 4, H)
-    o, i, g = a[:, :, 0], a[:, :, 1], a[:, :, 3]
-    tc = np.tanh(cache["c"][t0 + 1 : t1 + 1])
+    a = a.reshape(n, 4, H, B)
+    o, i, g = a[:, 0], a[:, 1], a[:, 3]
+    tc = np.tanh(cache["cT"][t0 + 1 : t1 + 1])
     dtc = tc * tc
-    np.subtract(1, dtc, out=dtc)
+    np.subtract(1, dtc, dtc)
     dtc *= o
     F = np.subtract(1, a)
-    F[:, :, :3] *= a[:, :, :3]  # the sigmoids' derivative s (1 - s)
-    F[:, :, 0] *= tc
-    F[:, :, 1] *= g
-    F[:, :, 2] *= cache["c"][t0:t1]
-    np.multiply(g, g, out=F[:, :, 3])
-    np.subtract(1, F[:, :, 3], out=F[:, :, 3])  # tanh' = 1 - g^2
-    F[:, :, 3] *= i
+    F[:, :3] *= a[:, :3]  # the sigmoids' derivative s (1 - s)
+    F[:, 0] *= tc
+    F[:, 1] *= g
+    F[:, 2] *= cache["cT"][t0:t1]
+    np.multiply(g, g, F[:, 3])
+    np.subtract(1, F[:, 3], F[:, 3])  # tanh' = 1 - g^2
+    F[:, 3] *= i
     return dtc, F
 
 
@@ -121,22 +129,25 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     ||(dL/dh_t, dL/dc_t)|| over batch and units and ``weight_grad_norm`` (T,) of each step's
     term (dL/d gates_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
 
-    The chain rule of :func:`reference_backward` (step by step, the forward in reverse), with
-    the factors of each chunk of steps multiplied out beforehand (:func:`_chunk_factors`), so
-    that a step costs four products and one GEMM; a test holds the two equal.
+    The chain rule of :func:`reference_backward` (step by step, the forward in reverse), in
+    the (units, batch) layout of :func:`forward` and with the factors of each chunk of steps
+    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs five contiguous
+    products and one GEMM; a test holds the two equal.
     """
-    h, gates, x = cache["h"], cache["gates"], cache["x"]
-    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
-    W_hh = _internal(params["weight_hh"], halve=False)
+    hT, gates, x = cache["hT"], cache["gates"], cache["x"]
+    T, H, B = hT.shape[0] - 1, hT.shape[1], hT.shape[2]
+    W_T = np.ascontiguousarray(_internal(params["weight_hh"], halve=False).T)  # (H, 4H)
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
     grad_norm = np.empty(T + 1) if norms else None
     weight_grad_norm = np.empty(T) if norms else None
     n_max = min(BACKWARD_CHUNK, T)
-    da = np.empty((n_max, B, 4 * H), dtype=h.dtype)  # dL/d gates (pre-activation), internal
-    da4 = da.reshape(n_max, B, 4, H)
-    dh = dh_direct[T].copy()  # dL/dh_T
+    da = np.empty((n_max, 4 * H, B), dtype=hT.dtype)  # dL/d gates (pre-activation), internal
+    da4 = da.reshape(n_max, 4, H, B)
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
-    f = gates[..., 2 * H : 3 * H]
+    tmp = np.empty_like(dh)
+    f = gates[:, 2 * H : 3 * H]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
             t0 = max(t1 - BACKWARD_CHUNK, 0)
@@ -145,26 +156,30 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 k = t - 1 - t0
                 if norms:
                     grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-                dc += dh * dtc[k]  # through h_t = o tanh(c_t)
-                np.multiply(dh, F[k, :, 0], out=da4[k, :, 0])  # dL/d o's pre-activation
-                np.multiply(dc[:, None], F[k, :, 1:], out=da4[k, :, 1:])  # i's, f's, g's
+                np.multiply(dh, dtc[k], tmp)
+                dc += tmp  # through h_t = o tanh(c_t)
+                np.multiply(dh, F[k, 0], da4[k, 0])  # dL/d o's pre-activation
+                np.multiply(dc, F[k, 1:], da4[k, 1:])  # i's, f's and g's
                 dc *= f[t - 1]  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
-                np.matmul(da[k], W_hh, out=dh)  # through W_hh
-                dh += dh_direct[t - 1]
+                np.matmul(W_T, da[k], dh)  # through W_hh
+                if scored is None or t - 1 in scored:
+                    dh += dh_direct[t - 1].T
             n = t1 - t0
-            d, hp = da[:n], h[t0:t1]  # dL/d gates_t and h_{t-1} for t in (t0, t1]
-            grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
-            grads["bias_ih"] += d.sum(axis=(0, 1))
-            terms = add_step_terms(grads["weight_hh"], d, hp, norms)
+            d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
+            hp = cache["h"][t0:t1]  # h_{t-1}, (n, B, H)
             if norms:
-                weight_grad_norm[t0:t1] = terms
+                weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), hp)
+            d = d.transpose(1, 0, 2).reshape(4 * H, n * B)  # a copy, (4H, steps x batch)
+            grads["weight_ih"] += d @ x[t0:t1].reshape(n * B, -1)
+            grads["weight_hh"] += d @ hp.reshape(n * B, H)
+            grads["bias_ih"] += d.sum(axis=1)
         if norms:
             grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
     grads = {k: _pytorch(v) for k, v in grads.items()}
     grads["bias_hh"] = grads["bias_ih"].copy()
     return {
         "grads": grads,
-        "dh0": (dh, dc),
+        "dh0": (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)),
         "grad_norm": grad_norm,
         "weight_grad_norm": weight_grad_norm,
     }
@@ -183,7 +198,7 @@ def reference_backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict
     dh = dh_direct[T].copy()  # dL/dh_T
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     for t in range(T, 0, -1):
-        o, i, f, g = np.split(gates[t - 1], 4, axis=-1)  # the internal order
+        o, i, f, g = (v.T for v in np.split(gates[t - 1], 4))  # the internal order, (B, H)
         tc = np.tanh(c[t])
         do = dh * tc  # h_t = o tanh(c_t)
         dc = dc + dh * o * (1 - tc * tc)  # ... and through tanh(c_t)
@@ -209,8 +224,8 @@ def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     dh_t/dc_{t-1} = diag(o tanh'(c_t) f)
     """
     T, H = cache["h"].shape[0] - 1, params["weight_hh"].shape[1]
-    dtc, F = (a[:, b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, 4, H)
-    f = cache["gates"][:, b, 2 * H : 3 * H]
+    dtc, F = (a[..., b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, 4, H)
+    f = cache["gates"][:, 2 * H : 3 * H, b]
     W = _internal(params["weight_hh"], halve=False).reshape(4, H, H)  # W_o, W_i, W_f, W_g
     dc_dh = F[:, 1, :, None] * W[1] + F[:, 2, :, None] * W[2] + F[:, 3, :, None] * W[3]
     J = np.zeros((T, 2 * H, 2 * H), dtype=W.dtype)
