@@ -166,12 +166,13 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                     dh += dh_direct[t - 1].T
             n = t1 - t0
             d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
-            hp = cache["h"][t0:t1]  # h_{t-1}, (n, B, H)
             if norms:
-                weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), hp)
-            d = d.transpose(1, 0, 2).reshape(4 * H, n * B)  # a copy, (4H, steps x batch)
+                weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), cache["h"][t0:t1])
+            # copies (4H, steps x batch) and (H, steps x batch) of dL/d gates_t and h_{t-1}
+            d = d.transpose(1, 0, 2).reshape(4 * H, n * B)
+            hp = hT[t0:t1].transpose(1, 0, 2).reshape(H, n * B)
             grads["weight_ih"] += d @ x[t0:t1].reshape(n * B, -1)
-            grads["weight_hh"] += d @ hp.reshape(n * B, H)
+            grads["weight_hh"] += d @ hp.T
             grads["bias_ih"] += d.sum(axis=1)
         if norms:
             grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
