@@ -2,6 +2,9 @@
 
 The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
+- ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
+  ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
+  (:mod:`rnngrad.models`).
 - ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
   state (zeros when None; the pair (h_0, c_0) for the lstm).

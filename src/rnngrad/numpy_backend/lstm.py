@@ -12,7 +12,8 @@ c_t -> h_t is inside step t). So dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t with J
 
 Shapes: x (T, B, I); h and c (T+1, B, H) with the initial state at index 0; ``weight_ih (4H, I)``,
 ``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh`` (4H,). The forward stores h, c and the activated
-gates (T, B, 4H): six (T, B, H) arrays in all; tanh(c_t) is recomputed in backward.
+gates, (units, batch) inside (see :func:`forward`): six (T, B, H) arrays in all; tanh(c_t) is
+recomputed in backward.
 
 Example
 -------
