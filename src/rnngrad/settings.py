@@ -30,6 +30,19 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "l2_wrec")
 GATED = ("lstm", "gru")
+# the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
+CHOICES = {
+    "backend": BACKENDS,
+    "model": MODELS,
+    "nonlinearity": NONLINEARITIES,
+    "init": INITS,
+    "dtype": DTYPES,
+    "device": DEVICES,
+    "task": TASKS,
+    "optimizer": OPTIMIZERS,
+    "clip.kind": CLIP_KINDS,
+    "penalty.kind": PENALTY_KINDS,
+}
 
 
 class SettingsError(ValueError):
@@ -173,14 +186,9 @@ class CellSettings:
                 lo = f"> {low}" if low_open else f">= {low}"
                 raise bad(key, f"must be {lo}" + ("" if high == math.inf else f" and <= {high}"))
 
-        choice("backend", BACKENDS)
-        choice("model", MODELS)
-        choice("nonlinearity", NONLINEARITIES)
-        choice("init", INITS)
-        choice("dtype", DTYPES)
-        choice("device", DEVICES)
-        choice("task", TASKS)
-        choice("optimizer", OPTIMIZERS)
+        for key, options in CHOICES.items():
+            if "." not in key:
+                choice(key, options)
         if not isinstance(self.remedy, str) or not self.remedy:
             raise bad("remedy", "must be a non-empty name")
         integer("seq_len", 1)
