@@ -226,3 +226,15 @@ def test_exit_codes(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_grid", crash)
     assert main(["grid", "--configfile", str(tmp_path / "s.yaml")]) == CRASH == 3
     assert "RuntimeError: a bug" in capsys.readouterr().err
+
+
+def test_a_cell_that_crashes_exits_3_with_its_traceback_in_the_log(tmp_path, monkeypatch):
+    import rnngrad.cell
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug in the cell")
+
+    monkeypatch.setattr(rnngrad.cell, "run_cell", crash)
+    log = tmp_path / "c.log"
+    assert main(["cell", "train_steps=0", "--log", str(log)]) == CRASH
+    assert "RuntimeError: a bug in the cell" in log.read_text()

@@ -119,22 +119,31 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def cmd_cell(args) -> int:
+def _cell_settings(args):
+    """The cell's settings: --settings-json, then the key=value words over it."""
     from rnngrad.settings import CellSettings, SettingsError
 
     try:
         values = json.loads(args.settings_json) if args.settings_json else {}
-        if not isinstance(values, dict):
-            raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
-        values.update(parse_assignments(args.assignments))
-        s = CellSettings.from_dict(values)
-    except (SettingsError, json.JSONDecodeError) as e:
-        err = e if isinstance(e, SettingsError) else SettingsError(f"--settings-json: {e}")
+    except json.JSONDecodeError as e:
+        raise SettingsError(f"--settings-json: not valid JSON ({e})") from e
+    if not isinstance(values, dict):
+        raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
+    values.update(parse_assignments(args.assignments))
+    return CellSettings.from_dict(values)
+
+
+def cmd_cell(args) -> int:
+    from rnngrad.settings import SettingsError
+
+    try:
+        s = _cell_settings(args)
+    except SettingsError as e:
         if args.log:  # the pipeline's log of the cell says why it stopped too
             Path(args.log).parent.mkdir(parents=True, exist_ok=True)
             with open(args.log, "a") as f:
-                f.write(f"rnngrad cell: {err}\n")
-        raise err from e
+                f.write(f"rnngrad cell: {e}\n")
+        raise
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
@@ -150,9 +159,9 @@ def cmd_cell(args) -> int:
     log = logging.getLogger("rnngrad.cell")
     try:
         record = run_cell(s, args.cell_id, checkpoint=args.checkpoint)
-    except Exception:
-        log.exception("cell %s failed", args.cell_id)
-        raise
+    except Exception:  # the traceback goes to the cell's log too
+        log.exception("cell %s failed (exit %d)", args.cell_id, CRASH)
+        return CRASH
     if args.out:
         write_record(record, args.out)
         log.info("wrote %s", args.out)
