@@ -1,9 +1,10 @@
 """The docs against the code: files that commands name exist, and numbers the code computes
 (cell counts, `rnngrad plan`'s cost estimates) are the code's, not copied by hand long ago.
 
-Scans README.md, config/README.md, docs/*.md and the top-level help, whatever they hold. A cost
-estimate is stated as "`rnngrad plan --configfile config/studies/NAME.yaml` estimates (about)
-N cell-seconds"; a cell count as a comment on a command, `rnngrad plan --configfile X  # N cells`.
+Scans README.md, config/README.md, docs/*.md and the top-level help, whatever they hold (a
+placeholder in a path is written `<name>`). A cost estimate is stated as "`rnngrad plan
+--configfile config/studies/NAME.yaml` estimates (about) N cell-seconds"; a cell count as a
+comment on a command, `rnngrad plan --configfile X  # N cells`.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ from rnngrad import __version__
 
 OK, BAD_INPUT, USAGE, CRASH = 0, 1, 2, 3  # exit codes (argparse exits USAGE itself)
 
+# units of the data dictionary that only restate a setting's type (not shown in cell --help)
+TYPE_UNITS = ("1", "category", "mapping", "bool", "integer", "text")
+
 # subcommands whose own module parses the rest of the command line
 PASS_THROUGH = {
     "bench": ("rnngrad.bench", "benchmark the backends"),
@@ -72,15 +75,14 @@ def _yaml_word(value: Any) -> str:
 def settings_help() -> str:
     """Every settable key of a cell with its type, default, allowed values, unit and meaning,
     from the dataclasses of :mod:`rnngrad.settings` (their fields' ``help`` and ``unit``)."""
-    from rnngrad.settings import CHOICES, CellSettings, Clip, Penalty, Truncate
+    from rnngrad.settings import CHOICES, NESTED, CellSettings
 
-    nested = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
     defaults = CellSettings().to_dict()
     rows: list[tuple[str, str, str, str]] = []
 
     def add(key: str, f: dataclasses.Field, typ: str, default: Any) -> None:
         meaning = f.metadata.get("help", "")
-        if f.metadata.get("unit"):
+        if f.metadata.get("unit") not in (None, *TYPE_UNITS):
             meaning += f" [{f.metadata['unit']}]"
         if key in CHOICES:
             meaning += f" (one of {', '.join(CHOICES[key])})"
@@ -89,10 +91,10 @@ def settings_help() -> str:
     for f in dataclasses.fields(CellSettings):
         if f.name == "extra_axes":  # set by a config's grid, not by hand
             continue
-        if f.name in nested:
+        if f.name in NESTED:
             add(f.name, f, "mapping or null", defaults[f.name])
-            sub_defaults = dataclasses.asdict(nested[f.name]())
-            for g in dataclasses.fields(nested[f.name]):
+            sub_defaults = dataclasses.asdict(NESTED[f.name]())
+            for g in dataclasses.fields(NESTED[f.name]):
                 add(f"{f.name}.{g.name}", g, str(g.type), sub_defaults[g.name])
         else:
             add(f.name, f, str(f.type), defaults[f.name])

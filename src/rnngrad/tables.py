@@ -1,4 +1,4 @@
-"""Cell records to the typed tables of a study (DESIGN.md, Tables), and back.
+"""Cell records to the typed tables of a study (docs/tables.md), and back.
 
 - ``cells``: one row per cell: ``cell_id``, the grid axes, ``steps``, every other resolved
   setting (nested ones flattened: ``clip_kind``, ...), the gradient metrics with their phase as
@@ -35,10 +35,12 @@ import pandas as pd
 
 from rnngrad.config import AXES
 from rnngrad.files import atomic_write
-from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
+from rnngrad.provenance import PROVENANCE
+from rnngrad.settings import NESTED, CellSettings
+from rnngrad.settings import describe as describe_settings
 
 PHASES = ("init", "trained")
-# gradient metrics of a phase (DESIGN.md, Metrics), in column order; others a record has follow
+# gradient metrics of a phase (docs/metrics.md), in column order; others a record has follow
 PHASE_METRICS = (
     "log10_grad_ratio",
     "decay_rate",
@@ -61,21 +63,11 @@ TRAINING_METRICS = (
     "diverged_at",
     "train_seconds",
 )
-PROVENANCE = (
-    "rnngrad_version",
-    "code_hash",
-    "numpy_version",
-    "torch_version",
-    "git_commit",
-    "settings_hash",
-    "host",
-)
 TABLES = ("cells", "profiles", "training")
 FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
 CELLS_CSV = "cells.csv"
 
 # column types that values alone cannot tell (a column may be empty in every cell)
-_NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
 _SETTING_DTYPES = {"int": "int64", "float": "float64", "str": "object", "bool": "bool"}
 _NULLABLE = {"int64": "Int64", "bool": "boolean", "float64": "float64", "object": "object"}
 _METRIC_DTYPES = {
@@ -135,32 +127,7 @@ COLUMNS = {
     "study": ("category", "the study of the row (rnngrad.load)"),
     "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
     "steps": ("steps", "actual sequence length the network reads"),
-    "backend": ("category", "numpy (hand-written BPTT) or torch (autograd)"),
-    "remedy": ("category", "name of the remedy preset applied to the cell"),
-    "seq_len": ("steps", "task length T before task-specific additions"),
-    "w_rec_scale": ("1", "spectral radius of W_rec at initialization"),
-    "seed": ("integer", "seed of weights and data (pairs cells across scale, remedy, backend)"),
-    "model": ("category", "rnn, lstm, gru or esn"),
-    "nonlinearity": ("category", "tanh, relu, sigmoid or linear"),
-    "init": ("category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"),
-    "input_scale": ("1", "standard deviation of the input weights"),
-    "hidden": ("units", "hidden size H"),
-    "dtype": ("category", "float64 or float32"),
-    "device": ("category", "torch device (numpy cells ignore it)"),
-    "task": ("category", "adding, copy, temporal_order, digits or memory"),
-    "batch": ("sequences", "sequences per training batch and in the probe batch"),
-    "train_steps": ("steps", "training steps (0 = profile at initialization only)"),
-    "optimizer": ("category", "sgd, momentum or adam"),
-    "lr": ("1", "learning rate"),
-    "clip_kind": ("category", "clipping by norm or value; empty = no clipping"),
-    "clip_threshold": ("gradient units", "clipping threshold"),
-    "truncate_k1": ("steps", "truncated BPTT: update every k1 steps"),
-    "truncate_k2": ("steps", "truncated BPTT: backpropagate at most k2 steps"),
-    "penalty_kind": ("category", "pascanu (Omega) or l2_wrec; empty = none"),
-    "penalty_weight": ("1", "multiplier of the penalty"),
-    "jacobian": ("bool", "whether jacobian_norm and lyapunov_max were measured"),
-    "leak": ("1", "ESN leak rate"),
-    "ridge": ("1", "ESN readout ridge regularization"),
+    **describe_settings(),
     "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
     "accuracy": ("fraction", "fraction of evaluation sequences correct"),
     "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
@@ -242,8 +209,8 @@ def setting_dtypes() -> dict[str, str]:
     for f in dataclasses.fields(CellSettings):
         if f.name == "extra_axes":
             continue
-        if f.name in _NESTED:
-            for sub in dataclasses.fields(_NESTED[f.name]):
+        if f.name in NESTED:
+            for sub in dataclasses.fields(NESTED[f.name]):
                 out[f"{f.name}_{sub.name}"] = _NULLABLE[_SETTING_DTYPES[sub.type]]
         else:
             out[f.name] = _SETTING_DTYPES[f.type]
