@@ -1,10 +1,8 @@
-"""The cell: determinism, pairing, records, and a NumPy cell that never imports torch."""
+"""The cell: determinism, pairing, records and statuses (its command line: test_cli.py)."""
 
 import json
-import subprocess
-import sys
 
-from rnngrad.cell import main, parse_assignments, read_record, run_cell, write_record
+from rnngrad.cell import read_record, run_cell, write_record
 from rnngrad.settings import CellSettings
 
 
@@ -65,59 +63,9 @@ def test_exploded_status_is_data_not_a_crash():
     assert rec["metrics"]["status"] == "exploded"
 
 
-def test_parse_assignments():
-    got = parse_assignments(
-        [
-            "seq_len=100",
-            "clip.kind=norm",
-            "clip.threshold=0.5",
-            "jacobian=false",
-            "penalty={kind: l2_wrec, weight: 0.001}",
-        ]
-    )
-    assert got == {
-        "seq_len": 100,
-        "clip": {"kind": "norm", "threshold": 0.5},
-        "jacobian": False,
-        "penalty": {"kind": "l2_wrec", "weight": 0.001},
-    }
-
-
-def test_cli_bad_yaml_value_names_key_and_value(capsys):
-    assert main(["clip={kind: norm", "train_steps=0"]) == 2
-    err = capsys.readouterr().err
-    assert "clip" in err and "{kind: norm" in err
-
-
-def test_cli_prints_metrics(capsys):
-    assert main(["seq_len=20", "train_steps=0", "hidden=8"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["status"] == "ok" and out["steps"] == 20
-
-
-def test_cli_bad_setting_is_a_clear_error(capsys):
-    assert main(["hidden=-3", "train_steps=0"]) == 2
-    assert "hidden" in capsys.readouterr().err
-
-
-def test_numpy_cell_never_imports_torch(tmp_path):
-    code = (
-        "import sys; from rnngrad.cell import main; "
-        f"main(['seq_len=20', 'train_steps=0', '--out', r'{tmp_path / 'c.json'}']); "
-        "print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_exploded_stays_exploded_when_training_then_diverges():
     rec = _cell(
         nonlinearity="linear", init="orthogonal", w_rec_scale=50.0, seq_len=400, train_steps=3
     )
     assert rec["metrics"]["status"] == "exploded"  # the init profile overflowed
     assert rec["metrics"]["diverged_at"] == 1  # and training met it at once
-
-
-def test_settings_json_must_be_an_object(capsys):
-    assert main(["--settings-json", "[1, 2]"]) == 2
-    assert "--settings-json" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -113,6 +114,16 @@ def tiny_run(tmp_path_factory):
     root = workflow_copy(tmp_path_factory.mktemp("pipeline"), TINY)
     out = snakemake(root)
     return root, out
+
+
+def test_snakemake_report_holds_tables_and_html_report(tiny_run):
+    root, _ = tiny_run
+    snakemake(root, "--report", "report.zip")
+    with zipfile.ZipFile(root / "report.zip") as z:
+        names = {Path(n).name for n in z.namelist()}
+    for file in ("cells.csv", "cells.parquet", "profiles.parquet", "training.parquet", "tiny.html"):
+        assert file in names
+    assert "phase_diagram.png" in names
 
 
 def test_runs_end_to_end(tiny_run):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -157,7 +159,9 @@ def test_files_round_trip_and_load(tmp_path):
     tables.write_tables(built, tables.tables_dir("s", tmp_path))
     loaded = rnngrad.load("s", root=tmp_path)
     for name in tables.TABLES:
-        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(built, name))
+        frame = getattr(loaded, name)
+        assert list(frame["study"]) == ["s"] * len(frame)
+        pd.testing.assert_frame_equal(frame.drop(columns="study"), getattr(built, name))
     csv = pd.read_csv(tables.tables_dir("s", tmp_path) / "cells.csv")
     assert list(csv.columns) == list(built.cells.columns) and len(csv) == 2
     assert not list(tables.tables_dir("s", tmp_path).glob(".*tmp"))
@@ -166,3 +170,37 @@ def test_files_round_trip_and_load(tmp_path):
 def test_load_without_tables_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="snakemake"):
         rnngrad.load("nothing", root=tmp_path)
+
+
+def test_load_concatenates_studies_typed_and_annotated(tmp_path):
+    for study, rs in (
+        ("s1", [record("a", True)]),
+        ("s2", [record("a", False), record("b", False)]),
+    ):
+        tables.write_tables(tables.build_tables(rs), tables.tables_dir(study, tmp_path))
+    t = rnngrad.load(["s2", "s1"], root=tmp_path)
+    cells = t.cells
+    assert list(cells["study"]) == ["s2", "s2", "s1"] and list(cells.cell_id) == ["a", "b", "a"]
+    assert list(cells["study"].cat.categories) == ["s2", "s1"]  # the order given
+    assert cells["init_horizon"].dtype == "Int64" and cells["seq_len"].dtype == "int64"
+    assert cells["solved"].dtype == "boolean"
+    assert math.isnan(cells.loc[0, "trained_decay_rate"]) and cells.loc[2, "trained_decay_rate"] < 0
+    assert len(t.training) == 3 and set(t.training["study"]) == {"s1"}  # s1's a trained 3 steps
+    col = cells.attrs["columns"]
+    assert cells.attrs["studies"] == ["s2", "s1"]
+    assert col["init_decay_rate"]["unit"] == "log10 per step"
+    assert "after training" in col["trained_decay_rate"]["meaning"]
+    assert col["init_horizon"]["dtype"] == "Int64"
+    assert set(col) == set(cells.columns)
+    assert t.profiles.attrs["columns"]["lag"]["unit"] == "steps"
+    with pytest.raises(ValueError, match="named twice"):
+        rnngrad.load(["s1", "s1"], root=tmp_path)
+
+
+def test_import_rnngrad_is_light():
+    code = (
+        "import sys, rnngrad; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'matplotlib', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -417,7 +417,9 @@ def _measured(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``rnngrad bench [options]``: time the backends against torch.nn.RNN and the GEMM rate."""
-    ap = argparse.ArgumentParser(prog="rnngrad bench", description=main.__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="rnngrad bench", description=main.__doc__.splitlines()[0], allow_abbrev=False
+    )
     ap.add_argument("--hidden", type=int, default=128, help="H (default 128)")
     ap.add_argument("--batch", type=int, default=32, help="B (default 32)")
     ap.add_argument("--seq-len", type=int, default=1000, help="T (default 1000)")

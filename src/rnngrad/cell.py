@@ -20,13 +20,10 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +40,7 @@ from rnngrad.measure import (
     useful_flops,
 )
 from rnngrad.provenance import provenance
-from rnngrad.settings import CellSettings, SettingsError
+from rnngrad.settings import CellSettings
 from rnngrad.training import backend_module, train
 
 log = logging.getLogger("rnngrad.cell")
@@ -185,85 +182,3 @@ def write_record(record: dict[str, Any], path: str | os.PathLike) -> None:
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
     with open(path) as f:
         return json.load(f)
-
-
-def parse_assignments(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` words to a settings mapping; values are YAML (``clip={kind: norm,
-    threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise SettingsError(f"{pair!r}: expected key=value")
-        try:
-            value = yaml.safe_load(raw) if raw else None
-        except yaml.YAMLError as e:
-            raise SettingsError(f"{key}: not a valid YAML value (value {raw!r})") from e
-        head, _, sub = key.partition(".")
-        if sub:
-            nested = out.setdefault(head, {})
-            if not isinstance(nested, dict):
-                raise SettingsError(f"{key}: {head} is already set to {nested!r}")
-            nested[sub] = value
-        else:
-            out[key] = value
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``rnngrad cell key=value ...``: run one cell and print its metrics as JSON.
-
-    The pipeline calls ``rnngrad cell --settings-json JSON --cell-id ID --out PATH --log PATH``.
-    """
-    ap = argparse.ArgumentParser(prog="rnngrad cell", description=main.__doc__.splitlines()[0])
-    ap.add_argument(
-        "assignments",
-        nargs="*",
-        metavar="key=value",
-        help="settings (the config's defaults keys and grid axes, docs/config.md), e.g. "
-        "seq_len=100 w_rec_scale=1.1 clip.kind=norm clip.threshold=1",
-    )
-    ap.add_argument("--settings-json", help="the cell's resolved settings as JSON")
-    ap.add_argument("--cell-id", default="cli", help="the cell's id (default: cli)")
-    ap.add_argument("--out", help="write the record (JSON) here, atomically")
-    ap.add_argument("--log", help="append the cell's log here")
-    ap.add_argument("--checkpoint", help="training checkpoint file (resumed if present)")
-    ap.add_argument("--profile", action="store_true", help="print the profiles too")
-    args = ap.parse_args(argv)
-
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if args.log:
-        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(args.log, mode="w"))
-    logging.basicConfig(
-        level=logging.INFO,
-        handlers=handlers,
-        force=True,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        values = json.loads(args.settings_json) if args.settings_json else {}
-        if not isinstance(values, dict):
-            raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
-        values.update(parse_assignments(args.assignments))
-        s = CellSettings.from_dict(values)
-    except (SettingsError, json.JSONDecodeError) as e:
-        log.error("bad settings: %s", e)
-        print(f"rnngrad cell: {e}", file=sys.stderr)
-        return 2
-    try:
-        record = run_cell(s, args.cell_id, checkpoint=args.checkpoint)
-    except Exception:
-        log.exception("cell %s failed", args.cell_id)
-        raise
-    if args.out:
-        write_record(record, args.out)
-        log.info("wrote %s", args.out)
-    else:
-        shown = {"cell_id": record["cell_id"], "steps": record["steps"], **record["metrics"]}
-        if args.profile:
-            shown["profiles"] = record["profiles"]
-        print(json.dumps(shown, indent=2))
-    return 0

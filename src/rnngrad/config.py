@@ -4,7 +4,7 @@ A config (``config/config.yaml``, plus any ``--configfile`` merged key by key) h
 name, a ``grid`` of axes, the ``defaults`` of every cell and named ``remedies`` (overrides of the
 defaults). A cell's settings resolve as ``defaults``, then the grid's values for that cell, then
 its remedy's overrides. Validation happens here, once, before any job runs: the JSON schema
-(``workflow/schemas/config.schema.yaml``, which also holds the defaults), then what a schema
+(``config.schema.yaml``, shipped in the package, which also holds the defaults), then what a schema
 cannot say (remedies missing, a key set by both a grid axis and a remedy, settings that do not
 fit together). Every message names the key path and the value. Torch is never imported.
 
@@ -38,7 +38,7 @@ AXES = ("backend", "remedy", "seq_len", "w_rec_scale", "seed")  # the required a
 FLOATS = {f.name for f in dataclasses.fields(CellSettings) if f.type == "float"}
 NESTED_FLOATS = {"clip": ("threshold",), "penalty": ("weight",)}
 DEFAULT_CONFIG = Path("config") / "config.yaml"
-SCHEMA = Path("workflow") / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).with_name("config.schema.yaml")  # package data: works from a wheel
 
 
 class ConfigError(SettingsError):
@@ -99,29 +99,32 @@ def _merge(base: dict[str, Any], new: Mapping[str, Any]) -> None:
 def load_study(
     configfiles: Iterable[str | os.PathLike] = (), root: str | os.PathLike = "."
 ) -> Study:
-    """The study of ``root/config/config.yaml`` with ``configfiles`` merged over it."""
-    root = Path(root)
-    paths = [root / DEFAULT_CONFIG, *configfiles]
-    return study_from_config(read_config(paths), schema_path(root))
+    """The study of ``root/config/config.yaml`` with ``configfiles`` merged over it.
+
+    Outside a workflow checkout (no ``root/config/config.yaml``) the ``configfiles`` alone are
+    merged over the schema's defaults; with neither, a :class:`ConfigError` says what to pass.
+    """
+    base = Path(root) / DEFAULT_CONFIG
+    paths = [*([base] if base.exists() else []), *configfiles]
+    if not paths:
+        raise ConfigError(
+            f"{base}: no such file; run from a checkout of the workflow, pass its folder "
+            "with --root, or pass a study file with --configfile"
+        )
+    return study_from_config(read_config(paths))
 
 
-def schema_path(root: str | os.PathLike = ".") -> Path:
-    """The config schema of the workflow at ``root``, else the one of the checkout that holds
-    this package (an editable install)."""
-    here = Path(root) / SCHEMA
-    return here if here.exists() else Path(__file__).resolve().parents[2] / SCHEMA
-
-
-@lru_cache(maxsize=4)
-def _schema(path: str) -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def config_schema() -> dict[str, Any]:
+    """The config's JSON schema (package data, with the defaults)."""
     import yaml
 
-    with open(path) as f:
+    with open(SCHEMA) as f:
         return yaml.safe_load(f)
 
 
 # -- validation ---------------------------------------------------------------------------------
-def study_from_config(config: Mapping[str, Any], schema: str | os.PathLike | None = None) -> Study:
+def study_from_config(config: Mapping[str, Any]) -> Study:
     """Fill defaults, validate and expand a config into its cells.
 
     Raises
@@ -129,7 +132,7 @@ def study_from_config(config: Mapping[str, Any], schema: str | os.PathLike | Non
     ConfigError
         naming the key path and value of every problem found.
     """
-    sch = _schema(str(schema or schema_path()))
+    sch = config_schema()
     cfg = copy.deepcopy(dict(config))
     _fill_defaults(cfg, sch, sch)
     _check_schema(cfg, sch)

@@ -31,6 +31,19 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
+# the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
+CHOICES = {
+    "backend": BACKENDS,
+    "model": MODELS,
+    "nonlinearity": NONLINEARITIES,
+    "init": INITS,
+    "dtype": DTYPES,
+    "device": DEVICES,
+    "task": TASKS,
+    "optimizer": OPTIMIZERS,
+    "clip.kind": CLIP_KINDS,
+    "penalty.kind": PENALTY_KINDS,
+}
 
 
 class SettingsError(ValueError):
@@ -222,14 +235,9 @@ class CellSettings:
                 lo = f"> {low}" if low_open else f">= {low}"
                 raise bad(key, f"must be {lo}" + ("" if high == math.inf else f" and <= {high}"))
 
-        choice("backend", BACKENDS)
-        choice("model", MODELS)
-        choice("nonlinearity", NONLINEARITIES)
-        choice("init", INITS)
-        choice("dtype", DTYPES)
-        choice("device", DEVICES)
-        choice("task", TASKS)
-        choice("optimizer", OPTIMIZERS)
+        for key, options in CHOICES.items():
+            if "." not in key:
+                choice(key, options)
         if not isinstance(self.remedy, str) or not self.remedy:
             raise bad("remedy", "must be a non-empty name")
         integer("seq_len", 1)

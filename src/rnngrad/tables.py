@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +37,7 @@ from rnngrad.config import AXES
 from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
 from rnngrad.settings import NESTED, CellSettings
+from rnngrad.settings import describe as describe_settings
 
 PHASES = ("init", "trained")
 # gradient metrics of a phase (docs/metrics.md), in column order; others a record has follow
@@ -91,6 +92,104 @@ TRAINING_DTYPES = {
     "clipped": "bool",
     "penalty": "float64",
 }
+
+
+# the data dictionary (the report shows it, load() puts it in df.attrs): column -> (unit,
+# meaning); init_/trained_ metrics are described once, without their prefix
+METRIC_COLUMNS = {
+    "decay_rate": (
+        "log10 per step",
+        "least-squares slope of log10 grad_norm[k] against lag k (lstm: lags 1 on)",
+    ),
+    "jacobian_decay_rate": ("log10 per step", "the same slope of jacobian_norm"),
+    "log10_grad_ratio": (
+        "log10 (ratio)",
+        "log10(grad_norm[steps-1] / grad_norm[0]): < 0 vanishing, > 0 exploding (lstm: "
+        "against grad_norm[1], the first lag covering both h and c, as dL/dc_T = 0)",
+    ),
+    "horizon": (
+        "steps",
+        "smallest lag with grad_norm below 1e-3 grad_norm[0] (lstm: grad_norm[1]); steps when none",
+    ),
+    "lyapunov_max": (
+        "ln per step (natural log)",
+        "finite-time largest Lyapunov exponent along the first probe sequence: (1/steps) ln "
+        "||J_steps ... J_1 q_0|| from a fixed seeded unit vector q_0, no transient discarded; "
+        "below the direction-free value by about (psi(N/2) - psi(1/2)) / (2 steps), i.e. "
+        "2.35/steps at N 32 (measured 0.02-0.09 at steps 30); "
+        "-inf when the product is exactly zero",
+    ),
+    "spectral_radius": ("1", "largest |eigenvalue| of W_rec (gated models: candidate block)"),
+    "spectral_norm": ("1", "largest singular value of W_rec (gated models: candidate block)"),
+    "profile_seconds": ("s", "median wall time of the forward + backward pass giving grad_norm"),
+    "jacobian_seconds": ("s", "median wall time of the Jacobian norms and lyapunov_max"),
+    "probe_loss": ("loss units of the task", "task loss of the probe batch"),
+    "profile_gflops": (
+        "GFLOP/s",
+        "useful FLOPs of the profile pass (6BH^2T per gate block) per second of profile_seconds",
+    ),
+    "profile_peak_mb": (
+        "MB",
+        "peak memory of one profile pass above what was held before it "
+        "(tracemalloc for NumPy, peak RSS rise or CUDA peak for torch)",
+    ),
+}
+COLUMNS = {
+    "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
+    "steps": ("steps", "actual sequence length the network reads"),
+    "study": ("category", "the study of the row (rnngrad.load)"),
+    **describe_settings(),
+    "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
+    "accuracy": ("fraction", "fraction of evaluation sequences correct"),
+    "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
+    "normalized_loss": ("1 (1 = chance)", "final_loss / baseline_loss"),
+    "solved": ("bool", "accuracy >= 0.99 (Pascanu et al.'s fewer than 1% errors)"),
+    "memory_capacity": ("delays", "Jaeger's memory capacity (memory task)"),
+    "clip_fraction": ("fraction", "fraction of training steps whose gradient was clipped"),
+    "max_grad_norm": ("gradient units", "largest global gradient norm before clipping"),
+    "diverged_at": ("step", "training step with a non-finite loss or gradient; empty if none"),
+    "train_seconds": ("s", "wall time of training"),
+    "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
+    "runtime_s": ("s", "wall time of the whole cell"),
+    "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
+    "gemm_gflops": (
+        "GFLOP/s",
+        "this machine's GEMM rate at the cell's per-step matrix shape, measured in the same job",
+    ),
+    "rnngrad_version": ("text", "package version"),
+    "code_hash": ("hex", "hash of the package source that computed the cell"),
+    "numpy_version": ("text", "NumPy version"),
+    "torch_version": ("text", "PyTorch version (empty if not installed)"),
+    "git_commit": ("hex", "git commit of the checkout (empty outside git)"),
+    "settings_hash": ("hex", "hash of the cell's resolved settings"),
+    "host": ("text", "host name"),
+    "python_version": ("text", "Python version"),
+    # profiles
+    "phase": ("category", "init (at initialization) or trained (after training)"),
+    "lag": ("steps", "k = steps - t, steps back from the last step"),
+    "grad_norm": (
+        "loss units / state units",
+        "||dL/ds_{steps-k}||, Frobenius over batch and units, of the last loss step's term of the "
+        "loss (copy and memory score several steps)",
+    ),
+    "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
+    "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
+    # training
+    "step": ("step", "training step"),
+    "loss": ("loss units of the task", "training batch loss"),
+    "param_grad_norm": ("gradient units", "global gradient norm before clipping"),
+    "clipped": ("bool", "whether the step's gradient was clipped"),
+    "penalty": ("1", "value of the penalty term (its form: penalty_kind)"),
+}
+
+
+def describe_column(name: str) -> tuple[str, str]:
+    """Unit and meaning of a table column (phase-prefixed metrics included)."""
+    for prefix, phase in (("init_", "at initialization"), ("trained_", "after training")):
+        if name.startswith(prefix) and name[len(prefix) :] in METRIC_COLUMNS:
+            unit, meaning = METRIC_COLUMNS[name[len(prefix) :]]
+            return unit, f"{meaning}, {phase}"
+    return COLUMNS.get(name, ("", "further grid axis or setting (see the config)"))
 
 
 class Tables(NamedTuple):
@@ -271,20 +370,53 @@ def tables_dir(study: str, root: str | os.PathLike = ".") -> Path:
     return Path(root) / "results" / study / "tables"
 
 
-def load(study: str, root: str | os.PathLike = ".") -> Tables:
-    """The tables of a study as DataFrames (``.cells``, ``.profiles``, ``.training``).
+def load(study: str | Sequence[str], root: str | os.PathLike = ".") -> Tables:
+    """The tables of a study, or of several studies concatenated, as typed, annotated frames.
+
+    Every table starts with a categorical ``study`` column (categories in the order given).
+    Column types are those of the module docstring; a column that only some of several studies
+    have is empty (NaN) in the others' rows. ``df.attrs["columns"]`` maps each column to its
+    ``dtype``, ``unit`` and ``meaning`` (the data dictionary, as in the report) and
+    ``df.attrs["studies"]`` lists the studies.
 
     Example
     -------
-    >>> t = load("default")  # doctest: +SKIP
-    >>> t.cells.groupby("remedy").init_decay_rate.median()  # doctest: +SKIP
+    >>> t = load(["bengio1994", "le2015"])  # doctest: +SKIP
+    >>> t.cells.groupby(["study", "remedy"]).init_decay_rate.median()  # doctest: +SKIP
+    >>> t.cells.attrs["columns"]["init_decay_rate"]["unit"]  # doctest: +SKIP
+    'log10 per step'
     """
-    d = tables_dir(study, root)
-    if not (d / FILES["cells"]).exists():
-        raise FileNotFoundError(
-            f"{d / FILES['cells']}: no tables for study {study!r} (run `snakemake --cores 2` first)"
-        )
-    return read_tables(d)
+    names = [study] if isinstance(study, str) else list(study)
+    if not names:
+        raise ValueError("study: name at least one study (value [])")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"study: a study is named twice (value {repeated[0]!r})")
+    per_study = []
+    for name in names:
+        d = tables_dir(name, root)
+        if not (d / FILES["cells"]).exists():
+            raise FileNotFoundError(
+                f"{d / FILES['cells']}: no tables for study {name!r} "
+                "(run `snakemake --cores 2` first)"
+            )
+        per_study.append([df.assign(study=name) for df in read_tables(d)])
+    out = []
+    for i in range(len(TABLES)):
+        frames = [t[i] for t in per_study]
+        filled = [f for f in frames if len(f)] or frames[:1]  # pandas warns on empty parts
+        df = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
+        df.insert(0, "study", pd.Categorical(df.pop("study"), categories=names))
+        df.attrs = {
+            "studies": names,
+            "columns": {
+                c: {"dtype": str(df[c].dtype), "unit": unit, "meaning": meaning}
+                for c in df.columns
+                for unit, meaning in [describe_column(c)]
+            },
+        }
+        out.append(df)
+    return Tables(*out)
 
 
 def read_tables(directory: str | os.PathLike) -> Tables:

@@ -7,7 +7,7 @@ import re
 from rnngrad.config import study_from_config
 from rnngrad.resources import cell_resources
 
-STUDY = study_from_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+STUDY = study_from_config(config)
 
 
 wildcard_constraints:

@@ -5,7 +5,12 @@ rule report:
         training=rules.tables.output.training,
         figures=rules.figures.output.png,
     output:
-        "reports/{study}.html",
+        report(
+            "reports/{study}.html",
+            caption="../report/html_report.rst",
+            category="Report",
+            labels={"file": "the study's HTML report"},
+        ),
     log:
         "logs/{study}/report.log",
     params:
