@@ -121,3 +121,17 @@ def test_exploded_stays_exploded_when_training_then_diverges():
 def test_settings_json_must_be_an_object(capsys):
     assert main(["--settings-json", "[1, 2]"]) == 2
     assert "--settings-json" in capsys.readouterr().err
+
+
+def test_key_value_words_read_yaml_12_floats():
+    assert parse_assignments(["ridge=1e-6", "lr=5E-3", "seed=7", "remedy=1e3x"]) == {
+        "ridge": 1e-6,
+        "lr": 0.005,
+        "seed": 7,
+        "remedy": "1e3x",
+    }
+
+
+def test_cli_clip_kind_without_threshold_is_refused(capsys):
+    assert main(["clip.kind=norm", "train_steps=0"]) == 2
+    assert "clip.threshold: required key is missing" in capsys.readouterr().err

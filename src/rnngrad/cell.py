@@ -44,7 +44,7 @@ import rnngrad
 from rnngrad import metrics, tasks
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
-from rnngrad.settings import CellSettings, SettingsError
+from rnngrad.settings import CellSettings, SettingsError, shown, yaml_load
 
 log = logging.getLogger("rnngrad.cell")
 
@@ -273,16 +273,16 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise SettingsError(f"{pair!r}: expected key=value")
+            raise SettingsError(f"{shown(pair)}: expected key=value")
         try:
-            value = yaml.safe_load(raw) if raw else None
+            value = yaml_load(raw) if raw else None  # YAML 1.2 floats: ridge=1e-6 is a number
         except yaml.YAMLError as e:
-            raise SettingsError(f"{key}: not a valid YAML value (value {raw!r})") from e
+            raise SettingsError(f"{key}: not a valid YAML value (value {shown(raw)})") from e
         head, _, sub = key.partition(".")
         if sub:
             nested = out.setdefault(head, {})
             if not isinstance(nested, dict):
-                raise SettingsError(f"{key}: {head} is already set to {nested!r}")
+                raise SettingsError(f"{key}: {head} is already set to {shown(nested)}")
             nested[sub] = value
         else:
             out[key] = value
@@ -339,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         write_record(record, args.out)
         log.info("wrote %s", args.out)
     else:
-        shown = {"cell_id": record["cell_id"], "steps": record["steps"], **record["metrics"]}
+        printed = {"cell_id": record["cell_id"], "steps": record["steps"], **record["metrics"]}
         if args.profile:
-            shown["profiles"] = record["profiles"]
-        print(json.dumps(shown, indent=2))
+            printed["profiles"] = record["profiles"]
+        print(json.dumps(printed, indent=2))
     return 0
