@@ -333,6 +333,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _cell_id(values: Mapping[str, Any], axes: Iterable[str]) -> str:
+    return "/".join(f"{a}={format_value(values[a])}" for a in axes)
+
+
+def cell_id(s: CellSettings) -> str:
+    """The id of the cell these settings belong to (its axes' values, in id order)."""
+    return _cell_id(s.to_dict(), (*AXES, *s.extra_axes))
+
+
 def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
     grid = cfg["grid"]
     axes = [*AXES, *(a for a in grid if a not in AXES)]
@@ -349,7 +358,7 @@ def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
         for k, v in cfg["remedies"][remedy].items():
             values[k] = _canonical(k, v)
             origin[k] = f"remedies.{remedy}.{k}"
-        cell_id = "/".join(f"{a}={format_value(values[a])}" for a in axes)
+        cell_id = _cell_id(values, axes)
         try:
             s = CellSettings.from_dict({**values, "extra_axes": extra})
         except SettingsError as e:
