@@ -42,6 +42,7 @@ import numpy as np
 
 import rnngrad
 from rnngrad import metrics, tasks
+from rnngrad.config import cell_id
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
 from rnngrad.settings import CellSettings, SettingsError, shown, yaml_load
@@ -124,8 +125,14 @@ def measure_profile(
     return m, profile
 
 
-def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> dict[str, Any]:
-    """Run one cell and return its record (see the module docstring)."""
+def run_cell(
+    s: CellSettings,
+    cell_id: str,
+    checkpoint: str | None = None,
+    checkpoint_every: float | None = None,
+) -> dict[str, Any]:
+    """Run one cell and return its record (see the module docstring); ``checkpoint`` and
+    ``checkpoint_every`` as in :func:`rnngrad.training.train`."""
     t_start = time.perf_counter()
     log.info("cell %s: %s", cell_id, json.dumps(s.to_dict(), sort_keys=True))
     be = backend_module(s)
@@ -150,7 +157,9 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
     if s.train_steps > 0:
         from rnngrad import training as train_mod
 
-        result = train_mod.train(s, params, checkpoint=checkpoint)
+        result = train_mod.train(
+            s, params, checkpoint=checkpoint, checkpoint_every=checkpoint_every
+        )
         training = {k: list(v) for k, v in result["curve"].items()}
         record_metrics.update(result["metrics"])
         if result["status"] == "diverged" and status == "ok":
@@ -264,6 +273,57 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
         return json.load(f)
 
 
+class RecordError(ValueError):
+    """A record file that is missing, unreadable or not a cell record."""
+
+
+RECORD_KEYS = {"cell_id", "settings", "steps", "metrics", "profiles", "provenance"}
+
+
+def check_record(record: Any, path: str | os.PathLike) -> CellSettings:
+    """The settings of a record that is whole and says consistently which cell it is.
+
+    Raises :class:`RecordError` naming ``path`` when the JSON is not a record (``{}``,
+    ``[]``, ``null``), when its ``cell_id`` is not the id of its own settings or of the file
+    it is in (a record relabelled or copied to another cell's name), or when its
+    ``settings_hash`` is not that of its settings (settings edited by hand).
+    """
+    if not isinstance(record, dict) or not RECORD_KEYS <= set(record):
+        what = type(record).__name__ if not isinstance(record, dict) else "mapping"
+        missing = sorted(RECORD_KEYS - set(record)) if isinstance(record, dict) else []
+        raise RecordError(
+            f"{path}: valid JSON but not a cell record (a {what}"
+            + (f" without {', '.join(missing)})" if missing else ")")
+        )
+    try:
+        s = CellSettings.from_dict(record["settings"])
+    except (SettingsError, TypeError, AttributeError) as e:
+        raise RecordError(f"{path}: the record's settings are not valid ({e})") from e
+    cid, own = record["cell_id"], cell_id(s)
+    if cid != own:
+        raise RecordError(
+            f"{path}: the record says cell {shown(cid)} but its settings are those of "
+            f"cell {own!r} (relabelled?); delete it and rerun the workflow"
+        )
+    posix = Path(path).as_posix()
+    if "/cells/" in f"/{posix}" and not posix.endswith(f"cells/{cid}.json"):
+        raise RecordError(
+            f"{path}: holds the record of cell {cid!r}, not of the cell its name says "
+            "(copied or renamed?); delete it and rerun the workflow"
+        )
+    recorded = (
+        record["provenance"].get("settings_hash")
+        if isinstance(record["provenance"], dict)
+        else None
+    )
+    if recorded != settings_hash(s):
+        raise RecordError(
+            f"{path}: the record's settings_hash {shown(recorded)} is not that of its "
+            f"settings ({settings_hash(s)}): edited by hand?; delete it and rerun the workflow"
+        )
+    return s
+
+
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` words to a settings mapping; values are YAML (``clip={kind: norm,
     threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
@@ -307,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="write the record (JSON) here, atomically")
     ap.add_argument("--log", help="append the cell's log here")
     ap.add_argument("--checkpoint", help="training checkpoint file (resumed if present)")
+    ap.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between checkpoint saves (default: $RNNGRAD_CHECKPOINT_EVERY, else 60)",
+    )
     ap.add_argument("--profile", action="store_true", help="print the profiles too")
     args = ap.parse_args(argv)
 
@@ -331,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnngrad cell: {e}", file=sys.stderr)
         return 2
     try:
-        record = run_cell(s, args.cell_id, checkpoint=args.checkpoint)
+        record = run_cell(s, args.cell_id, args.checkpoint, args.checkpoint_every)
     except Exception:
         log.exception("cell %s failed", args.cell_id)
         raise

@@ -22,6 +22,8 @@ import os
 import sys
 from pathlib import Path
 
+from rnngrad import status
+
 # subcommands whose own module parses the rest of the command line
 PASS_THROUGH = {
     "cell": ("rnngrad.cell", "run one cell: key=value settings, or the pipeline's --settings-json"),
@@ -49,6 +51,8 @@ def _study_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args) -> int:
     study = _study(args)
+    if not args.allow_large_cells:
+        status.check_cell_memory(study, args.max_cell_memory_mb)
     print(f"ok: study {study.name!r}, {len(study.cells)} cells")
     return 0
 
@@ -60,25 +64,10 @@ def cmd_grid(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from rnngrad.resources import cell_resources
-
     study = _study(args)
-    total = new_total = 0.0
-    n_new = 0
-    for cell_id, cell in study.cells.items():
-        seconds = cell_resources(cell.settings)["estimated_seconds"]
-        new = not study.record_path(cell_id, args.root).exists()
-        total += seconds
-        if new:
-            n_new += 1
-            new_total += seconds
-        print(f"{'new ' if new else 'done'} {seconds:9.2f} s  {cell_id}")
-    cores = max(1, args.cores)
-    print(
-        f"study {study.name!r}: {len(study.cells)} cells, {n_new} new; estimated "
-        f"{total:.0f} cell-seconds in all, {new_total:.0f} for the new cells "
-        f"(about {new_total / cores / 60:.1f} min on {cores} cores)"
-    )
+    if not args.allow_large_cells:
+        status.check_cell_memory(study, args.max_cell_memory_mb)
+    status.print_plan(study, args.root, args.cores)
     return 0
 
 
@@ -90,13 +79,7 @@ def cmd_tables(args) -> int:
             paths, outdir = args.records, Path(args.out_dir or ".")
         else:
             study = _study(args)
-            paths = [study.record_path(c, args.root) for c in study.cells]
-            missing = [p for p in paths if not p.exists()]
-            if missing:
-                raise tables.RecordError(
-                    f"{missing[0]}: no record yet for {len(missing)} of "
-                    f"{len(paths)} cells (run snakemake first)"
-                )
+            paths = status.current_records(study, args.root)
             outdir = Path(args.out_dir or tables.tables_dir(study.name, args.root))
         built = tables.build_tables(tables.read_records(paths))
     except tables.RecordError as e:
@@ -147,14 +130,18 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a study config (exit 1 naming key and value)")
     _study_options(p)
+    status.memory_options(p)
     p.set_defaults(run=cmd_validate)
 
     p = sub.add_parser("grid", help="list a study's cell ids in grid order")
     _study_options(p)
     p.set_defaults(run=cmd_grid)
 
-    p = sub.add_parser("plan", help="list a study's cells, which are new, and estimated seconds")
+    p = sub.add_parser(
+        "plan", help="list a study's cells (new, stale or done), what snakemake will run, the cost"
+    )
     _study_options(p)
+    status.memory_options(p)
     p.add_argument(
         "--cores",
         type=int,

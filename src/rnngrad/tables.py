@@ -33,10 +33,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from rnngrad.cell import settings_hash
-from rnngrad.config import AXES, cell_id
+from rnngrad.cell import RecordError, check_record
+from rnngrad.config import AXES
 from rnngrad.files import atomic_write
-from rnngrad.settings import CellSettings, Clip, Penalty, SettingsError, Truncate, shown
+from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
 
 PHASES = ("init", "trained")
 # gradient metrics of a phase (DESIGN.md, Metrics), in column order; others a record has follow
@@ -72,7 +72,6 @@ PROVENANCE = (
     "host",
 )
 TABLES = ("cells", "profiles", "training")
-RECORD_KEYS = {"cell_id", "settings", "steps", "metrics", "profiles", "provenance"}
 FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
 CELLS_CSV = "cells.csv"
 
@@ -110,14 +109,10 @@ class Tables(NamedTuple):
     training: pd.DataFrame
 
 
-class RecordError(ValueError):
-    """A record file that is missing, unreadable or not a cell record."""
-
-
 # -- building -----------------------------------------------------------------------------------
 def read_records(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
     """Read cell records (JSON); a missing, corrupt or inconsistent file is an error naming it
-    (see :func:`check_record`)."""
+    (see :func:`rnngrad.cell.check_record`)."""
     records = []
     for path in paths:
         try:
@@ -128,50 +123,6 @@ def read_records(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
         check_record(record, path)
         records.append(record)
     return records
-
-
-def check_record(record: Any, path: str | os.PathLike) -> CellSettings:
-    """The settings of a record that is whole and says consistently which cell it is.
-
-    Raises :class:`RecordError` naming ``path`` when the JSON is not a record (``{}``,
-    ``[]``, ``null``), when its ``cell_id`` is not the id of its own settings or of the file
-    it is in (a record relabelled or copied to another cell's name), or when its
-    ``settings_hash`` is not that of its settings (settings edited by hand).
-    """
-    if not isinstance(record, dict) or not RECORD_KEYS <= set(record):
-        what = type(record).__name__ if not isinstance(record, dict) else "mapping"
-        missing = sorted(RECORD_KEYS - set(record)) if isinstance(record, dict) else []
-        raise RecordError(
-            f"{path}: valid JSON but not a cell record (a {what}"
-            + (f" without {', '.join(missing)})" if missing else ")")
-        )
-    try:
-        s = CellSettings.from_dict(record["settings"])
-    except (SettingsError, TypeError, AttributeError) as e:
-        raise RecordError(f"{path}: the record's settings are not valid ({e})") from e
-    cid, own = record["cell_id"], cell_id(s)
-    if cid != own:
-        raise RecordError(
-            f"{path}: the record says cell {shown(cid)} but its settings are those of "
-            f"cell {own!r} (relabelled?); delete it and rerun the workflow"
-        )
-    posix = Path(path).as_posix()
-    if "/cells/" in f"/{posix}" and not posix.endswith(f"cells/{cid}.json"):
-        raise RecordError(
-            f"{path}: holds the record of cell {cid!r}, not of the cell its name says "
-            "(copied or renamed?); delete it and rerun the workflow"
-        )
-    recorded = (
-        record["provenance"].get("settings_hash")
-        if isinstance(record["provenance"], dict)
-        else None
-    )
-    if recorded != settings_hash(s):
-        raise RecordError(
-            f"{path}: the record's settings_hash {shown(recorded)} is not that of its "
-            f"settings ({settings_hash(s)}): edited by hand?; delete it and rerun the workflow"
-        )
-    return s
 
 
 def setting_dtypes() -> dict[str, str]:

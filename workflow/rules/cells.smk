@@ -1,4 +1,6 @@
 rule cell:
+    input:
+        stale_record_flag,
     output:
         "results/{study}/cells/{cell_id}.json",
     log:
@@ -15,3 +17,4 @@ rule cell:
     shell:
         "rnngrad cell --settings-json {params.settings:q} --cell-id {wildcards.cell_id:q}"
         " --out {output:q} --log {log:q} --checkpoint {params.checkpoint:q}"
+        " --checkpoint-every {CHECKPOINT_EVERY}"

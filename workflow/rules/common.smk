@@ -6,8 +6,13 @@ import re
 
 from rnngrad.config import study_from_config
 from rnngrad.resources import cell_resources
+from rnngrad.status import check_cell_memory, report_config, stale_flag
 
 STUDY = study_from_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+check_cell_memory(STUDY)  # cells estimated larger than the machine (or the config's limit)
+# seconds between checkpoint saves: in the shell command, not in params, so that changing it
+# reruns no cell
+CHECKPOINT_EVERY = STUDY.config["checkpoint_every"]
 
 
 wildcard_constraints:
@@ -18,6 +23,12 @@ wildcard_constraints:
 def cell_records(wildcards):
     """Records of exactly the cells of the current grid."""
     return [str(STUDY.record_path(c)) for c in STUDY.cells]
+
+
+def stale_record_flag(wildcards):
+    """A flag, written now, for a cell whose record is stale (other settings, relabelled,
+    unreadable): newer than the record, it reruns the cell even where .snakemake/ is gone."""
+    return stale_flag(STUDY, wildcards.cell_id)
 
 
 def cell_settings(wildcards):
@@ -33,7 +44,7 @@ def cell_resource(name):
 
 def study_config_json(wildcards):
     """The validated config with its defaults, for the report."""
-    return json.dumps(STUDY.config, sort_keys=True)
+    return json.dumps(report_config(STUDY), sort_keys=True)
 
 
 def figure_names():
