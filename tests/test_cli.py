@@ -67,10 +67,10 @@ def test_plan_counts_new_cells_and_tables_needs_every_record(small):
     write_record(run_cell(first.settings, first.cell_id), study.record_path(first.cell_id, small))
     out = rnngrad("plan", "--configfile", "config/studies/small.yaml", "--cores", "2", cwd=small)
     assert out.returncode == 0
-    assert "2 cells, 1 new" in out.stdout and out.stdout.count("\nnew ") == 1
+    assert "2 cells, 1 new, 0 stale, 1 done" in out.stdout and out.stdout.count("\nnew ") == 1
 
     out = rnngrad("tables", "--configfile", "config/studies/small.yaml", cwd=small)
-    assert out.returncode == 1 and "no record yet for 1 of 2 cells" in out.stderr
+    assert out.returncode == 1 and "new: no record" in out.stderr
 
 
 def test_tables_from_the_study_records(small):

@@ -174,6 +174,120 @@ def test_changing_a_remedy_reruns_exactly_its_cells(tmp_path):
     assert set(re.findall(r"cells/(\S+)\.json", out.stdout.split("rule tables")[0])) == {
         f"backend=numpy/remedy=clip_norm/seq_len={n}/w_rec_scale=0.9/seed=0" for n in (10, 20)
     }
+    # rnngrad plan says the same (it printed "0 new" and nothing else here)
+    assert plan_jobs(root, only=("cell", "tables")) == {"cell": 2, "tables": 1}
+
+
+def plan_jobs(root: Path, only: tuple[str, ...] = (), study: str = "tiny") -> dict[str, int]:
+    """The jobs `rnngrad plan` says snakemake will run (``only`` these rules, for a target
+    short of the report)."""
+    out = subprocess.run(
+        ["rnngrad", "plan", "--configfile", f"config/studies/{study}.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = out.stdout.split("snakemake will run: ")[1].splitlines()[0]
+    if line.startswith("nothing"):
+        return {}
+    jobs = {k: int(v) for k, v in (w.split() for w in line.split(", "))}
+    return {k: v for k, v in jobs.items() if not only or k in only}
+
+
+def _stale_ids(plan_text: str) -> set[str]:
+    return set(re.findall(r"^stale .* s  (\S+)$", plan_text, flags=re.M))
+
+
+def test_stale_records_rerun_without_snakemake_metadata(tiny_run, tmp_path):
+    """.snakemake/ lost (results copied between machines), then defaults.hidden 8 -> 12:
+    every record is stale; snakemake reruns them all, plan says so, tables refuse them."""
+    root, _ = tiny_run
+    shutil.move(root / ".snakemake", tmp_path / "metadata")
+    write_study(root, {**TINY, "defaults": {**TINY["defaults"], "hidden": 12}})
+    try:
+        plan = subprocess.run(
+            ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "6 cells, 0 new, 6 stale, 0 done" in plan and "hidden 8 -> 12" in plan
+        assert _stale_ids(plan) == set(records(root))
+        dry = snakemake(root, "-n")
+        assert (
+            job_counts(dry.stdout)
+            == plan_jobs(root)
+            == {"cell": 6, "tables": 1, "figures": 1, "report": 1, "all": 1}
+        )
+        out = subprocess.run(
+            ["rnngrad", "tables", "--configfile", "config/studies/tiny.yaml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 1 and "hidden 8 -> 12" in out.stderr
+        assert "cell backend=numpy/remedy=none/seq_len=10" in out.stderr
+    finally:
+        write_study(root, TINY)
+        shutil.rmtree(root / ".snakemake", ignore_errors=True)  # the dry run's fresh one
+        shutil.move(tmp_path / "metadata", root / ".snakemake")
+    assert "Nothing to be done" in snakemake(root, "-n").stdout
+
+
+def test_relabelled_record_is_stale(tiny_run, tmp_path):
+    """A record copied under another cell's name (seq_len 10's under seq_len 20's id)."""
+    root, _ = tiny_run
+    recs = records(root)
+    a = "backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0"
+    b = "backend=numpy/remedy=none/seq_len=20/w_rec_scale=0.9/seed=0"
+    shutil.move(recs[b], tmp_path / "b.json")
+    shutil.copy2(recs[a], recs[b])
+    try:
+        plan = subprocess.run(
+            ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert _stale_ids(plan) == {b} and "not of the cell its name says" in plan
+        dry = snakemake(root, "-n")
+        assert job_counts(dry.stdout) == plan_jobs(root)
+        assert job_counts(dry.stdout)["cell"] == 1 and f"cells/{b}.json" in dry.stdout
+    finally:
+        shutil.move(tmp_path / "b.json", recs[b])
+
+
+def test_deleted_outputs_are_listed_and_rebuilt(tiny_run):
+    """A deleted record, table and figure: plan lists them, and snakemake (which said
+    "Nothing to be done") rebuilds them and what follows them."""
+    root, _ = tiny_run
+    gone = [
+        root
+        / "results/tiny/cells/backend=numpy/remedy=none/seq_len=20/w_rec_scale=1.5/seed=0.json",
+        root / "results/tiny/tables/cells.csv",
+        root / "results/tiny/figures/phase_diagram.svg",
+    ]
+    for p in gone:
+        p.unlink()
+    plan = subprocess.run(
+        ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "1 new" in plan
+    for p in gone[1:]:
+        assert f"missing {p.relative_to(root)}" in plan
+    expected = {"cell": 1, "tables": 1, "figures": 1, "report": 1, "all": 1}
+    assert job_counts(snakemake(root, "-n").stdout) == plan_jobs(root) == expected
+    snakemake(root)
+    assert all(p.exists() for p in gone)
+    assert len(pd.read_parquet(root / "results/tiny/tables/cells.parquet")) == 6
+    assert plan_jobs(root) == {}
 
 
 @pytest.mark.slow
