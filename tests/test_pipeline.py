@@ -341,3 +341,40 @@ def test_lint_asks_only_for_conda_environments():
     assert set(lints) == {"* Specify a conda environment or container for each rule.:"}
     rules = re.findall(r"Lints for rule (\w+)", out.stdout + out.stderr)
     assert sorted(rules) == ["cell", "figures", "report", "tables"]
+
+
+@pytest.mark.slow
+def test_two_studies_at_once_lose_nothing(tmp_path):
+    """Two studies run at once in one folder, and a second run of one of them (with
+    --rerun-incomplete, which Snakemake's locks no longer stop once the other study's run
+    has ended and deleted .snakemake/locks) is refused by the study's own lock."""
+    a = {**TINY, "study": "tinya", "grid": {**TINY["grid"], "seq_len": [10], "w_rec_scale": [0.9]}}
+    # tinyb's cells train long enough (about 5 s each) to outlast tinya's whole run
+    b = {**TINY, "study": "tinyb", "defaults": {**TINY["defaults"], "train_steps": 8000}}
+    root = workflow_copy(tmp_path, a)
+    write_study(root, b)
+    runs = {
+        s["study"]: subprocess.Popen(
+            ["snakemake", "--cores", "1", "--configfile", f"config/studies/{s['study']}.yaml"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for s in (a, b)
+    }
+    out, _ = runs["tinya"].communicate(timeout=600)
+    assert runs["tinya"].returncode == 0, out
+    assert not (root / ".snakemake" / "locks").exists()  # tinya's end took tinyb's locks too
+    assert runs["tinyb"].poll() is None, "study tinyb ended before its second run started"
+    second = snakemake(root, "--rerun-incomplete", study="tinyb", check=False)
+    assert second.returncode != 0
+    assert "study 'tinyb' is already being run by pid" in second.stdout + second.stderr
+    out, _ = runs["tinyb"].communicate(timeout=600)
+    assert runs["tinyb"].returncode == 0, out
+    for name, n in (("tinya", 1), ("tinyb", 6)):
+        assert len(records(root, name)) == n
+        for p in records(root, name).values():
+            json.loads(p.read_text())
+        assert (root / "reports" / f"{name}.html").stat().st_size > 0
+        assert "Nothing to be done" in snakemake(root, "-n", study=name).stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Callable
@@ -34,3 +35,33 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_HELD: dict[str, int] = {}  # locks this process holds, by path: the open descriptor
+
+
+class LockedError(RuntimeError):
+    """Another process holds the lock."""
+
+
+def hold_lock(path: str | os.PathLike, what: str) -> None:
+    """Take an exclusive lock on ``path`` for the rest of this process, or raise
+    :class:`LockedError` saying which process holds it. The kernel releases it when the
+    process ends, however it ends (a killed run leaves no lock to remove)."""
+    path = Path(path)
+    if str(path) in _HELD:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 100).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise LockedError(
+            f"{path}: {what} is already being run by {holder}; wait for it to end (two "
+            "runs of one study would delete each other's results)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode())
+    _HELD[str(path)] = fd

@@ -5,6 +5,7 @@ import os
 import re
 
 from rnngrad.config import study_from_config
+from rnngrad.files import hold_lock
 from rnngrad.resources import cell_resources
 from rnngrad.status import check_cell_memory, report_config, stale_flag
 
@@ -52,3 +53,9 @@ def figure_names():
     from rnngrad.captions import CAPTIONS
 
     return list(CAPTIONS)
+
+
+onstart:
+    # one run of a study at a time: Snakemake's own locks do not hold (the first run in a
+    # folder to end deletes .snakemake/locks, the other runs' locks with it)
+    hold_lock(f"results/{STUDY.name}/.lock", f"study {STUDY.name!r}")
