@@ -135,3 +135,12 @@ def test_key_value_words_read_yaml_12_floats():
 def test_cli_clip_kind_without_threshold_is_refused(capsys):
     assert main(["clip.kind=norm", "train_steps=0"]) == 2
     assert "clip.threshold: required key is missing" in capsys.readouterr().err
+
+
+def test_cli_checkpoint_interval_option(tmp_path):
+    log = tmp_path / "cell.log"
+    ckpt = tmp_path / "c.npz"
+    args = ["seq_len=10", "hidden=4", "train_steps=3", "--log", str(log), "--checkpoint"]
+    assert main([*args, str(ckpt), "--checkpoint-every", "0"]) == 0
+    assert f"checkpoint {ckpt}: saved after step 3" in log.read_text()
+    assert not ckpt.exists()  # removed when training ends
