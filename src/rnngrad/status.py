@@ -62,18 +62,24 @@ def stale_reason(study: Study, cell_id: str, root: str | os.PathLike = ".") -> s
     return why if state == "stale" else ""
 
 
-def stale_flag(study: Study, cell_id: str, root: str | os.PathLike = ".") -> list[str]:
-    """The workflow's cell input: for a stale cell, a flag file written now (so newer than the
-    record, and Snakemake reruns the cell by its mtime rule, with or without .snakemake/)
-    that says why; for a new or done cell nothing."""
+def stale_flag(study: Study, cell_id: str, root: str | os.PathLike = ".") -> str:
+    """The workflow's input of a cell's job, ``results/<study>/stale/<cell id>.flag``: for a
+    stale cell written now, saying why (newer than the record, so Snakemake reruns the cell by
+    its mtime rule, with or without .snakemake/); for any other cell dated 1970 (older than
+    any record), so that nothing reruns. Every cell has one, so the set of its job's inputs
+    never changes (a change would be Snakemake's "input" rerun trigger)."""
     from rnngrad.files import atomic_write
 
-    why = stale_reason(study, cell_id, root)
-    if not why:
-        return []
     path = Path("results") / study.name / "stale" / f"{cell_id}.flag"
-    atomic_write(Path(root) / path, lambda tmp: tmp.write_text(why + "\n"))
-    return [str(path)]
+    full = Path(root) / path
+    why = stale_reason(study, cell_id, root)
+    if why:
+        atomic_write(full, lambda tmp: tmp.write_text(why + "\n"))
+    else:
+        if not full.exists():
+            atomic_write(full, lambda tmp: tmp.write_text(""))
+        os.utime(full, (0, 0))
+    return str(path)
 
 
 def current_records(study: Study, root: str | os.PathLike = ".") -> list[Path]:

@@ -27,8 +27,9 @@ def cell_records(wildcards):
 
 
 def stale_record_flag(wildcards):
-    """A flag, written now, for a cell whose record is stale (other settings, relabelled,
-    unreadable): newer than the record, it reruns the cell even where .snakemake/ is gone."""
+    """The cell's flag: written now for a cell whose record is stale (other settings,
+    relabelled, unreadable), so newer than the record, which reruns the cell even where
+    .snakemake/ is gone; dated 1970 for any other cell."""
     return stale_flag(STUDY, wildcards.cell_id)
 
 
