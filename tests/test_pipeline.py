@@ -27,6 +27,7 @@ TINY = {  # 6 NumPy cells, a second each at most
         "seed": [0],
     },
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
+    "checkpoint_every": 0,  # a checkpoint every step (no cell setting: reruns nothing)
 }
 # columns that differ between two runs of the same cells: wall times, and where and from which
 # checkout state they ran (the package may be edited between two runs in a working checkout)
@@ -131,6 +132,8 @@ def test_runs_end_to_end(tiny_run):
     for rule_log in ("tables", "figures", "report"):
         assert (root / "logs" / "tiny" / f"{rule_log}.log").exists()
     assert len(list((root / "logs" / "tiny" / "cells").rglob("*.log"))) == 6
+    for log in (root / "logs" / "tiny" / "cells").rglob("*.log"):
+        assert "saved after step 5" in log.read_text()  # the config's checkpoint_every
     assert not (root / "results" / "default").exists()  # the study file names its outputs
 
 

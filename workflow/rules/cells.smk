@@ -17,4 +17,3 @@ rule cell:
     shell:
         "rnngrad cell --settings-json {params.settings:q} --cell-id {wildcards.cell_id:q}"
         " --out {output:q} --log {log:q} --checkpoint {params.checkpoint:q}"
-        " --checkpoint-every {CHECKPOINT_EVERY}"

@@ -8,12 +8,14 @@ from rnngrad.config import study_from_config
 from rnngrad.files import hold_lock
 from rnngrad.resources import cell_resources
 from rnngrad.status import check_cell_memory, report_config, stale_flag
+from rnngrad.training import CHECKPOINT_EVERY_ENV
 
 STUDY = study_from_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 check_cell_memory(STUDY)  # cells estimated larger than the machine (or the config's limit)
-# seconds between checkpoint saves: in the shell command, not in params, so that changing it
-# reruns no cell
-CHECKPOINT_EVERY = STUDY.config["checkpoint_every"]
+# seconds between checkpoint saves, to the cell jobs through their environment: the cell
+# rule's shell command stays as it was (a change there is Snakemake's "code" trigger and would
+# rerun every cell), and no param changes (which would rerun them too)
+os.environ[CHECKPOINT_EVERY_ENV] = str(STUDY.config["checkpoint_every"])
 
 
 wildcard_constraints:
