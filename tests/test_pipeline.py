@@ -352,7 +352,12 @@ def test_two_studies_at_once_lose_nothing(tmp_path):
     has ended and deleted .snakemake/locks) is refused by the study's own lock."""
     a = {**TINY, "study": "tinya", "grid": {**TINY["grid"], "seq_len": [10], "w_rec_scale": [0.9]}}
     # tinyb's cells train long enough (about 5 s each) to outlast tinya's whole run
-    b = {**TINY, "study": "tinyb", "defaults": {**TINY["defaults"], "train_steps": 8000}}
+    b = {
+        **TINY,
+        "study": "tinyb",
+        "defaults": {**TINY["defaults"], "train_steps": 8000},
+        "checkpoint_every": 60,  # not every step of 8000
+    }
     root = workflow_copy(tmp_path, a)
     write_study(root, b)
     runs = {
