@@ -21,3 +21,8 @@ rule all:
     default_target: True
     input:
         f"reports/{STUDY.name}.html",
+        # every record, table and figure too: Snakemake rebuilds a deleted one (and what follows
+        # it) only when a target asks for it
+        cell_records,
+        expand(rules.tables.output, study=STUDY.name),
+        expand(rules.figures.output, study=STUDY.name),

@@ -72,10 +72,10 @@ def test_plan_counts_new_cells_and_tables_needs_every_record(small):
     write_record(run_cell(first.settings, first.cell_id), study.record_path(first.cell_id, small))
     out = rnngrad("plan", "--configfile", "config/studies/small.yaml", "--cores", "2", cwd=small)
     assert out.returncode == 0
-    assert "2 cells, 1 new" in out.stdout and out.stdout.count("\nnew ") == 1
+    assert "2 cells, 1 new, 0 stale, 1 done" in out.stdout and out.stdout.count("\nnew ") == 1
 
     out = rnngrad("tables", "--configfile", "config/studies/small.yaml", cwd=small)
-    assert out.returncode == 1 and "no record yet for 1 of 2 cells" in out.stderr
+    assert out.returncode == 1 and "new: no record" in out.stderr
 
 
 def test_tables_from_the_study_records(small):
@@ -239,3 +239,26 @@ def test_a_cell_that_crashes_exits_3_with_its_traceback_in_the_log(tmp_path, mon
     log = tmp_path / "c.log"
     assert main(["cell", "train_steps=0", "--log", str(log)]) == CRASH
     assert "RuntimeError: a bug in the cell" in log.read_text()
+
+
+def test_key_value_words_read_yaml_12_floats():
+    assert parse_assignments(["ridge=1e-6", "lr=5E-3", "seed=7", "remedy=1e3x"]) == {
+        "ridge": 1e-6,
+        "lr": 0.005,
+        "seed": 7,
+        "remedy": "1e3x",
+    }
+
+
+def test_cli_clip_kind_without_threshold_is_refused(capsys):
+    assert main(["cell", "clip.kind=norm", "train_steps=0"]) == BAD_INPUT
+    assert "clip.threshold: required key is missing" in capsys.readouterr().err
+
+
+def test_cli_checkpoint_interval_option(tmp_path):
+    log = tmp_path / "cell.log"
+    ckpt = tmp_path / "c.npz"
+    args = ["cell", "seq_len=10", "hidden=4", "train_steps=3", "--log", str(log), "--checkpoint"]
+    assert main([*args, str(ckpt), "--checkpoint-every", "0"]) == OK
+    assert f"checkpoint {ckpt}: saved after step 3" in log.read_text()
+    assert not ckpt.exists()  # removed when training ends

@@ -253,3 +253,82 @@ def test_snakemake_refuses_a_misspelt_key_from_the_command_line(tmp_path):
     )
     assert out.returncode != 0 and "studdy: unknown key" in out.stdout + out.stderr
     assert not Path(root / "results").exists()
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """YAML whose anchors nest ``levels`` deep under an unknown key: 9**levels strings when
+    expanded (2.5 GB of repr at nine levels), a few hundred bytes as written."""
+    lines = ["bomb:", '  a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"  a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_with_a_short_message(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb())
+    with pytest.raises(ConfigError, match="expands to more than") as e:
+        load_study([path], root=REPO)
+    assert len(str(e.value)) < 500
+    # the same bomb handed over as a mapping (Snakemake's own reading of --configfile)
+    with pytest.raises(ConfigError, match="expands to more than"):
+        study_from_config({**BASE, **yaml.safe_load(path.read_text())})
+
+
+def test_alias_bomb_through_snakemake_dry_run(tmp_path):
+    root = workflow_copy(tmp_path)
+    (root / "bomb.yaml").write_text(alias_bomb())
+    out = subprocess.run(
+        ["snakemake", "-n", "--cores", "1", "--configfile", "bomb.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,  # was: 35 s and a MemoryError
+    )
+    assert out.returncode != 0 and "expands to more than" in out.stdout + out.stderr
+    assert len(out.stdout + out.stderr) < 20_000
+
+
+def test_messages_show_a_bounded_value():
+    huge = {"x" * 50: list(range(10_000))}
+    with pytest.raises(ConfigError) as e:
+        study_from_config(with_change(lambda c: c["defaults"].update(hidden=huge)))
+    assert "defaults.hidden" in str(e.value) and len(str(e.value)) < 600
+    with pytest.raises(ConfigError) as e:
+        study_from_config(with_change(lambda c: c.update(extra="y" * 100_000)))
+    assert "extra: unknown key" in str(e.value) and len(str(e.value)) < 600
+
+
+@pytest.mark.parametrize("where", ["study", "remedy"])
+def test_a_name_with_a_final_newline_is_refused(where):
+    if where == "study":
+        change = lambda c: c.update(study="tiny\n")  # noqa: E731
+    else:
+        change = lambda c: (  # noqa: E731
+            c["remedies"].update({"none\n": {}}),
+            c["grid"].update(remedy=["none\n"]),
+        )
+    with pytest.raises(ConfigError, match=r"not a valid name|must be a string made of"):
+        study_from_config(with_change(change))
+
+
+def test_yaml_12_floats_are_numbers(tmp_path):
+    """``lr: 1e-3`` reads as a string in YAML 1.1 (PyYAML, and Snakemake's reading of config
+    files): accepted as the number it means, in a study file and in a mapping alike."""
+    text = (
+        "defaults: {lr: 1e-3, ridge: 1E-6}\n"
+        "remedies: {clip_norm: {clip: {kind: norm, threshold: 5e-1}}}\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    as_snakemake = with_change(  # the strings YAML 1.1 makes of them
+        lambda c: (
+            c["defaults"].update(lr="1e-3", ridge="1E-6"),
+            c["remedies"]["clip_norm"]["clip"].update(threshold="5e-1"),
+        )
+    )
+    for study in (load_study([path], root=REPO), study_from_config(as_snakemake)):
+        s = next(c.settings for c in study.cells.values() if c.settings.remedy == "clip_norm")
+        assert (s.lr, s.ridge, s.clip.threshold) == (0.001, 1e-6, 0.5)
+    with pytest.raises(ConfigError, match=r"defaults\.lr"):
+        study_from_config(with_change(lambda c: c["defaults"].update(lr="fast")))

@@ -242,6 +242,25 @@ def test_empty_tables_give_placeholders(tmp_path):
     assert figures.NO_DATA in (tmp_path / "phase_diagram.svg").read_text()
 
 
+def test_save_all_writes_atomically(tmp_path, monkeypatch):
+    """A run killed while it saves a figure leaves the figure as it was, never a truncated
+    one (SIGKILL of `rnngrad figures` used to leave a 0-byte SVG)."""
+    empty = {"cells": pd.DataFrame(), "profiles": pd.DataFrame(), "training": pd.DataFrame()}
+    figures.save_all(empty, tmp_path)
+    whole = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def killed(self, fname, **kwargs):
+        with open(fname, "wb") as f:
+            f.write(b"\x89PNG")  # the first bytes, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", killed)
+    with pytest.raises(KeyboardInterrupt):
+        figures.save_all(empty, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == whole
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_save_all_writes_three_formats(tmp_path):
     small = make_tables(
         seeds=(0,), seq_lens=(10,), scales=(0.5, 2.0), remedies=("none", "clip_norm")

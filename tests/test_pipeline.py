@@ -28,6 +28,7 @@ TINY = {  # 6 NumPy cells, a second each at most
         "seed": [0],
     },
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
+    "checkpoint_every": 0,  # a checkpoint every step (no cell setting: reruns nothing)
 }
 # columns that differ between two runs of the same cells: wall times, and where and from which
 # checkout state they ran (the package may be edited between two runs in a working checkout)
@@ -142,6 +143,8 @@ def test_runs_end_to_end(tiny_run):
     for rule_log in ("tables", "figures", "report"):
         assert (root / "logs" / "tiny" / f"{rule_log}.log").exists()
     assert len(list((root / "logs" / "tiny" / "cells").rglob("*.log"))) == 6
+    for log in (root / "logs" / "tiny" / "cells").rglob("*.log"):
+        assert "saved after step 5" in log.read_text()  # the config's checkpoint_every
     assert not (root / "results" / "default").exists()  # the study file names its outputs
 
 
@@ -185,6 +188,119 @@ def test_changing_a_remedy_reruns_exactly_its_cells(tmp_path):
     assert set(re.findall(r"cells/(\S+)\.json", out.stdout.split("rule tables")[0])) == {
         f"backend=numpy/remedy=clip_norm/seq_len={n}/w_rec_scale=0.9/seed=0" for n in (10, 20)
     }
+    # rnngrad plan says the same (it printed "0 new" and nothing else here)
+    assert plan_jobs(root, only=("cell", "tables")) == {"cell": 2, "tables": 1}
+
+
+def plan_jobs(root: Path, only: tuple[str, ...] = (), study: str = "tiny") -> dict[str, int]:
+    """The jobs `rnngrad plan` says snakemake will run (``only`` these rules, for a target
+    short of the report)."""
+    out = subprocess.run(
+        ["rnngrad", "plan", "--configfile", f"config/studies/{study}.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = out.stdout.split("snakemake will run: ")[1].splitlines()[0]
+    if line.startswith("nothing"):
+        return {}
+    jobs = {k: int(v) for k, v in (w.split() for w in line.split(", "))}
+    return {k: v for k, v in jobs.items() if not only or k in only}
+
+
+def _stale_ids(plan_text: str) -> set[str]:
+    return set(re.findall(r"^stale .* s  (\S+)$", plan_text, flags=re.M))
+
+
+def test_stale_records_rerun_without_snakemake_metadata(tiny_run, tmp_path):
+    """.snakemake/ lost (results copied between machines), then defaults.hidden 8 -> 12:
+    every record is stale; snakemake reruns them all, plan says so, tables refuse them."""
+    root, _ = tiny_run
+    shutil.move(root / ".snakemake", tmp_path / "metadata")
+    write_study(root, {**TINY, "defaults": {**TINY["defaults"], "hidden": 12}})
+    try:
+        plan = subprocess.run(
+            ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "6 cells, 0 new, 6 stale, 0 done" in plan and "hidden 8 -> 12" in plan
+        assert _stale_ids(plan) == set(records(root))
+        dry = snakemake(root, "-n")
+        assert (
+            job_counts(dry.stdout)
+            == plan_jobs(root)
+            == {"cell": 6, "tables": 1, "figures": 1, "report": 1, "all": 1}
+        )
+        out = subprocess.run(
+            ["rnngrad", "tables", "--configfile", "config/studies/tiny.yaml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 1 and "hidden 8 -> 12" in out.stderr
+        assert "cell backend=numpy/remedy=none/seq_len=10" in out.stderr
+    finally:
+        write_study(root, TINY)
+        shutil.rmtree(root / ".snakemake", ignore_errors=True)  # the dry run's fresh one
+        shutil.move(tmp_path / "metadata", root / ".snakemake")
+    assert "Nothing to be done" in snakemake(root, "-n").stdout
+
+
+def test_relabelled_record_is_stale(tiny_run):
+    """A record copied under another cell's name (seq_len 10's under seq_len 20's id)."""
+    root, _ = tiny_run
+    recs = records(root)
+    a = "backend=numpy/remedy=none/seq_len=10/w_rec_scale=0.9/seed=0"
+    b = "backend=numpy/remedy=none/seq_len=20/w_rec_scale=0.9/seed=0"
+    shutil.copy2(recs[a], recs[b])
+    plan = subprocess.run(
+        ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert _stale_ids(plan) == {b} and "not of the cell its name says" in plan
+    dry = snakemake(root, "-n")
+    assert job_counts(dry.stdout) == plan_jobs(root)
+    assert job_counts(dry.stdout)["cell"] == 1 and f"cells/{b}.json" in dry.stdout
+    snakemake(root)  # reruns it, once: then nothing is left to do
+    assert json.loads(recs[b].read_text())["cell_id"] == b
+    assert "Nothing to be done" in snakemake(root, "-n").stdout and plan_jobs(root) == {}
+
+
+def test_deleted_outputs_are_listed_and_rebuilt(tiny_run):
+    """A deleted record, table and figure: plan lists them, and snakemake (which said
+    "Nothing to be done") rebuilds them and what follows them."""
+    root, _ = tiny_run
+    gone = [
+        root
+        / "results/tiny/cells/backend=numpy/remedy=none/seq_len=20/w_rec_scale=1.5/seed=0.json",
+        root / "results/tiny/tables/cells.csv",
+        root / "results/tiny/figures/phase_diagram.svg",
+    ]
+    for p in gone:
+        p.unlink()
+    plan = subprocess.run(
+        ["rnngrad", "plan", "--configfile", "config/studies/tiny.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "1 new" in plan
+    for p in gone[1:]:
+        assert f"missing {p.relative_to(root)}" in plan
+    expected = {"cell": 1, "tables": 1, "figures": 1, "report": 1, "all": 1}
+    assert job_counts(snakemake(root, "-n").stdout) == plan_jobs(root) == expected
+    snakemake(root)
+    assert all(p.exists() for p in gone)
+    assert len(pd.read_parquet(root / "results/tiny/tables/cells.parquet")) == 6
+    assert plan_jobs(root) == {}
 
 
 @pytest.mark.slow
@@ -238,3 +354,45 @@ def test_lint_asks_only_for_conda_environments():
     assert set(lints) == {"* Specify a conda environment or container for each rule.:"}
     rules = re.findall(r"Lints for rule (\w+)", out.stdout + out.stderr)
     assert sorted(rules) == ["cell", "figures", "report", "tables"]
+
+
+@pytest.mark.slow
+def test_two_studies_at_once_lose_nothing(tmp_path):
+    """Two studies run at once in one folder, and a second run of one of them (with
+    --rerun-incomplete, which Snakemake's locks no longer stop once the other study's run
+    has ended and deleted .snakemake/locks) is refused by the study's own lock."""
+    a = {**TINY, "study": "tinya", "grid": {**TINY["grid"], "seq_len": [10], "w_rec_scale": [0.9]}}
+    # tinyb's cells train long enough (about 5 s each) to outlast tinya's whole run
+    b = {
+        **TINY,
+        "study": "tinyb",
+        "defaults": {**TINY["defaults"], "train_steps": 8000},
+        "checkpoint_every": 60,  # not every step of 8000
+    }
+    root = workflow_copy(tmp_path, a)
+    write_study(root, b)
+    runs = {
+        s["study"]: subprocess.Popen(
+            ["snakemake", "--cores", "1", "--configfile", f"config/studies/{s['study']}.yaml"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for s in (a, b)
+    }
+    out, _ = runs["tinya"].communicate(timeout=600)
+    assert runs["tinya"].returncode == 0, out
+    assert not (root / ".snakemake" / "locks").exists()  # tinya's end took tinyb's locks too
+    assert runs["tinyb"].poll() is None, "study tinyb ended before its second run started"
+    second = snakemake(root, "--rerun-incomplete", study="tinyb", check=False)
+    assert second.returncode != 0
+    assert "study 'tinyb' is already being run by pid" in second.stdout + second.stderr
+    out, _ = runs["tinyb"].communicate(timeout=600)
+    assert runs["tinyb"].returncode == 0, out
+    for name, n in (("tinya", 1), ("tinyb", 6)):
+        assert len(records(root, name)) == n
+        for p in records(root, name).values():
+            json.loads(p.read_text())
+        assert (root / "reports" / f"{name}.html").stat().st_size > 0
+        assert "Nothing to be done" in snakemake(root, "-n", study=name).stdout

@@ -168,11 +168,53 @@ def test_saved_figures_are_used(tmp_path):
     )
     figs = tmp_path / "figs"
     figs.mkdir()
-    marker = b"\x89PNG-saved-figure-marker"
+    marker = _tiny_png("saved-figure-marker")
     for name in figures.FIGURES:
         (figs / f"{name}.png").write_bytes(marker)
     out = report.build_report("s", write_tables(t, tmp_path / "t"), figs, tmp_path / "s.html")
     assert out.read_text().count(base64.b64encode(marker).decode()) == len(figures.FIGURES)
+
+
+def _tiny_png(text: str) -> bytes:
+    """A whole 2x2 PNG carrying ``text`` (so two of them differ)."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("marker", text)
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2), "white").save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "bit flip"])
+def test_an_unreadable_saved_figure_is_refused(tmp_path, damage):
+    t = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.9,),
+        remedies=("none",),
+    )
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    big = figures.draw("phase_diagram", t)[0]
+    buf = __import__("io").BytesIO()
+    big.savefig(buf, format="png")
+    data = buf.getvalue()
+    for name in figures.FIGURES:
+        (figs / f"{name}.png").write_bytes(data)
+    bad = {"empty": b"", "truncated": data[: len(data) // 2]}.get(damage)
+    if bad is None:  # one bit flipped in the middle of the image data
+        bad = bytearray(data)
+        bad[len(data) // 2] ^= 0x10
+        bad = bytes(bad)
+    (figs / "phase_diagram.png").write_bytes(bad)
+    with pytest.raises(report.FigureError, match=r"phase_diagram\.png: not a readable PNG"):
+        report.build_report("s", write_tables(t, tmp_path / "t"), figs, tmp_path / "s.html")
+    assert not (tmp_path / "s.html").exists()
 
 
 @pytest.mark.slow

@@ -68,6 +68,35 @@ def test_replace_revalidates():
         s.replace(hidden=-8)
 
 
+@pytest.mark.parametrize(
+    "values,needle",
+    [
+        # the config schema requires both keys: the same rule for `rnngrad cell clip.kind=norm`
+        ({"clip": {"kind": "norm"}}, "clip.threshold: required key is missing"),
+        ({"truncate": {"k1": 1}}, "truncate.k2: required key is missing"),
+        ({"penalty": {"kind": "l2_wrec"}}, "penalty.weight: required key is missing"),
+        # longer than the sequence, truncated BPTT would silently be full BPTT
+        ({"seq_len": 10, "truncate": {"k1": 1, "k2": 11}}, "truncate.k2: must be <= the 10"),
+        ({"seq_len": 10, "truncate": {"k1": 12, "k2": 5}}, "truncate.k1: must be <= the 10"),
+        ({"remedy": "none\n"}, "remedy: must be a name"),
+    ],
+)
+def test_settings_follow_the_config_schemas_rules(values, needle):
+    with pytest.raises(SettingsError, match=needle):
+        CellSettings.from_dict(values)
+
+
+def test_truncation_up_to_the_sequence_length_is_accepted():
+    s = CellSettings.from_dict({"task": "copy", "seq_len": 10, "truncate": {"k1": 30, "k2": 30}})
+    assert s.steps == 30
+
+
+def test_bounded_value_in_a_message():
+    with pytest.raises(SettingsError) as e:
+        CellSettings.from_dict({"model": "m" * 100_000})
+    assert "model" in str(e.value) and len(str(e.value)) < 500
+
+
 def test_every_setting_has_a_unit_and_a_meaning_and_the_report_shows_them():
     from rnngrad import report
     from rnngrad.settings import NESTED, describe

@@ -13,6 +13,8 @@ import pytest
 
 import rnngrad
 from rnngrad import tables
+from rnngrad.cell import settings_hash
+from rnngrad.config import cell_id
 from rnngrad.settings import CellSettings
 
 PROVENANCE = {
@@ -149,11 +151,21 @@ def test_corrupt_record_is_named(tmp_path):
         tables.read_records([p])
 
 
+def consistent(r: dict) -> dict:
+    """The record under the id and settings hash its settings give (as rnngrad.cell writes)."""
+    s = CellSettings.from_dict(r["settings"])
+    return {
+        **r,
+        "cell_id": cell_id(s),
+        "provenance": {**PROVENANCE, "settings_hash": settings_hash(s)},
+    }
+
+
 def test_files_round_trip_and_load(tmp_path):
-    rs = [record("a", True), record("b", False)]
+    rs = [consistent(record("a", True)), consistent(record("b", False, seq_len=6))]
     paths = []
-    for r in rs:
-        paths.append(tmp_path / f"{r['cell_id']}.json")
+    for i, r in enumerate(rs):
+        paths.append(tmp_path / f"{i}.json")
         paths[-1].write_text(json.dumps(r))
     built = tables.build_tables(tables.read_records(paths))
     tables.write_tables(built, tables.tables_dir("s", tmp_path))
@@ -204,3 +216,38 @@ def test_import_rnngrad_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("text", ["{}", "[]", "null", '{"cell_id": "x"}', "3"])
+def test_json_that_is_not_a_record_is_named(tmp_path, text):
+    p = tmp_path / "odd.json"
+    p.write_text(text)
+    with pytest.raises(tables.RecordError, match=r"odd\.json: valid JSON but not a cell record"):
+        tables.read_records([p])
+
+
+def test_relabelled_record_is_refused(tmp_path):
+    """A record of seq_len 10 relabelled with the id of the seq_len 20 cell (issue: a row
+    `seq_len=20` whose seq_len column said 10), or copied under that cell's file name."""
+    r10 = consistent(record("x", False, seq_len=10))
+    r20 = consistent(record("x", False, seq_len=20))
+    cells = tmp_path / "results" / "s" / "cells"
+    relabelled = cells / f"{r20['cell_id']}.json"
+    relabelled.parent.mkdir(parents=True)
+    relabelled.write_text(json.dumps({**r10, "cell_id": r20["cell_id"]}))
+    with pytest.raises(tables.RecordError, match=r"its settings are those of cell .*seq_len=10"):
+        tables.read_records([relabelled])
+    relabelled.write_text(json.dumps(r10))  # whole, but in the other cell's file
+    with pytest.raises(tables.RecordError, match="not of the cell its name says"):
+        tables.read_records([relabelled])
+    relabelled.write_text(json.dumps(r20))
+    assert tables.read_records([relabelled])[0]["steps"] == 20
+
+
+def test_record_whose_settings_were_edited_is_refused(tmp_path):
+    r = consistent(record("x", False))
+    r["settings"]["hidden"] = 12  # hidden is no axis: the id stays, the hash does not
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(r))
+    with pytest.raises(tables.RecordError, match=r"r\.json: the record's settings_hash"):
+        tables.read_records([p])

@@ -3,6 +3,7 @@ learning works and clipping tames an exploding setting."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -262,3 +263,94 @@ def test_clipping_keeps_an_exploding_setting_finite(cell, backend):
     assert clipped["status"] == "ok"
     assert np.all(np.isfinite(clipped["curve"]["loss"])) and clipped["metrics"]["clip_fraction"] > 0
     assert np.isfinite(clipped["metrics"]["final_loss"])
+
+
+def _interrupted_checkpoint(s, params, path, monkeypatch, at: int = 4) -> None:
+    """Train until a preemption in the middle of step ``at``, leaving a checkpoint at ``path``."""
+    real, calls = training.train_step, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == at:
+            raise _Interrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(_Interrupt):
+        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(training, "train_step", real)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "bit flip"])
+def test_unreadable_checkpoint_is_discarded_and_training_starts_over(
+    cell, tmp_path, monkeypatch, caplog, damage
+):
+    s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
+    path = tmp_path / "cell.ckpt.npz"
+    _interrupted_checkpoint(s, params, str(path), monkeypatch)
+    data = path.read_bytes()
+    if damage == "empty":
+        data = b""
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    else:  # one bit of the saved weights
+        with np.load(path) as z:
+            where = data.index(z["param/weight_hh"].tobytes())
+        data = bytearray(data)
+        data[where + 3] ^= 0x04
+        data = bytes(data)
+    path.write_bytes(data)
+    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
+        again = training.train(s, params, checkpoint=str(path), checkpoint_every=0.0)
+    assert again["curve"] == training.train(s, params)["curve"]
+    assert any(
+        r.levelno == logging.WARNING
+        and str(path) in r.getMessage()
+        and "discarded" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
+    assert not path.exists()
+
+
+def test_checkpoint_of_other_code_is_not_resumed(cell, tmp_path, monkeypatch, caplog):
+    s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
+    path = str(tmp_path / "cell.ckpt.npz")
+    monkeypatch.setattr(training, "code_hash", lambda: "0ld0ld0ld0ld0ld0")
+    _interrupted_checkpoint(s, params, path, monkeypatch)
+    with np.load(path) as z:
+        assert str(z["code_hash"]) == "0ld0ld0ld0ld0ld0"
+    monkeypatch.undo()  # the code changed before the rerun
+    calls = []
+    real = training.train_step
+    monkeypatch.setattr(training, "train_step", lambda *a: (calls.append(1), real(*a))[1])
+    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
+        again = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    assert len(calls) == 6  # every step ran on this code
+    assert again["curve"] == training.train(s, params)["curve"]
+    assert "was saved by code 0ld0ld0ld0ld0ld0" in caplog.text and path in caplog.text
+
+
+def test_resume_is_logged_and_interval_comes_from_the_environment(
+    cell, tmp_path, monkeypatch, caplog
+):
+    s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
+    path = str(tmp_path / "cell.ckpt.npz")
+    monkeypatch.setenv(training.CHECKPOINT_EVERY_ENV, "0")
+    real, calls = training.train_step, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Interrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(_Interrupt):
+        training.train(s, params, checkpoint=path)  # no interval given: the environment's
+    monkeypatch.setattr(training, "train_step", real)
+    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
+        training.train(s, params, checkpoint=path)
+    assert f"checkpoint {path}: resuming after step 2" in caplog.text
+    monkeypatch.setenv(training.CHECKPOINT_EVERY_ENV, "soon")
+    with pytest.raises(ValueError, match="RNNGRAD_CHECKPOINT_EVERY"):
+        training.checkpoint_interval()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnngrad import metrics, tasks
+from rnngrad.config import cell_id
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
 from rnngrad.measure import (
@@ -39,8 +40,8 @@ from rnngrad.measure import (
     timed,
     useful_flops,
 )
-from rnngrad.provenance import provenance
-from rnngrad.settings import CellSettings
+from rnngrad.provenance import provenance, settings_hash
+from rnngrad.settings import CellSettings, SettingsError, shown
 from rnngrad.training import backend_module, train
 
 log = logging.getLogger("rnngrad.cell")
@@ -100,8 +101,14 @@ def measure_profile(
     return m, profile
 
 
-def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> dict[str, Any]:
-    """Run one cell and return its record (see the module docstring)."""
+def run_cell(
+    s: CellSettings,
+    cell_id: str,
+    checkpoint: str | None = None,
+    checkpoint_every: float | None = None,
+) -> dict[str, Any]:
+    """Run one cell and return its record (see the module docstring); ``checkpoint`` and
+    ``checkpoint_every`` as in :func:`rnngrad.training.train`."""
     t_start = time.perf_counter()
     log.info("cell %s: %s", cell_id, json.dumps(s.to_dict(), sort_keys=True))
     be = backend_module(s)
@@ -124,7 +131,7 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
 
     training = None
     if s.train_steps > 0:
-        result = train(s, params, checkpoint=checkpoint)
+        result = train(s, params, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
         training = {k: list(v) for k, v in result["curve"].items()}
         record_metrics.update(result["metrics"])
         if result["status"] == "diverged" and status == "ok":
@@ -182,3 +189,54 @@ def write_record(record: dict[str, Any], path: str | os.PathLike) -> None:
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
     with open(path) as f:
         return json.load(f)
+
+
+class RecordError(ValueError):
+    """A record file that is missing, unreadable or not a cell record."""
+
+
+RECORD_KEYS = {"cell_id", "settings", "steps", "metrics", "profiles", "provenance"}
+
+
+def check_record(record: Any, path: str | os.PathLike) -> CellSettings:
+    """The settings of a record that is whole and says consistently which cell it is.
+
+    Raises :class:`RecordError` naming ``path`` when the JSON is not a record (``{}``,
+    ``[]``, ``null``), when its ``cell_id`` is not the id of its own settings or of the file
+    it is in (a record relabelled or copied to another cell's name), or when its
+    ``settings_hash`` is not that of its settings (settings edited by hand).
+    """
+    if not isinstance(record, dict) or not RECORD_KEYS <= set(record):
+        what = type(record).__name__ if not isinstance(record, dict) else "mapping"
+        missing = sorted(RECORD_KEYS - set(record)) if isinstance(record, dict) else []
+        raise RecordError(
+            f"{path}: valid JSON but not a cell record (a {what}"
+            + (f" without {', '.join(missing)})" if missing else ")")
+        )
+    try:
+        s = CellSettings.from_dict(record["settings"])
+    except (SettingsError, TypeError, AttributeError) as e:
+        raise RecordError(f"{path}: the record's settings are not valid ({e})") from e
+    cid, own = record["cell_id"], cell_id(s)
+    if cid != own:
+        raise RecordError(
+            f"{path}: the record says cell {shown(cid)} but its settings are those of "
+            f"cell {own!r} (relabelled?); delete it and rerun the workflow"
+        )
+    posix = Path(path).as_posix()
+    if "/cells/" in f"/{posix}" and not posix.endswith(f"cells/{cid}.json"):
+        raise RecordError(
+            f"{path}: holds the record of cell {cid!r}, not of the cell its name says "
+            "(copied or renamed?); delete it and rerun the workflow"
+        )
+    recorded = (
+        record["provenance"].get("settings_hash")
+        if isinstance(record["provenance"], dict)
+        else None
+    )
+    if recorded != settings_hash(s):
+        raise RecordError(
+            f"{path}: the record's settings_hash {shown(recorded)} is not that of its "
+            f"settings ({settings_hash(s)}): edited by hand?; delete it and rerun the workflow"
+        )
+    return s

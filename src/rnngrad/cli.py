@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from rnngrad import __version__
+from rnngrad import __version__, status
 
 OK, BAD_INPUT, USAGE, CRASH = 0, 1, 2, 3  # exit codes (argparse exits USAGE itself)
 
@@ -45,22 +45,22 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
     import yaml
 
-    from rnngrad.settings import SettingsError
+    from rnngrad.settings import SettingsError, shown, yaml_load
 
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise SettingsError(f"{pair!r}: expected key=value")
+            raise SettingsError(f"{shown(pair)}: expected key=value")
         try:
-            value = yaml.safe_load(raw) if raw else None
+            value = yaml_load(raw) if raw else None  # YAML 1.2 floats: ridge=1e-6 is a number
         except yaml.YAMLError as e:
-            raise SettingsError(f"{key}: not a valid YAML value (value {raw!r})") from e
+            raise SettingsError(f"{key}: not a valid YAML value (value {shown(raw)})") from e
         head, _, sub = key.partition(".")
         if sub:
             nested = out.setdefault(head, {})
             if not isinstance(nested, dict):
-                raise SettingsError(f"{key}: {head} is already set to {nested!r}")
+                raise SettingsError(f"{key}: {head} is already set to {shown(nested)}")
             nested[sub] = value
         else:
             out[key] = value
@@ -160,7 +160,7 @@ def cmd_cell(args) -> int:
 
     log = logging.getLogger("rnngrad.cell")
     try:
-        record = run_cell(s, args.cell_id, checkpoint=args.checkpoint)
+        record = run_cell(s, args.cell_id, args.checkpoint, args.checkpoint_every)
     except Exception:  # the traceback goes to the cell's log too
         log.exception("cell %s failed (exit %d)", args.cell_id, CRASH)
         return CRASH
@@ -195,6 +195,8 @@ def _study_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_validate(args) -> int:
     study = _study(args)
+    if not args.allow_large_cells:
+        status.check_cell_memory(study, args.max_cell_memory_mb)
     print(f"ok: study {study.name!r}, {len(study.cells)} cells")
     return OK
 
@@ -206,25 +208,10 @@ def cmd_grid(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from rnngrad.resources import cell_resources
-
     study = _study(args)
-    total = new_total = 0.0
-    n_new = 0
-    for cell_id, cell in study.cells.items():
-        seconds = cell_resources(cell.settings)["estimated_seconds"]
-        new = not study.record_path(cell_id, args.root).exists()
-        total += seconds
-        if new:
-            n_new += 1
-            new_total += seconds
-        print(f"{'new ' if new else 'done'} {seconds:9.2f} s  {cell_id}")
-    cores = max(1, args.cores)
-    print(
-        f"study {study.name!r}: {len(study.cells)} cells, {n_new} new; estimated "
-        f"{total:.0f} cell-seconds in all, {new_total:.0f} for the new cells "
-        f"(about {new_total / cores / 60:.1f} min on {cores} cores)"
-    )
+    if not args.allow_large_cells:
+        status.check_cell_memory(study, args.max_cell_memory_mb)
+    status.print_plan(study, args.root, args.cores)
     return OK
 
 
@@ -236,13 +223,7 @@ def cmd_tables(args) -> int:
             paths, outdir = args.records, Path(args.out_dir or ".")
         else:
             study = _study(args)
-            paths = [study.record_path(c, args.root) for c in study.cells]
-            missing = [p for p in paths if not p.exists()]
-            if missing:
-                raise tables.RecordError(
-                    f"{missing[0]}: no record yet for {len(missing)} of "
-                    f"{len(paths)} cells (run snakemake first)"
-                )
+            paths = status.current_records(study, args.root)
             outdir = Path(args.out_dir or tables.tables_dir(study.name, args.root))
         built = tables.build_tables(tables.read_records(paths))
     except tables.RecordError as e:
@@ -327,6 +308,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log", metavar="PATH", help="append the cell's log here (and to stderr)")
     p.add_argument("--checkpoint", metavar="PATH", help="training checkpoint (resumed if present)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between checkpoint saves (default: $RNNGRAD_CHECKPOINT_EVERY, else 60)",
+    )
     p.add_argument("--profile", action="store_true", help="print the per-lag profiles too")
 
     for name, (_, text) in PASS_THROUGH.items():
@@ -334,12 +321,18 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("validate", "check a study config (exit 1 naming key and value)", cmd_validate)
     _study_options(p)
+    status.memory_options(p)
 
     p = command("grid", "list a study's cell ids in grid order", cmd_grid)
     _study_options(p)
 
-    p = command("plan", "list a study's cells, which are new, and estimated seconds", cmd_plan)
+    p = command(
+        "plan",
+        "list a study's cells (new, stale or done), what snakemake will run, the cost",
+        cmd_plan,
+    )
     _study_options(p)
+    status.memory_options(p)
     p.add_argument(
         "--cores",
         type=int,

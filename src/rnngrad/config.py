@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,12 +32,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rnngrad.settings import CellSettings, SettingsError
+from rnngrad.settings import CellSettings, SettingsError, shown, yaml_load
 
 AXES = ("backend", "remedy", "seq_len", "w_rec_scale", "seed")  # the required axes, in id order
 # settings that are real numbers: YAML's `1` becomes 1.0, so ids and params have one form
 FLOATS = {f.name for f in dataclasses.fields(CellSettings) if f.type == "float"}
 NESTED_FLOATS = {"clip": ("threshold",), "penalty": ("weight",)}
+MAX_CONFIG_VALUES = 100_000  # a config expanding to more values is refused (a YAML alias bomb)
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 SCHEMA = Path(__file__).with_name("config.schema.yaml")  # package data: works from a wheel
 
@@ -77,13 +79,14 @@ def read_config(paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
     for path in paths:
         with open(path) as f:
             try:
-                data = yaml.safe_load(f)
+                data = yaml_load(f)
             except yaml.YAMLError as e:
                 raise ConfigError(f"{path}: not valid YAML ({e})") from e
         if data is None:
             continue
+        check_size(data, str(path))
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a config must be a mapping (value {data!r})")
+            raise ConfigError(f"{path}: a config must be a mapping (value {shown(data)})")
         _merge(merged, data)
     return merged
 
@@ -132,12 +135,55 @@ def study_from_config(config: Mapping[str, Any]) -> Study:
     ConfigError
         naming the key path and value of every problem found.
     """
+    check_size(config)
     sch = config_schema()
     cfg = copy.deepcopy(dict(config))
+    _numbers(cfg, sch, sch)
     _fill_defaults(cfg, sch, sch)
     _check_schema(cfg, sch)
     _check_remedies(cfg)
     return Study(cfg["study"], cfg, _expand(cfg))
+
+
+def check_size(config: Any, where: str = "config") -> None:
+    """Refuse a config that expands to more than MAX_CONFIG_VALUES values, counting each
+    value every time it is reached (a YAML alias is a shared reference that repr, JSON and the
+    schema check expand), before anything walks it whole."""
+    stack, n = [config], 0
+    while stack:
+        value = stack.pop()
+        n += 1
+        if n > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{where}: expands to more than {MAX_CONFIG_VALUES:,} values (YAML anchors "
+                "and aliases nested in one another?); a study config holds a few hundred"
+            )
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+
+
+def _numbers(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Strings that the schema wants as numbers and that read as one (``1e-3``: YAML 1.1, as
+    Snakemake reads config files, takes it for a string) become floats, in place."""
+    schema = _resolve_ref(schema, root)
+    types = schema.get("type", [])
+    if isinstance(instance, str) and "number" in ([types] if isinstance(types, str) else types):
+        try:
+            number = float(instance)
+        except ValueError:
+            return instance
+        return number if math.isfinite(number) else instance
+    if isinstance(instance, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in instance.items():
+            sub = props.get(key, extra if isinstance(extra, Mapping) else None)
+            if sub is not None:
+                instance[key] = _numbers(value, sub, root)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        instance[:] = [_numbers(v, schema["items"], root) for v in instance]
+    return instance
 
 
 def _resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -212,11 +258,12 @@ def _schema_messages(error) -> list[str]:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
                 also = (
-                    f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"
+                    f"; did you mean {shown(hint[0])}?"
+                    if hint
+                    else f"; allowed: {', '.join(allowed)}"
                 )
-                out.append(
-                    f"{_key_path([*path, key])}: unknown key{also} (value {error.instance[key]!r})"
-                )
+                value = shown(error.instance[key])
+                out.append(f"{_key_path([*path, key])}: unknown key{also} (value {value})")
         return out
     if kind == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
@@ -224,13 +271,13 @@ def _schema_messages(error) -> list[str]:
     if kind == "propertyNames":
         return [
             f"{_key_path([*path, error.instance])}: not a valid name, must be "
-            f"{_expected(error.schema['propertyNames'])} (value {error.instance!r})"
+            f"{_expected(error.schema['propertyNames'])} (value {shown(error.instance)})"
         ]
     if kind == "minItems":
-        return [f"{where}: must list at least one value (value {error.instance!r})"]
+        return [f"{where}: must list at least one value (value {shown(error.instance)})"]
     if kind == "uniqueItems":
-        return [f"{where}: lists a value twice (value {error.instance!r})"]
-    return [f"{where}: must be {_expected(error.schema)} (value {error.instance!r})"]
+        return [f"{where}: lists a value twice (value {shown(error.instance)})"]
+    return [f"{where}: must be {_expected(error.schema)} (value {shown(error.instance)})"]
 
 
 def _check_schema(cfg: dict[str, Any], schema: Mapping[str, Any]) -> None:
@@ -254,15 +301,15 @@ def _check_remedies(cfg: dict[str, Any]) -> None:
     for i, name in enumerate(grid["remedy"]):
         if name not in remedies:
             messages.append(
-                f"grid.remedy[{i}]: remedy {name!r} is not defined under remedies "
-                f"(defined: {', '.join(remedies) or 'none'}) (value {name!r})"
+                f"grid.remedy[{i}]: remedy {shown(name)} is not defined under remedies "
+                f"(defined: {', '.join(remedies) or 'none'}) (value {shown(name)})"
             )
             continue
         for key, value in remedies[name].items():
             if key in grid:
                 messages.append(
                     f"remedies.{name}.{key}: set both by the grid axis grid.{key} and "
-                    f"by remedy {name!r}; keep one of the two (value {value!r})"
+                    f"by remedy {shown(name)}; keep one of the two (value {shown(value)})"
                 )
     if messages:
         raise ConfigError("\n".join(messages))
@@ -289,6 +336,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _cell_id(values: Mapping[str, Any], axes: Iterable[str]) -> str:
+    return "/".join(f"{a}={format_value(values[a])}" for a in axes)
+
+
+def cell_id(s: CellSettings) -> str:
+    """The id of the cell these settings belong to (its axes' values, in id order)."""
+    return _cell_id(s.to_dict(), (*AXES, *s.extra_axes))
+
+
 def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
     grid = cfg["grid"]
     axes = [*AXES, *(a for a in grid if a not in AXES)]
@@ -305,7 +361,7 @@ def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
         for k, v in cfg["remedies"][remedy].items():
             values[k] = _canonical(k, v)
             origin[k] = f"remedies.{remedy}.{k}"
-        cell_id = "/".join(f"{a}={format_value(values[a])}" for a in axes)
+        cell_id = _cell_id(values, axes)
         try:
             s = CellSettings.from_dict({**values, "extra_axes": extra})
         except SettingsError as e:

@@ -26,6 +26,7 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from rnngrad import analysis as an
 from rnngrad.captions import CAPTIONS
+from rnngrad.files import atomic_write
 
 # Okabe-Ito first, then Paul Tol's muted scheme: distinguishable with any colour-vision deficiency
 REMEDY_COLOURS = {
@@ -654,6 +656,8 @@ def save_all(tables, outdir: str | Path) -> list[Path]:
         fig, _ = draw(name, tables)
         for ext in FORMATS:
             path = outdir / f"{name}.{ext}"
-            fig.savefig(path, dpi=DPI, metadata={"Date": None} if ext == "svg" else None)
+            meta = {"Date": None} if ext == "svg" else None
+            # atomically, like records: a killed run never leaves a truncated figure
+            atomic_write(path, partial(fig.savefig, format=ext, dpi=DPI, metadata=meta))
             paths.append(path)
     return paths

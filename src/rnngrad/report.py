@@ -208,11 +208,32 @@ def cells_view(cells: pd.DataFrame) -> tuple[list[str], list[list[str]], list[tu
     return shown, text.to_numpy().tolist(), [(c, _fmt(cells[c].iloc[0])) for c in constant]
 
 
+class FigureError(ValueError):
+    """A saved figure that is not a whole, readable PNG."""
+
+
+def _check_png(path: Path, data: bytes) -> None:
+    """Refuse a truncated or corrupt PNG (a killed figures run), naming the file."""
+    from PIL import Image  # matplotlib's own dependency
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()  # decodes every row: a truncated file fails here
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()  # the chunks' checksums
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
+        raise FigureError(
+            f"{path}: not a readable PNG ({type(e).__name__}: {e}); redraw the figures "
+            "(rnngrad figures, or delete it and rerun snakemake)"
+        ) from e
+
+
 def _png(name: str, tables, figures_dir: Path | None) -> str:
     """Base64 PNG of a figure: the saved file if present, else drawn from the tables."""
     path = None if figures_dir is None else figures_dir / f"{name}.png"
     if path is not None and path.exists():
         data = path.read_bytes()
+        _check_png(path, data)
     else:
         fig, _ = figures.draw(name, tables)
         buf = io.BytesIO()

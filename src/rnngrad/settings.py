@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
@@ -44,6 +47,54 @@ CHOICES = {
     "clip.kind": CLIP_KINDS,
     "penalty.kind": PENALTY_KINDS,
 }
+# study and remedy names: the whole string (fullmatch; `$` would let a final newline through)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SHOWN_CHARS = 300  # at most this many characters of a value in a message
+
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 120, 120
+_repr.maxdict = _repr.maxlist = _repr.maxtuple = _repr.maxset = 8
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` bounded to SHOWN_CHARS characters (a few levels, a few items each), so a
+    message never expands a huge value (a YAML alias bomb)."""
+    text = _repr.repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+# YAML 1.2's core-schema float (exponent without a dot, e.g. 1e-3), plus PyYAML's forms
+FLOAT_RE = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_RE, list("-+0123456789."))
+    return Loader
+
+
+def yaml_load(stream: Any) -> Any:
+    """YAML (safe) with YAML 1.2's floats: ``1e-3`` is the number 0.001, as users write it
+    (YAML 1.1, PyYAML's default, reads it as a string)."""
+    import yaml
+
+    return yaml.load(stream, Loader=_yaml_loader())
 
 
 class SettingsError(ValueError):
@@ -161,7 +212,7 @@ class CellSettings:
         names = {f.name for f in dataclasses.fields(cls)}
         for key in values:
             if key not in names:
-                raise SettingsError(f"{path}{key}: unknown setting (value {values[key]!r})")
+                raise SettingsError(f"{path}{key}: unknown setting (value {shown(values[key])})")
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in values:
@@ -212,7 +263,9 @@ class CellSettings:
     # -- validation -----------------------------------------------------------------------
     def validate(self, path: str = "") -> None:
         def bad(key: str, why: str) -> SettingsError:
-            return SettingsError(f"{path}{key}: {why} (value {getattr(self, key.split('.')[0])!r})")
+            return SettingsError(
+                f"{path}{key}: {why} (value {shown(getattr(self, key.split('.')[0]))})"
+            )
 
         def choice(key: str, options: tuple[str, ...]) -> None:
             if getattr(self, key) not in options:
@@ -238,8 +291,8 @@ class CellSettings:
         for key, options in CHOICES.items():
             if "." not in key:
                 choice(key, options)
-        if not isinstance(self.remedy, str) or not self.remedy:
-            raise bad("remedy", "must be a non-empty name")
+        if not isinstance(self.remedy, str) or not NAME.fullmatch(self.remedy):
+            raise bad("remedy", "must be a name made of letters, digits, '_', '.' and '-'")
         integer("seq_len", 1)
         integer("seed", 0)
         integer("hidden", 1)
@@ -256,7 +309,7 @@ class CellSettings:
             if self.clip.kind not in CLIP_KINDS:
                 raise SettingsError(
                     f"{path}clip.kind: must be one of {', '.join(CLIP_KINDS)} "
-                    f"(value {self.clip.kind!r})"
+                    f"(value {shown(self.clip.kind)})"
                 )
             _positive(self.clip.threshold, f"{path}clip.threshold")
         if self.truncate is not None:
@@ -264,13 +317,13 @@ class CellSettings:
                 v = getattr(self.truncate, k)
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     raise SettingsError(
-                        f"{path}truncate.{k}: must be an integer >= 1 (value {v!r})"
+                        f"{path}truncate.{k}: must be an integer >= 1 (value {shown(v)})"
                     )
         if self.penalty is not None:
             if self.penalty.kind not in PENALTY_KINDS:
                 raise SettingsError(
                     f"{path}penalty.kind: must be one of "
-                    f"{', '.join(PENALTY_KINDS)} (value {self.penalty.kind!r})"
+                    f"{', '.join(PENALTY_KINDS)} (value {shown(self.penalty.kind)})"
                 )
             w = self.penalty.weight
             if (
@@ -280,13 +333,13 @@ class CellSettings:
                 or w < 0
             ):
                 raise SettingsError(
-                    f"{path}penalty.weight: must be a finite number >= 0 (value {w!r})"
+                    f"{path}penalty.weight: must be a finite number >= 0 (value {shown(w)})"
                 )
         # settings that do not fit together
         if self.model in GATED and self.nonlinearity != "tanh":
             raise SettingsError(
                 f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
-                f"it does not fit model {self.model!r} (value {self.nonlinearity!r})"
+                f"it does not fit model {shown(self.model)} (value {shown(self.nonlinearity)})"
             )
         if self.model == "esn":
             for k in NESTED:
@@ -294,26 +347,35 @@ class CellSettings:
                     raise SettingsError(
                         f"{path}{k}: an esn is not trained by gradient descent, "
                         f"so {k} does not apply "
-                        f"(value {dataclasses.asdict(getattr(self, k))!r})"
+                        f"(value {shown(dataclasses.asdict(getattr(self, k)))})"
                     )
         if self.penalty is not None and self.penalty.kind in OMEGA_KINDS and self.model != "rnn":
             raise SettingsError(
                 f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
-                f"not model {self.model!r} (value {self.penalty.kind!r})"
+                f"not model {shown(self.model)} (value {self.penalty.kind!r})"
             )
         if self.task == "memory" and self.model != "esn":
             raise SettingsError(
                 f"{path}task: the memory task measures an esn's memory capacity; "
-                f"model {self.model!r} does not fit (value 'memory')"
+                f"model {shown(self.model)} does not fit (value 'memory')"
             )
         from rnngrad.tasks import min_seq_len
 
         need = min_seq_len(self.task)
         if self.seq_len < need:
             raise SettingsError(
-                f"{path}seq_len: task {self.task!r} needs seq_len >= {need} "
-                f"(value {self.seq_len!r})"
+                f"{path}seq_len: task {shown(self.task)} needs seq_len >= {need} "
+                f"(value {shown(self.seq_len)})"
             )
+        if self.truncate is not None:
+            for k in ("k1", "k2"):
+                v = getattr(self.truncate, k)
+                if v > self.steps:  # a longer truncation than the sequence is full BPTT
+                    raise SettingsError(
+                        f"{path}truncate.{k}: must be <= the {self.steps} steps of a "
+                        f"{self.task} sequence of seq_len {self.seq_len}, else truncated "
+                        f"BPTT is full BPTT (value {shown(v)})"
+                    )
 
 
 # the nested settings: a field of CellSettings -> its dataclass (flattened as clip_kind, ...)
@@ -339,7 +401,7 @@ def describe() -> dict[str, tuple[str, str]]:
 
 def _positive(v: Any, key: str) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise SettingsError(f"{key}: must be a finite number > 0 (value {v!r})")
+        raise SettingsError(f"{key}: must be a finite number > 0 (value {shown(v)})")
 
 
 def _nested(name: str, v: Any, path: str):
@@ -347,9 +409,14 @@ def _nested(name: str, v: Any, path: str):
     if v is None or isinstance(v, cls):
         return v
     if not isinstance(v, Mapping):
-        raise SettingsError(f"{path}{name}: must be a mapping or null (value {v!r})")
-    allowed = {f.name for f in dataclasses.fields(cls)}
+        raise SettingsError(f"{path}{name}: must be a mapping or null (value {shown(v)})")
+    allowed = [f.name for f in dataclasses.fields(cls)]
     for k in v:
         if k not in allowed:
-            raise SettingsError(f"{path}{name}.{k}: unknown setting (value {v[k]!r})")
+            raise SettingsError(f"{path}{name}.{k}: unknown setting (value {shown(v[k])})")
+    for k in allowed:  # as in the config schema: no silent default inside a remedy
+        if k not in v:
+            raise SettingsError(
+                f"{path}{name}.{k}: required key is missing (value {shown(dict(v))})"
+            )
     return cls(**v)

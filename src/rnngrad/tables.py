@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from rnngrad.cell import RecordError, check_record
 from rnngrad.config import AXES
 from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
@@ -198,20 +199,19 @@ class Tables(NamedTuple):
     training: pd.DataFrame
 
 
-class RecordError(ValueError):
-    """A record file that is missing, unreadable or not a cell record."""
-
-
 # -- building -----------------------------------------------------------------------------------
 def read_records(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
-    """Read cell records (JSON); a missing or corrupt file is an error naming it."""
+    """Read cell records (JSON); a missing, corrupt or inconsistent file is an error naming it
+    (see :func:`rnngrad.cell.check_record`)."""
     records = []
     for path in paths:
         try:
             with open(path) as f:
-                records.append(json.load(f))
-        except (OSError, json.JSONDecodeError) as e:
+                record = json.load(f)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise RecordError(f"{path}: not a readable cell record ({e})") from e
+        check_record(record, path)
+        records.append(record)
     return records
 
 

@@ -53,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -63,11 +64,14 @@ import numpy as np
 from rnngrad import esn, tasks
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
-from rnngrad.provenance import settings_hash
+from rnngrad.provenance import code_hash, settings_hash
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
 
-CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves
+log = logging.getLogger("rnngrad.training")
+
+CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves, unless set otherwise
+CHECKPOINT_EVERY_ENV = "RNNGRAD_CHECKPOINT_EVERY"  # the interval from the environment (tests)
 CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty")
 MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
@@ -90,7 +94,7 @@ def train(
     params: dict[str, np.ndarray],
     checkpoint: str | None = None,
     *,
-    checkpoint_every: float = CHECKPOINT_EVERY,
+    checkpoint_every: float | None = None,
 ) -> dict[str, Any]:
     """Train a cell's model on its task with its remedy, then evaluate it.
 
@@ -101,7 +105,9 @@ def train(
     params : float64 NumPy weights, PyTorch names; left unchanged.
     checkpoint : an npz path: resumed from when present, saved to every ``checkpoint_every``
         seconds of training, removed when training ends (gradient training only: the ESN's
-        closed-form fit is not checkpointed).
+        closed-form fit is not checkpointed). One that cannot be read, or that other settings
+        or other code saved, is discarded with a warning and training starts over.
+    checkpoint_every : seconds between saves; default :func:`checkpoint_interval`.
 
     Returns
     -------
@@ -112,6 +118,8 @@ def train(
     task) and ``status`` ("ok" or "diverged").
     """
     be, bk = backend_modules(s)
+    if checkpoint_every is None:
+        checkpoint_every = checkpoint_interval()
     if s.model == "esn":
         t_start = time.perf_counter()
         p, diverged_at = _fit_esn(s, be, params)
@@ -166,6 +174,24 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
     return p, curve, diverged_at, prior + time.perf_counter() - t_start
+
+
+def checkpoint_interval() -> float:
+    """Seconds between checkpoint saves: ``$RNNGRAD_CHECKPOINT_EVERY`` when set, else
+    CHECKPOINT_EVERY. Not a cell setting (it changes no result, so it must not rerun cells);
+    ``rnngrad cell --checkpoint-every`` and the config's ``checkpoint_every`` override it."""
+    raw = os.environ.get(CHECKPOINT_EVERY_ENV)
+    if raw is None:
+        return CHECKPOINT_EVERY
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(
+            f"${CHECKPOINT_EVERY_ENV}: must be a number of seconds >= 0 (value {raw!r})"
+        )
+    return seconds
 
 
 def update_schedule(s: CellSettings, batch: Batch) -> list[tuple[int, int]]:
@@ -356,14 +382,33 @@ def _fit_esn(s: CellSettings, be, params: dict) -> tuple[dict, int | None]:
 
 
 # -- checkpoints --------------------------------------------------------------------------
+CHECKPOINT_KEYS = ("settings", "code_hash", "opt_step", "rng", "seconds")
+
+
 def _same_settings(path: str, s: CellSettings) -> bool:
-    """Whether the checkpoint at ``path`` was saved by a cell of these very settings (a cell
-    whose settings changed since starts over)."""
+    """Whether the checkpoint at ``path`` can be resumed: whole (every array reads back, so a
+    truncated, empty or bit-flipped file fails its zip checksums here), saved by a cell of
+    these very settings and by this very code (else the record would claim the new code_hash
+    for steps the old code ran). Otherwise it is deleted with a warning naming the file and
+    why, and training starts over; a resume is logged too."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return str(z["settings"]) == settings_hash(s)
-    except (OSError, KeyError, ValueError):
-        return False
+            arrays = {k: z[k] for k in z.files}
+        missing = [k for k in (*CHECKPOINT_KEYS, *(f"curve/{k}" for k in CURVE)) if k not in arrays]
+        if missing:
+            why = f"is incomplete or older (no {', '.join(missing)})"
+        elif str(arrays["settings"]) != settings_hash(s):
+            why = "was saved by other settings"
+        elif str(arrays["code_hash"]) != code_hash():
+            why = f"was saved by code {arrays['code_hash']}, this is {code_hash()}"
+        else:
+            log.info("checkpoint %s: resuming after step %d", path, len(arrays["curve/step"]))
+            return True
+    except Exception as e:  # zipfile, zlib, numpy and OS errors alike: the file is unusable
+        why = f"cannot be read ({type(e).__name__}: {e})"
+    log.warning("checkpoint %s %s: discarded, training starts over", path, why)
+    Path(path).unlink(missing_ok=True)
+    return False
 
 
 def _save(
@@ -380,6 +425,7 @@ def _save(
     (no pickle), written atomically."""
     arrays: dict[str, np.ndarray] = {f"param/{k}": be.from_backend(v) for k, v in p.items()}
     arrays["settings"] = np.array(settings_hash(s))
+    arrays["code_hash"] = np.array(code_hash())
     for name, value in opt.items():
         if isinstance(value, dict):
             for k, v in value.items():
@@ -397,6 +443,7 @@ def _save(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, write)
+    log.info("checkpoint %s: saved after step %d", path, len(curve["step"]))
 
 
 def _load(path: str, s: CellSettings, be, rng: np.random.Generator):

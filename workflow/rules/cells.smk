@@ -1,4 +1,6 @@
 rule cell:
+    input:
+        stale_record_flag,
     output:
         "results/{study}/cells/{cell_id}.json",
     log:

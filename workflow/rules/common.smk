@@ -5,9 +5,17 @@ import os
 import re
 
 from rnngrad.config import study_from_config
+from rnngrad.files import hold_lock
 from rnngrad.resources import cell_resources
+from rnngrad.status import check_cell_memory, report_config, stale_flag
+from rnngrad.training import CHECKPOINT_EVERY_ENV
 
 STUDY = study_from_config(config)
+check_cell_memory(STUDY)  # cells estimated larger than the machine (or the config's limit)
+# seconds between checkpoint saves, to the cell jobs through their environment: the cell
+# rule's shell command stays as it was (a change there is Snakemake's "code" trigger and would
+# rerun every cell), and no param changes (which would rerun them too)
+os.environ[CHECKPOINT_EVERY_ENV] = str(STUDY.config["checkpoint_every"])
 
 
 wildcard_constraints:
@@ -18,6 +26,13 @@ wildcard_constraints:
 def cell_records(wildcards):
     """Records of exactly the cells of the current grid."""
     return [str(STUDY.record_path(c)) for c in STUDY.cells]
+
+
+def stale_record_flag(wildcards):
+    """The cell's flag: written now for a cell whose record is stale (other settings,
+    relabelled, unreadable), so newer than the record, which reruns the cell even where
+    .snakemake/ is gone; dated 1970 for any other cell."""
+    return stale_flag(STUDY, wildcards.cell_id)
 
 
 def cell_settings(wildcards):
@@ -33,7 +48,7 @@ def cell_resource(name):
 
 def study_config_json(wildcards):
     """The validated config with its defaults, for the report."""
-    return json.dumps(STUDY.config, sort_keys=True)
+    return json.dumps(report_config(STUDY), sort_keys=True)
 
 
 def figure_names():
@@ -41,3 +56,9 @@ def figure_names():
     from rnngrad.captions import CAPTIONS
 
     return list(CAPTIONS)
+
+
+onstart:
+    # one run of a study at a time: Snakemake's own locks do not hold (the first run in a
+    # folder to end deletes .snakemake/locks, the other runs' locks with it)
+    hold_lock(f"results/{STUDY.name}/.lock", f"study {STUDY.name!r}")
