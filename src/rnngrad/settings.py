@@ -82,6 +82,21 @@ class CellSettings:
     truncate: Truncate | None = None  # truncated BPTT(k1, k2), off by default
     penalty: Penalty | None = None  # gradient penalty, off by default
     jacobian: bool = True  # measure jacobian_norm and lyapunov_max
+    eval_every: int = field(
+        default=0,
+        metadata={
+            "unit": "steps",
+            "help": "evaluate on a fixed held-out set every this many training steps (0: never)",
+        },
+    )
+    stop_when_solved: bool = field(
+        default=False,
+        metadata={
+            "unit": "",
+            "help": "stop training at the first held-out evaluation that is solved "
+            "(train_steps is then the budget); needs eval_every >= 1",
+        },
+    )
     leak: float = 1.0  # ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)
     ridge: float = 1e-6  # ESN readout ridge regularization
     # any further grid axes (their names, in config order); part of the cell id
@@ -188,6 +203,7 @@ class CellSettings:
         integer("hidden", 1)
         integer("batch", 1)
         integer("train_steps", 0)
+        integer("eval_every", 0)
         real("w_rec_scale", 0.0)
         real("input_scale", 0.0)
         real("lr", 0.0, low_open=True)
@@ -195,6 +211,13 @@ class CellSettings:
         real("ridge", 0.0)
         if not isinstance(self.jacobian, bool):
             raise bad("jacobian", "must be true or false")
+        if not isinstance(self.stop_when_solved, bool):
+            raise bad("stop_when_solved", "must be true or false")
+        if self.stop_when_solved and self.eval_every < 1:
+            raise SettingsError(
+                f"{path}stop_when_solved: stopping when solved needs evaluations, "
+                f"eval_every >= 1 (value True, eval_every {self.eval_every!r})"
+            )
         if self.clip is not None:
             if self.clip.kind not in CLIP_KINDS:
                 raise SettingsError(

@@ -7,7 +7,8 @@
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
   ``weight_grad_norm``.
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
-  ``penalty``.
+  ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
+  without one).
 
 Columns are typed the same whatever the records hold (a study where no cell trained still has
 float ``trained_*`` columns): integers are ``int64`` (``Int64`` where they may be empty), reals
@@ -60,6 +61,10 @@ TRAINING_METRICS = (
     "max_grad_norm",
     "diverged_at",
     "train_seconds",
+    "steps_trained",
+    "train_steps_per_s",
+    "steps_to_solve",
+    "sequences_to_solve",
 )
 PROVENANCE = (
     "rnngrad_version",
@@ -82,6 +87,9 @@ _METRIC_DTYPES = {
     "horizon": "Int64",
     "solved": "boolean",
     "diverged_at": "Int64",
+    "steps_trained": "Int64",
+    "steps_to_solve": "Int64",
+    "sequences_to_solve": "Int64",
     "status": "object",
 }
 PROFILE_DTYPES = {
@@ -99,6 +107,8 @@ TRAINING_DTYPES = {
     "param_grad_norm": "float64",
     "clipped": "bool",
     "penalty": "float64",
+    "eval_loss": "float64",
+    "eval_accuracy": "float64",
 }
 
 
