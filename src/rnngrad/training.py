@@ -91,6 +91,7 @@ EVAL_SEQUENCES = 1000  # fresh sequences for the final metrics (at least 1000)
 EVAL_CHUNK = 50  # sequences a forward: bounds memory, and fixes the draw order
 HELDOUT_SEQUENCES = 300  # the fixed held-out set of the periodic evaluations (eval_every)
 SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
+ACCURACY_ROUNDING = 1e-9  # an accuracy is a mean of chunks' fractions: 0.99 may sum to 0.98999..
 CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves
 PROGRESS_EVERY = 5.0  # seconds of training between progress lines in the log
 CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty", "eval_loss", "eval_accuracy")
@@ -190,7 +191,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
         if finite and heldout and step % s.eval_every == 0:
             scores = score(s, bk, p, heldout)
             record["eval_loss"], record["eval_accuracy"] = scores["loss"], scores["accuracy"]
-            solved = solved or scores["accuracy"] >= SOLVED_ACCURACY
+            solved = solved or is_solved(scores["accuracy"])
         curve["step"].append(step)
         for k in CURVE[1:]:
             curve[k].append(record.get(k))
@@ -230,10 +231,15 @@ def _progress(s: CellSettings, curve: dict, done: int, seconds: float, solved: b
     )
 
 
+def is_solved(accuracy: float) -> bool:
+    """accuracy >= SOLVED_ACCURACY, up to the rounding of a mean of fractions."""
+    return bool(accuracy >= SOLVED_ACCURACY - ACCURACY_ROUNDING)
+
+
 def first_solved(curve: dict) -> int | None:
     """The first step whose held-out accuracy reached SOLVED_ACCURACY, or None."""
     for step, acc in zip(curve["step"], curve["eval_accuracy"], strict=True):
-        if acc is not None and acc >= SOLVED_ACCURACY:
+        if acc is not None and is_solved(acc):
             return step
     return None
 
@@ -421,7 +427,7 @@ def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
             "accuracy": scores["accuracy"],
             "baseline_loss": baseline,
             "normalized_loss": scores["loss"] / baseline,
-            "solved": bool(scores["accuracy"] >= SOLVED_ACCURACY),
+            "solved": is_solved(scores["accuracy"]),
         }
     if s.task == "memory":
         out["memory_capacity"] = scores["memory_capacity"]
