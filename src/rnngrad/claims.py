@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.figures import GAMMA, frame  # sup |f'| per nonlinearity; a table of ``tables``
+from rnngrad.figures import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
 
 COLUMNS = (
     "claim_id",
@@ -152,8 +152,9 @@ def _trained(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def success_rate(cells: pd.DataFrame, by: list[str]) -> pd.Series:
-    """Fraction of cells solved (accuracy >= 0.99) per group, over seeds and any other axis."""
-    solved = cells["solved"].fillna(False).astype(bool)
+    """Fraction of runs that succeeded (:func:`rnngrad.figures.succeeded`: accuracy >= 0.99 at a
+    held-out evaluation, or at the end for runs without) per group, over seeds and other axes."""
+    solved = succeeded(cells)
     return solved.groupby([cells[b] for b in by]).mean()
 
 
@@ -198,26 +199,39 @@ def budget(cells: pd.DataFrame) -> str:
 def outcome(cells: pd.DataFrame) -> str:
     """What the runs reached, measured: the solved ones' steps to solve, the others' steps
     trained, best accuracy and median normalized loss."""
-    solved = cells["solved"].fillna(False).astype(bool)
+    solved = succeeded(cells)
     parts = []
     to_solve = _col(cells, "steps_to_solve").astype("Float64").dropna()
     if solved.any():
         s = to_solve[to_solve.index.isin(cells.index[solved])]
+        acc = cells.loc[solved, "accuracy"]
         parts.append(
             f"{int(solved.sum())} solved"
-            + (f" at step {int(s.min()):,} to {int(s.max()):,}" if len(s) else "")
+            + (f" at step {_span(s)}" if len(s) else "")
+            + f" (final accuracy {acc.min():.3f} to {acc.max():.3f})"
         )
-    rest = cells[~solved]
+    diverged = ~solved & (_col(cells, "status").astype(str) == "diverged")
+    if diverged.any():
+        at = _col(cells, "diverged_at").astype("Float64")[diverged].dropna()
+        parts.append(
+            f"{int(diverged.sum())} diverged" + (f" at step {_span(at)}" if len(at) else "")
+        )
+    rest = cells[~solved & ~diverged]
     if len(rest):
         trained = _col(rest, "steps_trained").astype("Float64").dropna()
-        reached = (
-            f" after {int(trained.min()):,} to {int(trained.max()):,} steps" if len(trained) else ""
-        )
         parts.append(
-            f"{len(rest)} unsolved{reached}, best accuracy {rest['accuracy'].max():.2f}, "
-            f"median normalized loss {rest['normalized_loss'].median():.2f}"
+            f"{len(rest)} unsolved"
+            + (f" after {_span(trained)} steps" if len(trained) else "")
+            + f", best accuracy {rest['accuracy'].max():.2f}, "
+            f"median normalized loss {rest['normalized_loss'].median():.3g}"
         )
     return "; ".join(parts)
+
+
+def _span(values: pd.Series) -> str:
+    """'700 to 1,900' (or '3,000' when all are equal) of integer-valued steps."""
+    lo, hi = int(values.min()), int(values.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,} to {hi:,}"
 
 
 def _rates(rate: pd.Series) -> str:
@@ -399,7 +413,7 @@ def _temporal_order(ctx) -> tuple[str, str, str] | None:
         )
     m = method(c)
     variant = c["nonlinearity"].astype(str) + "/" + c["init"].astype(str)
-    rate = c["solved"].fillna(False).astype(bool).groupby([m, variant, c["seq_len"]]).mean()
+    rate = succeeded(c).groupby([m, variant, c["seq_len"]]).mean()
     best = rate.groupby(level=[0, 2]).max()  # the best initialization per method and length
     parts = [
         f"{name} {_rates(best[name])}"
@@ -492,7 +506,7 @@ def _bptt_fails(ctx) -> tuple[str, str, str] | None:
     ]
     if c.empty:
         return None
-    n = int(c["solved"].fillna(False).astype(bool).sum())
+    n = int(succeeded(c).sum())
     names = " or ".join(sorted(method(c).unique()))
     measured = (
         f"{n} of {len(c)} tanh rnn cells ({names}, T >= {LONG_T}) solved; best "

@@ -600,6 +600,21 @@ def trained_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["final_loss"].notna() | cells["status"].eq("diverged")]
 
 
+def succeeded(cells: pd.DataFrame) -> pd.Series:
+    """Whether each trained run succeeded: for a run with periodic evaluations, whether one of
+    them reached accuracy 0.99 on the held-out sequences (``steps_to_solve`` set; a run that
+    stopped there sits at the threshold, so its final accuracy on 1000 other fresh sequences
+    may land just below); for a run without, ``solved`` (the final accuracy)."""
+    solved = _col_or(cells, "solved", False).fillna(False).astype(bool)
+    evaluated = _col_or(cells, "eval_every", 0).fillna(0).astype(int) > 0
+    reached = _col_or(cells, "steps_to_solve", None).notna()
+    return (reached & evaluated) | (solved & ~evaluated)
+
+
+def _col_or(cells: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    return cells[name] if name in cells else pd.Series(default, index=cells.index, dtype=object)
+
+
 def best_lr(cells: pd.DataFrame) -> pd.DataFrame:
     """Where ``lr`` is a grid axis, each (remedy, seq_len) keeps only its best lr: the highest
     solved rate, then the lowest median normalized_loss (as the papers tuned per method)."""
@@ -709,6 +724,63 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         x for x in (lr_note(cells), "pooled over w_rec_scale; " + seed_note(cells)) if x
     )
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
+    return fig
+
+
+def plot_steps_to_solve(tables) -> Figure | None:
+    """Success rate and steps to solve against seq_len, a line per remedy (Pascanu et al.'s
+    fig. 7; Hochreiter and Schmidhuber's sequences until solved)."""
+    cells = trained_cells(frame(tables, "cells"))
+    if cells.empty or "steps_to_solve" not in cells:
+        return None
+    c = cells.assign(
+        remedy=cells["remedy"].astype(str),
+        solved=succeeded(cells).astype(float),
+        to_solve=cells["steps_to_solve"].astype("Float64").astype(float),
+    )
+    fig = _figure(11, 4.2)
+    ax1, ax2 = fig.subplots(1, 2, sharex=True)
+    rate = c.groupby(["remedy", "seq_len"], observed=True)["solved"].mean().reset_index()
+    seq = sorted(c["seq_len"].unique())
+    jitter = {rem: i for i, rem in enumerate(remedy_order(c["remedy"]))}
+    spread = 1.0 + 0.012 * (len(jitter) - 1)  # remedies side by side on the log seq_len axis
+    budget = int(c["train_steps"].max())
+    for rem in remedy_order(c["remedy"]):
+        col = remedy_colour(rem)
+        shift = spread ** (jitter[rem] - (len(jitter) - 1) / 2)
+        d = rate[rate["remedy"] == rem]
+        ax1.plot(d["seq_len"] * shift, d["solved"], "-o", color=col, ms=5, label=rem)
+        runs = c[c["remedy"] == rem]
+        done = runs[runs["to_solve"].notna()]
+        med = done.groupby("seq_len")["to_solve"].median()
+        ax2.plot(med.index * shift, med.to_numpy(), "-o", color=col, ms=5, label=rem)
+        ax2.scatter(done["seq_len"] * shift, done["to_solve"], color=col, s=12, alpha=0.5)
+        never = runs[runs["to_solve"].isna()]
+        ax2.scatter(
+            never["seq_len"] * shift,
+            never["steps_trained"].astype(float) if "steps_trained" in never else budget,
+            marker="x",
+            color=col,
+            s=22,
+            alpha=0.8,
+        )
+    ax1.set_ylabel("success rate (runs that reached accuracy 0.99)")
+    ax1.set_ylim(-0.03, 1.03)
+    ax2.axhline(budget, color="0.5", ls=":", lw=1)
+    ax2.text(0.01, budget, "budget", transform=ax2.get_yaxis_transform(), va="bottom", fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("steps to solve (x: never solved, at its last step)")
+    for ax in (ax1, ax2):
+        _log_ticks(ax, seq)
+        ax.set_xlabel("seq_len")
+        ax.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
+    fig.suptitle(
+        "Success rate and steps to solve against sequence length "
+        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -1058,6 +1130,7 @@ FIGURES: OrderedDict[str, Callable[[Any], Figure | None]] = OrderedDict(
         ("theory", plot_theory),
         ("remedy_decay", plot_remedy_decay),
         ("solved_vs_seq_len", plot_solved_vs_seq_len),
+        ("steps_to_solve", plot_steps_to_solve),
         ("training_curves", plot_training_curves),
         ("backend_agreement", plot_backend_agreement),
         ("speed", plot_speed),

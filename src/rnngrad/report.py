@@ -174,6 +174,8 @@ COLUMNS = {
     "penalty_kind": ("category", "pascanu (Omega) or l2_wrec; empty = none"),
     "penalty_weight": ("1", "multiplier of the penalty"),
     "jacobian": ("bool", "whether jacobian_norm and lyapunov_max were measured"),
+    "eval_every": ("steps", "periodic evaluation on 300 held-out sequences every N steps; 0 none"),
+    "stop_when_solved": ("bool", "training stopped at the first solved held-out evaluation"),
     "leak": ("1", "ESN leak rate"),
     "ridge": ("1", "ESN readout ridge regularization"),
     "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
@@ -186,6 +188,13 @@ COLUMNS = {
     "max_grad_norm": ("gradient units", "largest global gradient norm before clipping"),
     "diverged_at": ("step", "training step with a non-finite loss or gradient; empty if none"),
     "train_seconds": ("s", "wall time of training"),
+    "steps_trained": ("steps", "training steps run (below train_steps when stopped when solved)"),
+    "train_steps_per_s": ("steps/s", "steps_trained / train_seconds"),
+    "steps_to_solve": (
+        "steps",
+        "first step whose held-out evaluation reached accuracy 0.99; empty if never",
+    ),
+    "sequences_to_solve": ("sequences", "steps_to_solve x batch (Hochreiter and Schmidhuber)"),
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
@@ -216,6 +225,8 @@ COLUMNS = {
     "param_grad_norm": ("gradient units", "global gradient norm before clipping"),
     "clipped": ("bool", "whether the step's gradient was clipped"),
     "penalty": ("1", "value of the penalty term"),
+    "eval_loss": ("loss units of the task", "held-out loss at a periodic evaluation; else empty"),
+    "eval_accuracy": ("fraction", "held-out accuracy at a periodic evaluation; else empty"),
 }
 
 
@@ -302,6 +313,53 @@ def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("remedy").loc[order].reset_index()
 
 
+def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """How each remedy's rows were trained and what they reached: method (in the papers'
+    words), optimizer, lr, batch, budget, early stopping, runs, solved and the median steps to
+    solve; a row per remedy (fixed order), empty when nothing trained."""
+    t = figures.trained_cells(cells)
+    if t.empty:
+        return pd.DataFrame()
+    t = t.assign(method=claims.method(t), remedy=t["remedy"].astype(str))
+
+    def values(col: str, d: pd.DataFrame) -> str:
+        if col not in d:
+            return ""
+        return "/".join(_fmt(v) for v in sorted(d[col].dropna().unique(), key=str)) or "-"
+
+    rows = []
+    for rem in figures.remedy_order(t["remedy"]):
+        d = t[t["remedy"] == rem]
+        stop = d["stop_when_solved"].fillna(False).astype(bool) if "stop_when_solved" in d else None
+        every = values("eval_every", d)
+        stopping = (
+            f"at the first solved evaluation (every {every} steps)"
+            if stop is not None and stop.all()
+            else "no (fixed budget)"
+        )
+        to_solve = (
+            d["steps_to_solve"].astype("Float64").dropna()
+            if "steps_to_solve" in d
+            else pd.Series(dtype=float)
+        )
+        rows.append(
+            {
+                "remedy": rem,
+                "method": values("method", d),
+                "optimizer": values("optimizer", d),
+                "lr": values("lr", d),
+                "batch": values("batch", d),
+                "budget (steps)": values("train_steps", d),
+                "early stopping": stopping,
+                "runs": len(d),
+                "solved": int(figures.succeeded(d).sum()),
+                "final accuracy >= 0.99": int(d["solved"].fillna(False).astype(bool).sum()),
+                "steps to solve (median)": _fmt(float(to_solve.median())) if len(to_solve) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
     """Median normalized_loss of the trained cells, a row per remedy (fixed order) and a column
     per seq_len, each remedy at its best lr per seq_len where lr is a grid axis; empty when
@@ -357,6 +415,7 @@ def findings(tables) -> dict[str, Any]:
     f["crossings"] = zero_crossings(cells)
     f["solved"] = solved_at_longest(cells)
     f["learning"] = learning_table(cells)
+    f["methods"] = methods_table(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
     f["ref_backend"] = figures.first_backend(cells)
     f["lr_note"] = figures.lr_note(figures.trained_cells(cells))
@@ -416,7 +475,11 @@ SECTIONS = (  # (id, title, figures in it)
     ("phase", "Where gradients vanish or explode", ("phase_diagram",)),
     ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
     ("theory", "Theory against measurement", ("theory",)),
-    ("remedies", "Remedies and training", ("remedy_decay", "solved_vs_seq_len", "training_curves")),
+    (
+        "remedies",
+        "Remedies and training",
+        ("remedy_decay", "solved_vs_seq_len", "steps_to_solve", "training_curves"),
+    ),
     ("memory", "Echo state networks: memory capacity", ("memory_capacity",)),
     ("published", "Published against measured", ()),
     ("agreement", "Backend agreement", ("backend_agreement",)),
@@ -513,6 +576,11 @@ def build_report(
             {k: _fmt(v) for k, v in r.items()}
             for r in f.get("solved", pd.DataFrame()).to_dict("records")
         ],
+        methods=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("methods", pd.DataFrame()).to_dict("records")
+        ],
+        methods_header=list(f.get("methods", pd.DataFrame()).columns),
         fmt=_fmt,
         built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         builder_host=platform.node(),
