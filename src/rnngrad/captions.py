@@ -56,8 +56,9 @@ CAPTIONS = {
         "the final 1000 sequences for runs without them) and steps to solve (the first held-out "
         "evaluation that reached 0.99; Hochreiter and Schmidhuber tabulate sequences = steps x "
         "batch) against sequence length, a line per remedy (the median over solved runs, a dot "
-        "per run). Crosses mark runs that never solved, at the step they stopped; the dotted "
-        "line is the budget. Look for the remedies that keep solving as T grows, and how fast."
+        "per run). Crosses mark runs that never solved, at the step they stopped (diverged runs "
+        "are left out there); the dotted line is the budget. Look for the remedies that keep "
+        "solving as T grows, and how fast."
     ),
     "training_curves": (
         "Training curves at the longest sequence length: loss / baseline loss against step, a "

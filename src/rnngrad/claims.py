@@ -171,8 +171,9 @@ def budget(cells: pd.DataFrame) -> str:
     at the first solved evaluation (every 500 steps), 2 seed(s)'."""
     steps, batch = int(cells["train_steps"].max()), int(cells["batch"].max())
     methods = ", ".join(sorted(method(cells).unique()))
-    opts = "/".join(sorted(_col(cells, "optimizer", "sgd").astype(str).unique()))
+    opts = "/".join(sorted(_col(cells, "optimizer", "sgd").fillna("sgd").astype(str).unique()))
     lrs = "/".join(f"{v:g}" for v in sorted(_col(cells, "lr", np.nan).dropna().unique()))
+    optimizer = f"{opts} lr {lrs}" if lrs else opts
     stop = _col(cells, "stop_when_solved", False).fillna(False).astype(bool)
     every = _col(cells, "eval_every", 0).fillna(0)
     if stop.all():
@@ -190,7 +191,7 @@ def budget(cells: pd.DataFrame) -> str:
             f"training sequences a run, {cells['seed'].nunique()} seed(s)"
         )
     return (
-        f"{len(cells)} runs ({methods}): {opts} lr {lrs}, "
+        f"{len(cells)} runs ({methods}): {optimizer}, "
         f"{steps:,} steps x {batch} = {steps * batch:,} sequences a run{stopping}, "
         f"{cells['seed'].nunique()} seed(s)"
     )

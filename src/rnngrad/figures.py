@@ -605,14 +605,14 @@ def succeeded(cells: pd.DataFrame) -> pd.Series:
     them reached accuracy 0.99 on the held-out sequences (``steps_to_solve`` set; a run that
     stopped there sits at the threshold, so its final accuracy on 1000 other fresh sequences
     may land just below); for a run without, ``solved`` (the final accuracy)."""
-    solved = _col_or(cells, "solved", False).fillna(False).astype(bool)
-    evaluated = _col_or(cells, "eval_every", 0).fillna(0).astype(int) > 0
-    reached = _col_or(cells, "steps_to_solve", None).notna()
+    solved = _col_or(cells, "solved", False).astype("boolean").fillna(False).astype(bool)
+    evaluated = pd.to_numeric(_col_or(cells, "eval_every", 0)).fillna(0) > 0
+    reached = _col_or(cells, "steps_to_solve", np.nan).notna()
     return (reached & evaluated) | (solved & ~evaluated)
 
 
 def _col_or(cells: pd.DataFrame, name: str, default: Any) -> pd.Series:
-    return cells[name] if name in cells else pd.Series(default, index=cells.index, dtype=object)
+    return cells[name] if name in cells else pd.Series(default, index=cells.index)
 
 
 def best_lr(cells: pd.DataFrame) -> pd.DataFrame:
@@ -755,7 +755,7 @@ def plot_steps_to_solve(tables) -> Figure | None:
         med = done.groupby("seq_len")["to_solve"].median()
         ax2.plot(med.index * shift, med.to_numpy(), "-o", color=col, ms=5, label=rem)
         ax2.scatter(done["seq_len"] * shift, done["to_solve"], color=col, s=12, alpha=0.5)
-        never = runs[runs["to_solve"].isna()]
+        never = runs[runs["to_solve"].isna() & (runs["status"] != "diverged")]
         ax2.scatter(
             never["seq_len"] * shift,
             never["steps_trained"].astype(float) if "steps_trained" in never else budget,
@@ -769,7 +769,7 @@ def plot_steps_to_solve(tables) -> Figure | None:
     ax2.axhline(budget, color="0.5", ls=":", lw=1)
     ax2.text(0.01, budget, "budget", transform=ax2.get_yaxis_transform(), va="bottom", fontsize=8)
     ax2.set_yscale("log")
-    ax2.set_ylabel("steps to solve (x: never solved, at its last step)")
+    ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
     for ax in (ax1, ax2):
         _log_ticks(ax, seq)
         ax.set_xlabel("seq_len")
@@ -778,7 +778,9 @@ def plot_steps_to_solve(tables) -> Figure | None:
     batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
     fig.suptitle(
         "Success rate and steps to solve against sequence length "
-        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)})",
+        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)}; "
+        f"{int((c['status'] == 'diverged').sum())} diverged runs count as unsolved, not drawn "
+        "on the right)",
         fontsize=10,
     )
     return fig
