@@ -769,6 +769,7 @@ def plot_steps_to_solve(tables) -> Figure | None:
     ax2.axhline(budget, color="0.5", ls=":", lw=1)
     ax2.text(0.01, budget, "budget", transform=ax2.get_yaxis_transform(), va="bottom", fontsize=8)
     ax2.set_yscale("log")
+    _plain_log_y(ax2)
     ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
     for ax in (ax1, ax2):
         _log_ticks(ax, seq)
@@ -778,9 +779,9 @@ def plot_steps_to_solve(tables) -> Figure | None:
     batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
     fig.suptitle(
         "Success rate and steps to solve against sequence length "
-        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)}; "
-        f"{int((c['status'] == 'diverged').sum())} diverged runs count as unsolved, not drawn "
-        "on the right)",
+        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)})\n"
+        f"{int((c['status'] == 'diverged').sum())} diverged runs count as unsolved and are not "
+        "drawn on the right",
         fontsize=10,
     )
     return fig
