@@ -121,6 +121,8 @@ def make_tables(
                                     "max_grad_norm": 3.0 * w,
                                     "diverged_at": np.nan,
                                     "train_seconds": 0.1,
+                                    "steps_trained": TRAIN_STEPS,
+                                    "steps_to_solve": TRAIN_STEPS if solved else None,
                                 }
                             )
                         row.update(

@@ -209,7 +209,13 @@ def outcome(cells: pd.DataFrame) -> str:
         parts.append(
             f"{int(solved.sum())} solved"
             + (f" at step {_span(s)}" if len(s) else "")
-            + f" (final accuracy {acc.min():.3f} to {acc.max():.3f})"
+            + " (final accuracy "
+            + (
+                f"{acc.min():.3f}"
+                if acc.min() == acc.max()
+                else f"{acc.min():.3f} to {acc.max():.3f}"
+            )
+            + ")"
         )
     diverged = ~solved & (_col(cells, "status").astype(str) == "diverged")
     if diverged.any():

@@ -330,6 +330,7 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for rem in figures.remedy_order(t["remedy"]):
         d = t[t["remedy"] == rem]
+        fitted = bool((d["method"] == "ESN").all())  # a closed-form readout: no optimizer
         stop = d["stop_when_solved"].fillna(False).astype(bool) if "stop_when_solved" in d else None
         every = values("eval_every", d)
         stopping = (
@@ -337,6 +338,8 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
             if stop is not None and stop.all()
             else "no (fixed budget)"
         )
+        if fitted:
+            stopping = "- (fitted once)"
         to_solve = (
             d["steps_to_solve"].astype("Float64").dropna()
             if "steps_to_solve" in d
@@ -346,8 +349,8 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
             {
                 "remedy": rem,
                 "method": values("method", d),
-                "optimizer": values("optimizer", d),
-                "lr": values("lr", d),
+                "optimizer": "ridge readout" if fitted else values("optimizer", d),
+                "lr": "-" if fitted else values("lr", d),
                 "batch": values("batch", d),
                 "budget (steps)": values("train_steps", d),
                 "early stopping": stopping,
