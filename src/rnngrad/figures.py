@@ -777,11 +777,15 @@ def plot_steps_to_solve(tables) -> Figure | None:
         ax.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
+    n_diverged = int((c["status"] == "diverged").sum())
     fig.suptitle(
         "Success rate and steps to solve against sequence length "
-        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)})\n"
-        f"{int((c['status'] == 'diverged').sum())} diverged runs count as unsolved and are not "
-        "drawn on the right",
+        f"(sequences = steps x batch {batches}; {seed_note(cells, band=False)})"
+        + (
+            f"\n{n_diverged} diverged runs count as unsolved, not drawn on the right"
+            if n_diverged
+            else ""
+        ),
         fontsize=10,
     )
     return fig
