@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from rnngrad import bench, cli
+from rnngrad import bench, cli, measure, train_bench
 from rnngrad.numpy_backend import loss_and_grads
 
 
@@ -38,6 +38,26 @@ def test_bench_quick_prints_the_table_and_ratios(tmp_path, capsys):
     assert all(r["gflops"] > 0 for r in saved["results"] if "gflops" in r)
 
 
+@pytest.mark.slow
+def test_bench_train_quick_prints_rows_and_saves_every_shape(tmp_path, capsys):
+    out = tmp_path / "train.json"
+    assert cli.main(["bench", "--train", "--quick", "--threads", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "numpy/plain" in text and "targets" in text
+    saved = json.loads(out.read_text())
+    rows = saved["rows"]
+    shapes = {(r["model"], r["dtype"]) for r in rows}
+    assert shapes == {(m, d) for m in train_bench.MODELS for d in train_bench.DTYPES}
+    for r in rows:
+        assert r["threads"] == 1
+        for impl in train_bench.IMPLS:
+            assert r[impl]["steps_per_s"] >= r[impl]["median_steps_per_s"] > 0
+        assert r["numpy_vs_plain"] == r["numpy"]["steps_per_s"] / r["plain"]["steps_per_s"]
+    assert set(saved["summary"]["targets"]) == {
+        f"{impl} >= {train_bench.TARGET}x plain in every row" for impl in ("numpy", "torch")
+    }
+
+
 def test_nn_rnn_probe_does_the_same_work_as_the_backends():
     s = bench.settings(hidden=16, batch=4, seq_len=30, dtype="float64")
     params, batch = bench._case(s)
@@ -50,30 +70,11 @@ def test_nn_rnn_probe_does_the_same_work_as_the_backends():
         np.testing.assert_allclose(probe["grads"][k], ours["grads"][k], rtol=1e-10, atol=1e-14)
 
 
-def test_useful_flops_is_6BGH2T():
-    s = bench.settings(model="gru", hidden=8, batch=3, seq_len=10)
-    assert bench.useful_flops(s) == 6 * 3 * 3 * 8**2 * s.steps
-
-
-@pytest.mark.parametrize("measure", [bench.traced_peak, bench.rss_peak])
-def test_peak_measures_see_an_allocation_of_known_size(measure):
-    n = 40_000_000  # bytes, touched so they are resident
-
-    def alloc():
-        a = np.ones(n // 8)
-        return float(a[-1])
-
-    result, peak = measure(alloc)
-    assert result == 1.0
-    # the kernel counts resident pages in per-thread batches: a few hundred kB either way
-    assert 0.98 * n <= peak <= n + 8_000_000
-
-
 def test_numpy_rnn_profile_peaks_below_one_and_a_half_state_arrays():
     # the states h (T+1, B, H) stay (they are returned); everything else is per chunk of steps
     s = bench.settings(hidden=64, batch=16, seq_len=2000, dtype="float64")
     fn = bench.profile_fn("numpy", s)
     fn()  # warm: first-call allocations (imports, caches) are not the profile's
-    _, peak = bench.traced_peak(fn)
+    _, peak = measure.traced_peak(fn)
     state = s.steps * s.batch * s.hidden * 8
     assert 1.0 <= peak / state <= 1.5

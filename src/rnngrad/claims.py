@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.figures import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
+from rnngrad.analysis import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
 
 COLUMNS = (
     "claim_id",
@@ -42,7 +42,6 @@ COLUMNS = (
     "confidence",
 )
 VERDICTS = ("agrees", "differs", "not measured here")
-VERDICT_COLOURS = {"agrees": "#009E73", "differs": "#D55E00", "not measured here": "#999999"}
 RESULT_COLUMNS = (
     "claim_id",
     "source",
@@ -152,7 +151,7 @@ def _trained(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def success_rate(cells: pd.DataFrame, by: list[str]) -> pd.Series:
-    """Fraction of runs that succeeded (:func:`rnngrad.figures.succeeded`: accuracy >= 0.99 at a
+    """Fraction of runs that succeeded (:func:`rnngrad.analysis.succeeded`: accuracy >= 0.99 at a
     held-out evaluation, or at the end for runs without) per group, over seeds and other axes."""
     solved = succeeded(cells)
     return solved.groupby([cells[b] for b in by]).mean()

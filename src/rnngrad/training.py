@@ -79,16 +79,14 @@ from typing import Any
 import numpy as np
 
 from rnngrad import esn, tasks
-from rnngrad.cell import backend_module, settings_hash
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
+from rnngrad.provenance import settings_hash
 from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
 
 log = logging.getLogger("rnngrad.training")
 
-EVAL_SEQUENCES = 1000  # fresh sequences for the final metrics (at least 1000)
-EVAL_CHUNK = 50  # sequences a forward: bounds memory, and fixes the draw order
 HELDOUT_SEQUENCES = 300  # the fixed held-out set of the periodic evaluations (eval_every)
 SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
 ACCURACY_ROUNDING = 1e-9  # an accuracy is a mean of chunks' fractions: 0.99 may sum to 0.98999..
@@ -99,6 +97,11 @@ EVAL_CURVE = ("eval_loss", "eval_accuracy")  # None on steps without a periodic 
 MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 EPS = 1e-8
+
+
+def backend_module(s: CellSettings):
+    """The backend package of a cell (torch is imported only for torch cells)."""
+    return importlib.import_module(f"rnngrad.{s.backend}_backend")
 
 
 def backend_modules(s: CellSettings):
