@@ -120,6 +120,61 @@ def test_temporal_order_differs_with_the_budget_as_reason():
     assert "1,000 steps x 20 = 20,000 sequences" in r["reason"]
 
 
+def test_a_claim_about_sgd_is_not_judged_on_adam_runs():
+    rows = [{**r, "optimizer": "adam"} for r in pascanu_rows(True)]
+    r = verdict(tables(rows), "pascanu_temporal_order")
+    assert r["verdict"] == "not measured here"
+    assert "(Adam, Adam-C, Adam-CR): adam," in r["reason"]
+    # mixed: only the SGD runs count, and the reason says which runs those were
+    mixed = pascanu_rows(False) + [
+        {**r, "cell_id": f"a{i}", "optimizer": "adam"} for i, r in enumerate(pascanu_rows(True))
+    ]
+    r = verdict(tables(mixed), "pascanu_temporal_order")
+    assert (
+        r["verdict"] == "differs" and "Judged on 18 runs (SGD, SGD-C, SGD-CR): sgd," in r["reason"]
+    )
+
+
+def test_sgd_c_or_sgd_cr_solving_within_50_to_200_agrees():
+    # SGD-C solves every run at T=50 (the only length here), SGD-CR one of two, SGD none
+    rows = [
+        cell(i, seed=s, solved=ok, accuracy=1.0 if ok else 0.4, **extra)
+        for i, (s, ok, extra) in enumerate(
+            [
+                *[(0, False, {}), (1, False, {}), (0, True, CLIP), (1, True, CLIP)],
+                *[(0, True, OMEGA), (1, False, OMEGA)],
+            ]
+        )
+    ]
+    r = verdict(tables(rows), "pascanu_temporal_order")
+    assert r["verdict"] == "agrees"
+    assert "SGD: 2 unsolved" in r["reason"] and "SGD-C: 2 solved" in r["reason"]
+
+
+def test_held_out_success_counts_for_runs_stopped_when_solved():
+    # stopped at the first solved evaluation, the final accuracy on other sequences is 0.988
+    early = {"eval_every": 100, "stop_when_solved": True, "steps_trained": 700}
+    rows = [
+        cell(
+            i,
+            task="adding",
+            model="lstm",
+            seq_len=T,
+            accuracy=0.988,
+            solved=False,
+            steps_to_solve=700,
+            **early,
+        )
+        for i, T in enumerate((50, 100))
+    ]
+    r = verdict(tables(rows), "hochreiter_adding")
+    assert r["verdict"] == "agrees" and "2 solved at step 700 (final accuracy 0.988" in r["reason"]
+    assert "stopping at the first solved evaluation (every 100 steps)" in r["reason"]
+    rows = [{**r, "steps_to_solve": None} for r in rows]
+    r = verdict(tables(rows), "hochreiter_adding")
+    assert r["verdict"] == "differs" and "2 unsolved after 700 steps" in r["reason"]
+
+
 def adding_rows(irnn_reach: int, tanh_reach: int) -> list[dict]:
     rows, i = [], 0
     for T in (50, 100, 150):

@@ -82,6 +82,18 @@ BAD = [
         "defaults.jacobian",
         "'yes'",
     ),
+    (
+        "stop when solved without evaluations",
+        lambda c: c["defaults"].update(stop_when_solved=True, eval_every=0),
+        "stop_when_solved",
+        "eval_every 0",
+    ),
+    (
+        "eval_every below 0",
+        lambda c: c["defaults"].update(eval_every=-5),
+        "defaults.eval_every",
+        "-5",
+    ),
     ("scalar for clip", lambda c: c["defaults"].update(clip=3), "defaults.clip", "(value 3)"),
     ("value twice", lambda c: c["grid"].update(w_rec_scale=[1, 1.0]), "grid.w_rec_scale", "twice"),
     (

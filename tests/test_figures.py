@@ -121,6 +121,8 @@ def make_tables(
                                     "max_grad_norm": 3.0 * w,
                                     "diverged_at": np.nan,
                                     "train_seconds": 0.1,
+                                    "steps_trained": TRAIN_STEPS,
+                                    "steps_to_solve": TRAIN_STEPS if solved else None,
                                 }
                             )
                         row.update(
@@ -429,3 +431,57 @@ def test_speed_figure_shows_gemm_share_and_memory_in_state_arrays():
     np.testing.assert_allclose(share.get_lines()[0].get_ydata(), [50.0, 50.0])  # 5 of 10 GFLOP/s
     np.testing.assert_allclose(memory.get_lines()[0].get_ydata(), [2.0, 2.0])  # two arrays
     assert "slope 1.00" in fig.axes[0].get_legend().get_texts()[0].get_text()  # time linear in T
+
+
+def test_steps_to_solve_figure_counts_held_out_success():
+    base = {"train_steps": 1000, "batch": 20, "eval_every": 100, "seed": 0, "status": "ok"}
+    rows = [
+        # stopped at its first solved evaluation: success, though the final accuracy is 0.988
+        {
+            "remedy": "lstm",
+            "seq_len": 50,
+            "steps_to_solve": 400,
+            "steps_trained": 400,
+            "solved": False,
+            "accuracy": 0.988,
+        },
+        {
+            "remedy": "lstm",
+            "seq_len": 100,
+            "steps_to_solve": 700,
+            "steps_trained": 700,
+            "solved": True,
+            "accuracy": 0.995,
+        },
+        {
+            "remedy": "none",
+            "seq_len": 50,
+            "steps_to_solve": None,
+            "steps_trained": 1000,
+            "solved": False,
+            "accuracy": 0.3,
+        },
+        {
+            "remedy": "none",
+            "seq_len": 100,
+            "steps_to_solve": None,
+            "steps_trained": 12,
+            "solved": False,
+            "accuracy": 0.0,
+            "status": "diverged",
+        },
+    ]
+    cells = pd.DataFrame(
+        [{**base, **r, "final_loss": 0.1, "cell_id": str(i)} for i, r in enumerate(rows)]
+    )
+    cells["steps_to_solve"] = cells["steps_to_solve"].astype("Int64")
+    assert list(analysis.succeeded(cells)) == [True, True, False, False]
+    # without periodic evaluations the final verdict counts
+    assert list(analysis.succeeded(cells.assign(eval_every=0))) == [False, True, False, False]
+    fig = figures.plot_steps_to_solve({"cells": cells})
+    left, right = fig.axes[:2]
+    # a line per remedy in the fixed order (none first)
+    assert [list(line.get_ydata()) for line in left.get_lines()] == [[0.0, 0.0], [1.0, 1.0]]
+    assert list(right.get_lines()[1].get_ydata()) == [400, 700]  # lstm's median steps to solve
+    assert "1 diverged" in fig._suptitle.get_text()
+    assert figures.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None

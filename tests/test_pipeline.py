@@ -33,7 +33,7 @@ TINY = {  # 6 NumPy cells, a second each at most
 # columns that differ between two runs of the same cells: wall times, and where and from which
 # checkout state they ran (the package may be edited between two runs in a working checkout)
 UNREPEATABLE = re.compile(
-    r"(seconds|runtime_s|overhead_s|gflops|peak_mb)$|^(host|code_hash|git_commit)$"
+    r"(seconds|runtime_s|overhead_s|gflops|peak_mb|_per_s)$|^(host|code_hash|git_commit)$"
 )
 
 

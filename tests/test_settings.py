@@ -52,6 +52,10 @@ def test_round_trip_and_flat():
         ({"penalty": {"kind": "omega", "weight": 1}}, "penalty.kind"),
         ({"task": "temporal_order", "seq_len": 5}, "seq_len"),
         ({"jacobian": "yes"}, "jacobian"),
+        ({"eval_every": -1}, "eval_every"),
+        ({"stop_when_solved": True}, "stop_when_solved"),
+        ({"stop_when_solved": True, "eval_every": 0}, "eval_every"),
+        ({"stop_when_solved": "yes", "eval_every": 5}, "stop_when_solved"),
     ],
 )
 def test_bad_values_name_key_and_value(values, needle):

@@ -53,35 +53,51 @@ def test_cluster_variant_has_at_least_the_laptop_budget(name):
 
 
 def test_pascanu2013_grid():
+    # paper-faithful: SGD at lr 0.01, batch 20, the smart tanh init, trained until solved
     c = cells("pascanu2013")
     assert (c["hidden"] == 50).all() and (c["task"] == "temporal_order").all()
     assert (c["model"] == "rnn").all() and (c["lr"] == 0.01).all() and (c["batch"] == 20).all()
-    assert c["seq_len"].min() == 50 and c["seq_len"].max() >= 200
+    assert (c["optimizer"] == "sgd").all() and c["seq_len"].min() == 50
+    assert c["stop_when_solved"].all() and (c["eval_every"] >= 1).all()
+    assert (c["train_steps"] >= 40000).all()  # SGD-C and SGD-CR solve T=50 near 40,000 steps
     m = method(c)
     assert set(m) == {"SGD", "SGD-C", "SGD-CR"}
     assert (c.loc[m != "SGD", "clip_threshold"] == 1.0).all()  # SGD-C: clipping by norm at 1
     weights = c.loc[m == "SGD-CR", "penalty_weight"]
     assert ((weights >= 2) & (weights <= 4)).all()
-    # sigmoid, basic tanh and smart tanh, each with every method, length and seed
-    variants = set(zip(c["nonlinearity"], c["init"], strict=False))
+    assert (c["nonlinearity"] == "tanh").all() and (c["init"] == "sparse").all()
+    assert (c["w_rec_scale"] == 0.95).all() and (c["input_scale"] == 0.1).all()
+    assert c["seed"].nunique() >= 2
+    # the cluster variant runs the paper's three inits: sigmoid, basic tanh and smart tanh
+    cl = cells("pascanu2013_cluster")
+    variants = set(zip(cl["nonlinearity"], cl["init"], strict=False))
     assert {("sigmoid", "gaussian"), ("tanh", "gaussian"), ("tanh", "sparse")} <= variants
-    per = c.groupby(["nonlinearity", "init", "remedy", "seq_len"]).size()
-    assert (per == c["seed"].nunique()).all()
-    smart = c[c["init"] == "sparse"]
-    assert (smart["w_rec_scale"] == 0.95).all() and (smart["input_scale"] == 0.1).all()
-    assert c["cell_id"].str.contains("/nonlinearity=tanh/init=sparse").any()
+    per = cl.groupby(["nonlinearity", "init", "remedy", "seq_len"]).size()
+    assert (per == cl["seed"].nunique()).all() and cl["seq_len"].max() >= 200
 
 
-def test_le2015_grid():
-    c = cells("le2015")
+def test_pascanu2013_adam_is_named_adam_not_sgd():
+    c = cells("pascanu2013_adam")
+    assert (c["optimizer"] == "adam").all() and c["stop_when_solved"].all()
+    assert set(method(c)) == {"Adam", "Adam-C", "Adam-CR"}
+    assert c["seed"].nunique() >= 2
+
+
+@pytest.mark.parametrize("name", ["le2015", "le2015_sgd"])
+def test_le2015_grid(name):
+    c = cells(name)
     assert (c["task"] == "adding").all()
     m = method(c)
-    assert set(m) == {"IRNN", "SGD-C", "LSTM"}
+    tanh = "Adam-C" if name == "le2015" else "SGD-C"
+    assert set(m) == {"IRNN", tanh, "LSTM"}
     irnn = c[m == "IRNN"]
     assert (irnn["init"] == "identity").all() and (irnn["nonlinearity"] == "relu").all()
-    assert (c.loc[m == "SGD-C", "nonlinearity"] == "tanh").all()
+    assert (c.loc[m == tanh, "nonlinearity"] == "tanh").all()
     assert c["seq_len"].nunique() >= 3  # growing T
     assert len(c) == 3 * c["seq_len"].nunique() * c["seed"].nunique()
+    assert c["stop_when_solved"].all() and c["seed"].nunique() >= 2
+    if name == "le2015_sgd":  # Le et al.'s optimizer and minibatch
+        assert (c["optimizer"] == "sgd").all() and (c["batch"] == 16).all()
 
 
 def test_bengio1994_grid():

@@ -75,6 +75,8 @@ def record(cell_id: str, trained: bool, **settings) -> dict:
             "param_grad_norm": [1.0, 2.0, 3.0],
             "clipped": [True, False, True],
             "penalty": [None, None, None],
+            "eval_loss": [None, 0.1, None],
+            "eval_accuracy": [None, 0.5, None],
         }
         if trained
         else None,
@@ -105,6 +107,9 @@ def test_cells_are_typed_when_no_cell_trained():
     assert set(tables.PROVENANCE) <= set(c.columns)
     assert t.training.empty and list(t.training.columns) == list(tables.TRAINING_DTYPES)
     assert t.training.step.dtype == "int64" and t.training.clipped.dtype == "bool"
+    assert t.training.eval_accuracy.dtype == "float64"
+    assert c.steps_to_solve.dtype == "Int64" and c.steps_to_solve.isna().all()
+    assert c.sequences_to_solve.dtype == "Int64" and c.train_steps_per_s.dtype == "float64"
 
 
 def test_nested_settings_and_training_metrics_flatten():
@@ -123,6 +128,7 @@ def test_long_tables_hold_every_lag_and_step():
     assert t.profiles[t.profiles.phase == "trained"].jacobian_norm.isna().all()
     assert list(t.training.step) == [1, 2, 3] and t.training.penalty.isna().all()
     assert np.isnan(t.training.loss.iloc[2])
+    np.testing.assert_array_equal(t.training.eval_accuracy, [np.nan, 0.5, np.nan])
 
 
 def test_extra_axes_come_after_the_required_ones():

@@ -83,7 +83,7 @@ def test_records_and_metrics(cell):
     assert m["max_grad_norm"] == max(curve["param_grad_norm"])
     assert m["baseline_loss"] == pytest.approx(1 / 6)
     assert m["normalized_loss"] == pytest.approx(m["final_loss"] * 6)
-    assert m["solved"] == (m["accuracy"] >= 0.99) and m["diverged_at"] is None
+    assert m["solved"] == training.is_solved(m["accuracy"]) and m["diverged_at"] is None
     assert m["train_seconds"] > 0 and out["status"] == "ok"
     for k, v in out["params"].items():
         assert v.dtype == np.float64 and v.shape == params[k].shape
@@ -187,11 +187,106 @@ def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
     assert resumed["curve"] == whole["curve"]
     for k in params:
         np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
-    assert {k: v for k, v in resumed["metrics"].items() if k != "train_seconds"} == {
-        k: v for k, v in whole["metrics"].items() if k != "train_seconds"
+    timing = ("train_seconds", "train_steps_per_s")
+    assert {k: v for k, v in resumed["metrics"].items() if k not in timing} == {
+        k: v for k, v in whole["metrics"].items() if k not in timing
     }
     assert not (tmp_path / "cell.ckpt.npz").exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left
+
+
+# a small lstm that solves adding at T = 10 within a few hundred steps
+SOLVABLE = {
+    "model": "lstm",
+    "seq_len": 10,
+    "hidden": 16,
+    "batch": 20,
+    "optimizer": "adam",
+    "lr": 0.02,
+    "clip": {"kind": "norm", "threshold": 1.0},
+    "train_steps": 2000,
+    "eval_every": 25,
+    "stop_when_solved": True,
+}
+
+
+def test_lstm_stops_when_solved_at_the_same_step_in_both_backends(cell, rel_err):
+    s, params = cell(**SOLVABLE)
+    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    a, b = out["numpy"], out["torch"]
+    step = a["metrics"]["steps_to_solve"]
+    assert step is not None and step < s.train_steps and step == b["metrics"]["steps_to_solve"]
+    for o in (a, b):
+        m, curve = o["metrics"], o["curve"]
+        assert m["steps_trained"] == step and curve["step"][-1] == step
+        assert m["sequences_to_solve"] == step * s.batch
+        pairs = zip(curve["step"], curve["eval_accuracy"], strict=True)
+        evaluated = [(t, acc) for t, acc in pairs if acc is not None]
+        assert [t for t, _ in evaluated] == list(range(25, step + 1, 25))
+        assert not any(training.is_solved(acc) for _, acc in evaluated[:-1])
+        assert training.is_solved(evaluated[-1][1])
+        assert curve["eval_loss"][0] is None and m["train_steps_per_s"] > 0
+    evals = [v for v in a["curve"]["eval_loss"] if v is not None]
+    assert rel_err(evals, [v for v in b["curve"]["eval_loss"] if v is not None]) <= 1e-8
+    # the held-out verdict and the final one on 1000 fresh sequences are separate measurements
+    assert a["metrics"]["accuracy"] == pytest.approx(b["metrics"]["accuracy"], abs=1e-12)
+    # without early stopping the same run reaches the same first solved step, then goes on
+    on = training.train(s.replace(stop_when_solved=False, train_steps=step + 30), params)
+    assert on["metrics"]["steps_to_solve"] == step and on["metrics"]["steps_trained"] == step + 30
+    assert on["curve"]["loss"][:step] == a["curve"]["loss"]
+
+
+def test_solved_is_accuracy_at_least_099_up_to_rounding():
+    # 297 of 300 sequences right, as the mean of six chunks' fractions, sums below 0.99
+    acc = float(np.mean([0.98, 0.98, 1.0, 1.0, 0.98, 1.0]))
+    assert acc < 0.99 and training.is_solved(acc)
+    assert not training.is_solved(296 / 300) and training.is_solved(1.0)
+
+
+def test_never_solved_leaves_steps_to_solve_empty(cell):
+    s, params = cell(eval_every=2, stop_when_solved=True, train_steps=4)
+    m = training.train(s, params)["metrics"]
+    assert m["steps_to_solve"] is None and m["sequences_to_solve"] is None
+    assert m["steps_trained"] == 4
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_resume_with_early_stopping_is_identical(cell, tmp_path, monkeypatch, backend):
+    s, params = cell(**{**SOLVABLE, "backend": backend})
+    whole = training.train(s, params)
+    stop = whole["metrics"]["steps_to_solve"]
+    path = str(tmp_path / "cell.ckpt.npz")
+    real, calls = training.train_step, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == stop - 10:  # after the last unsolved evaluation
+            raise _Interrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(_Interrupt):
+        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(training, "train_step", real)
+    resumed = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    assert resumed["curve"] == whole["curve"]
+    for k in params:
+        np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
+    timing = ("train_seconds", "train_steps_per_s")
+    assert {k: v for k, v in resumed["metrics"].items() if k not in timing} == {
+        k: v for k, v in whole["metrics"].items() if k not in timing
+    }
+
+
+def test_progress_is_logged(cell, monkeypatch, caplog):
+    monkeypatch.setattr(training, "PROGRESS_EVERY", 0.0)
+    s, params = cell(eval_every=2, stop_when_solved=True, train_steps=4)
+    with caplog.at_level("INFO", logger="rnngrad.training"):
+        training.train(s, params)
+    lines = [r.getMessage() for r in caplog.records if r.name == "rnngrad.training"]
+    assert len(lines) == 4 and lines[0].startswith("step 1/4: loss ")
+    assert "held-out accuracy -," in lines[0] and "held-out accuracy 0." in lines[1]
+    assert "steps/s, ETA <= " in lines[-1]
 
 
 def test_checkpoint_of_other_settings_is_not_resumed(cell, tmp_path, monkeypatch):

@@ -167,6 +167,21 @@ def trained_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["final_loss"].notna() | cells["status"].eq("diverged")]
 
 
+def succeeded(cells: pd.DataFrame) -> pd.Series:
+    """Whether each trained run succeeded: for a run with periodic evaluations, whether one of
+    them reached accuracy 0.99 on the held-out sequences (``steps_to_solve`` set; a run that
+    stopped there sits at the threshold, so its final accuracy on 1000 other fresh sequences
+    may land just below); for a run without, ``solved`` (the final accuracy)."""
+    solved = _col_or(cells, "solved", False).astype("boolean").fillna(False).astype(bool)
+    evaluated = pd.to_numeric(_col_or(cells, "eval_every", 0)).fillna(0) > 0
+    reached = _col_or(cells, "steps_to_solve", np.nan).notna()
+    return (reached & evaluated) | (solved & ~evaluated)
+
+
+def _col_or(cells: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    return cells[name] if name in cells else pd.Series(default, index=cells.index)
+
+
 def best_lr(cells: pd.DataFrame) -> pd.DataFrame:
     """Where ``lr`` is a grid axis, each (remedy, seq_len) keeps only its best lr: the highest
     solved rate, then the lowest median normalized_loss (as the papers tuned per method)."""
@@ -442,6 +457,22 @@ def solved_by_seq_len(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     loss = median_band(c, ["remedy", "seq_len"], "normalized_loss")
     rate = c.groupby(["remedy", "seq_len"], observed=True)["solved"].mean().reset_index()
     return loss, rate
+
+
+def steps_to_solve(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trained runs with ``success`` (:func:`succeeded`, 0/1) and ``to_solve`` (float
+    steps_to_solve, NaN when never), and the success rate per remedy and seq_len; both empty
+    when nothing trained or the cells predate ``steps_to_solve``."""
+    c = trained_cells(cells)
+    if c.empty or "steps_to_solve" not in c:
+        return c.iloc[0:0], pd.DataFrame(columns=["remedy", "seq_len", "success"])
+    runs = c.assign(
+        remedy=c["remedy"].astype(str),
+        success=succeeded(c).astype(float),
+        to_solve=c["steps_to_solve"].astype("Float64").astype(float),
+    )
+    rate = runs.groupby(["remedy", "seq_len"], observed=True)["success"].mean().reset_index()
+    return runs, rate
 
 
 def training_curves(tables) -> pd.DataFrame:

@@ -50,6 +50,16 @@ CAPTIONS = {
         "(accuracy >= 0.99), a line per remedy, over seeds and scales. Look for the remedies "
         "that still learn at the longest sequences."
     ),
+    "steps_to_solve": (
+        "The papers' own form: success rate (Pascanu et al.'s fig. 7: the fraction of runs "
+        "that reached accuracy >= 0.99 on fresh sequences, here the held-out evaluations, or "
+        "the final 1000 sequences for runs without them) and steps to solve (the first held-out "
+        "evaluation that reached 0.99; Hochreiter and Schmidhuber tabulate sequences = steps x "
+        "batch) against sequence length, a line per remedy (the median over solved runs, a dot "
+        "per run). Crosses mark runs that never solved, at the step they stopped (diverged runs "
+        "are left out there); the dotted line is the budget. Look for the remedies that keep "
+        "solving as T grows, and how fast."
+    ),
     "training_curves": (
         "Training curves at the longest sequence length: loss / baseline loss against step, a "
         "line per remedy, a panel per w_rec_scale. Ticks below a curve mark steps where the "

@@ -145,7 +145,8 @@ def run_cell(
             record_metrics.update({f"trained_{k}": v for k, v in m.items()})
             profiles.append({"phase": "trained", **prof})
         log.info(
-            "trained %d steps: status %s, final_loss %s",
+            "trained %d of %d steps: status %s, final_loss %s",
+            result["metrics"]["steps_trained"],
             s.train_steps,
             result["status"],
             result["metrics"].get("final_loss"),

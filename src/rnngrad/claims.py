@@ -6,8 +6,11 @@ compute from a study's tables. :func:`evaluate` runs that computation for every 
 tables can speak to and gives a verdict: ``agrees``, ``differs`` (with the honest reason, often
 a budget far below the paper's) or ``not measured here`` (the study has the cells but not the
 measurement, e.g. ``jacobian: false``). Methods are recognized by their settings, not by remedy
-names: SGD is a vanilla rnn without clip or penalty, SGD-C adds clipping by norm, SGD-CR adds
-Pascanu's Omega; IRNN is identity init with relu.
+names: SGD is a vanilla rnn trained by plain SGD without clip or penalty, SGD-C adds clipping by
+norm, SGD-CR adds Pascanu's Omega; the same rnn trained by Adam or momentum is Adam, Adam-C,
+Adam-CR (Momentum, ...), so a claim about SGD is judged on SGD runs only; IRNN is identity init
+with relu. Every reason names the runs it was judged on (:func:`budget`) and, where a claim
+differs, what they reached (:func:`outcome`: steps to solve, steps trained, accuracy, loss).
 
 Example
 -------
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.analysis import GAMMA, frame  # sup |f'| per nonlinearity; a table of ``tables``
+from rnngrad.analysis import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
 
 COLUMNS = (
     "claim_id",
@@ -117,9 +120,13 @@ def _is_null(s: pd.Series) -> pd.Series:
     return s.isna() | (s.astype(str) == "None")
 
 
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}
+
+
 def method(cells: pd.DataFrame) -> pd.Series:
-    """Each cell's method in the papers' words: SGD, SGD-C, SGD-CR (vanilla rnn), IRNN, LSTM,
-    GRU, ESN, or other (truncation, clipping by value, an L2 penalty)."""
+    """Each cell's method in the papers' words: SGD, SGD-C, SGD-CR (vanilla rnn; Adam, Adam-C,
+    Adam-CR or Momentum, ... when another optimizer trained it), IRNN, LSTM, GRU, ESN, or other
+    (truncation, clipping by value, an L2 penalty)."""
     model = _col(cells, "model", "rnn")
     clip_norm = _col(cells, "clip_kind").astype(str) == "norm"
     no_clip = _is_null(_col(cells, "clip_kind"))
@@ -128,10 +135,11 @@ def method(cells: pd.DataFrame) -> pd.Series:
     no_trunc = _is_null(_col(cells, "truncate_k1"))
     irnn = (_col(cells, "init") == "identity") & (_col(cells, "nonlinearity") == "relu")
     rnn = (model == "rnn") & no_trunc & ~irnn
+    opt = _col(cells, "optimizer", "sgd").map(OPTIMIZER_NAMES).fillna("SGD").astype(object)
     out = pd.Series("other", index=cells.index, dtype=object)
-    out[rnn & no_clip & no_pen] = "SGD"
-    out[rnn & clip_norm & no_pen] = "SGD-C"
-    out[rnn & clip_norm & omega] = "SGD-CR"
+    out[rnn & no_clip & no_pen] = opt
+    out[rnn & clip_norm & no_pen] = opt + "-C"
+    out[rnn & clip_norm & omega] = opt + "-CR"
     out[(model == "rnn") & irnn & no_trunc & no_pen] = "IRNN"
     for m in ("lstm", "gru", "esn"):
         out[model == m] = m.upper()
@@ -143,8 +151,9 @@ def _trained(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def success_rate(cells: pd.DataFrame, by: list[str]) -> pd.Series:
-    """Fraction of cells solved (accuracy >= 0.99) per group, over seeds and any other axis."""
-    solved = cells["solved"].fillna(False).astype(bool)
+    """Fraction of runs that succeeded (:func:`rnngrad.analysis.succeeded`: accuracy >= 0.99 at a
+    held-out evaluation, or at the end for runs without) per group, over seeds and other axes."""
+    solved = succeeded(cells)
     return solved.groupby([cells[b] for b in by]).mean()
 
 
@@ -156,12 +165,79 @@ def reach(cells: pd.DataFrame) -> int:
 
 
 def budget(cells: pd.DataFrame) -> str:
-    """The training budget of trained cells, e.g. '1,000 steps x 20 = 20,000 sequences, 3 seeds'."""
+    """The runs a verdict rests on: their count, method, optimizer, lr, batch and budget, e.g.
+    '4 runs (SGD-C, SGD-CR): sgd lr 0.01, 1,000 steps x 20 = 20,000 sequences a run, stopping
+    at the first solved evaluation (every 500 steps), 2 seed(s)'."""
     steps, batch = int(cells["train_steps"].max()), int(cells["batch"].max())
+    methods = ", ".join(sorted(method(cells).unique()))
+    opts = "/".join(sorted(_col(cells, "optimizer", "sgd").fillna("sgd").astype(str).unique()))
+    lrs = "/".join(f"{v:g}" for v in sorted(_col(cells, "lr", np.nan).dropna().unique()))
+    optimizer = f"{opts} lr {lrs}" if lrs else opts
+    stop = _col(cells, "stop_when_solved", False).fillna(False).astype(bool)
+    every = _col(cells, "eval_every", 0).fillna(0)
+    if stop.all():
+        stopping = (
+            ", stopping at the first solved evaluation "
+            f"(every {'/'.join(f'{int(v):,}' for v in sorted(every.unique()))} steps)"
+        )
+    elif stop.any():
+        stopping = f", {int(stop.sum())} of them stopping when solved"
+    else:
+        stopping = ""
+    if methods == "ESN":  # a closed-form readout: no optimizer
+        return (
+            f"{len(cells)} runs (ESN): {steps:,} batches x {batch} = {steps * batch:,} "
+            f"training sequences a run, {cells['seed'].nunique()} seed(s)"
+        )
     return (
-        f"{steps:,} steps x {batch} = {steps * batch:,} sequences a run, "
+        f"{len(cells)} runs ({methods}): {optimizer}, "
+        f"{steps:,} steps x {batch} = {steps * batch:,} sequences a run{stopping}, "
         f"{cells['seed'].nunique()} seed(s)"
     )
+
+
+def outcome(cells: pd.DataFrame) -> str:
+    """What the runs reached, measured: the solved ones' steps to solve, the others' steps
+    trained, best accuracy and median normalized loss."""
+    solved = succeeded(cells)
+    parts = []
+    to_solve = _col(cells, "steps_to_solve").astype("Float64").dropna()
+    if solved.any():
+        s = to_solve[to_solve.index.isin(cells.index[solved])]
+        acc = cells.loc[solved, "accuracy"]
+        parts.append(
+            f"{int(solved.sum())} solved"
+            + (f" at step {_span(s)}" if len(s) else "")
+            + " (final accuracy "
+            + (
+                f"{acc.min():.3f}"
+                if acc.min() == acc.max()
+                else f"{acc.min():.3f} to {acc.max():.3f}"
+            )
+            + ")"
+        )
+    diverged = ~solved & (_col(cells, "status").astype(str) == "diverged")
+    if diverged.any():
+        at = _col(cells, "diverged_at").astype("Float64")[diverged].dropna()
+        parts.append(
+            f"{int(diverged.sum())} diverged" + (f" at step {_span(at)}" if len(at) else "")
+        )
+    rest = cells[~solved & ~diverged]
+    if len(rest):
+        trained = _col(rest, "steps_trained").astype("Float64").dropna()
+        parts.append(
+            f"{len(rest)} unsolved"
+            + (f" after {_span(trained)} steps" if len(trained) else "")
+            + f", best accuracy {rest['accuracy'].max():.2f}, "
+            f"median normalized loss {rest['normalized_loss'].median():.3g}"
+        )
+    return "; ".join(parts)
+
+
+def _span(values: pd.Series) -> str:
+    """'700 to 1,900' (or '3,000' when all are equal) of integer-valued steps."""
+    lo, hi = int(values.min()), int(values.max())
+    return f"{lo:,}" if lo == hi else f"{lo:,} to {hi:,}"
 
 
 def _rates(rate: pd.Series) -> str:
@@ -331,12 +407,19 @@ def _temporal_order(ctx) -> tuple[str, str, str] | None:
     c = _trained(ctx["cells"])
     c = c[c["task"] == "temporal_order"]
     m = method(c)
+    rnn = c[m.str.match(r"^(SGD|Adam|Momentum)(-CR?)?$")]
     c = c[m.isin(["SGD", "SGD-C", "SGD-CR"])]
     if c.empty:
-        return None
+        if rnn.empty:
+            return None
+        return (
+            "-",
+            "not measured here",
+            f"The claim is about plain SGD; this study trained its rnns otherwise ({budget(rnn)}).",
+        )
     m = method(c)
     variant = c["nonlinearity"].astype(str) + "/" + c["init"].astype(str)
-    rate = c["solved"].fillna(False).astype(bool).groupby([m, variant, c["seq_len"]]).mean()
+    rate = succeeded(c).groupby([m, variant, c["seq_len"]]).mean()
     best = rate.groupby(level=[0, 2]).max()  # the best initialization per method and length
     parts = [
         f"{name} {_rates(best[name])}"
@@ -350,13 +433,23 @@ def _temporal_order(ctx) -> tuple[str, str, str] | None:
     )
     cr = best["SGD-CR"] if "SGD-CR" in best.index.get_level_values(0) else pd.Series(dtype=float)
     sgd = best["SGD"] if "SGD" in best.index.get_level_values(0) else pd.Series(dtype=float)
-    in_range = cr[(cr.index >= 50) & (cr.index <= 200)]
-    agree = len(in_range) > 0 and bool((in_range == 1).all()) and (sgd.empty or sgd.iloc[-1] < 1)
-    reason = (
-        f"Our budget: {budget(c)}; the paper trains each run until under 1% error (5 seeds)."
-        if not agree
-        else f"Budget {budget(c)}."
+    cc = best["SGD-C"] if "SGD-C" in best.index.get_level_values(0) else pd.Series(dtype=float)
+    remedied = pd.concat([cr, cc], axis=1).max(axis=1)  # SGD-C or SGD-CR, per length
+    in_range = remedied[(remedied.index >= 50) & (remedied.index <= 200)]
+    longest = in_range.index.max() if len(in_range) else None
+    agree = (
+        len(in_range) > 0
+        and bool((in_range == 1).all())
+        and (sgd.empty or longest not in sgd.index or sgd[longest] < 1)
     )
+    by_method = "; ".join(
+        f"{name}: {outcome(c[m == name])}"
+        for name in ("SGD", "SGD-C", "SGD-CR")
+        if (m == name).any()
+    )
+    reason = f"Judged on {budget(c)}. {by_method}."
+    if not agree:
+        reason += " The paper trains each run until under 1% error (5 seeds)."
     return measured, "agrees" if agree else "differs", reason
 
 
@@ -402,7 +495,7 @@ def _lstm_solves(task: str, published: str) -> Callable:
         return (
             measured,
             "agrees" if agree else "differs",
-            (f"Our budget: {budget(c)}; the paper's: {published}."),
+            f"Judged on {budget(c)}: {outcome(c)}. The paper's: {published}.",
         )
 
     return check
@@ -412,16 +505,17 @@ def _bptt_fails(ctx) -> tuple[str, str, str] | None:
     c = _trained(ctx["cells"])
     # clipping keeps it plain BPTT: it only rescales the gradient
     c = c[
-        method(c).isin(["SGD", "SGD-C"])
+        method(c).str.match(r"^(SGD|Adam|Momentum)(-C)?$")
         & (c["nonlinearity"] == "tanh")
         & c["task"].isin(LONG_LAG_TASKS)
         & (c["seq_len"] >= LONG_T)
     ]
     if c.empty:
         return None
-    n = int(c["solved"].fillna(False).astype(bool).sum())
+    n = int(succeeded(c).sum())
+    names = " or ".join(sorted(method(c).unique()))
     measured = (
-        f"{n} of {len(c)} tanh rnn cells (SGD or SGD-C, T >= {LONG_T}) solved; best "
+        f"{n} of {len(c)} tanh rnn cells ({names}, T >= {LONG_T}) solved; best "
         f"accuracy {c['accuracy'].max():.2f}"
     )
     agree = n == 0
@@ -429,10 +523,9 @@ def _bptt_fails(ctx) -> tuple[str, str, str] | None:
         measured,
         "agrees" if agree else "differs",
         (
-            f"Weak evidence: at our budget ({budget(c)}) failure is expected whatever the method; "
-            "compare the remedies' rows."
+            f"Judged on {budget(c)}: {outcome(c)}; compare the remedies' rows at the same budget."
             if agree
-            else "Plain BPTT solved a long lag here."
+            else f"Plain BPTT solved a long lag here ({budget(c)}: {outcome(c)})."
         ),
     )
 
@@ -442,7 +535,7 @@ def _irnn(ctx) -> tuple[str, str, str] | None:
     c = c[c["task"] == "adding"]
     m = method(c)
     irnn = c[m == "IRNN"]
-    tanh = c[(m.isin(["SGD", "SGD-C"])) & (c["nonlinearity"] == "tanh")]
+    tanh = c[m.str.match(r"^(SGD|Adam|Momentum)(-C)?$") & (c["nonlinearity"] == "tanh")]
     if irnn.empty or tanh.empty:
         return None
     r_i, r_t = reach(irnn), reach(tanh)
@@ -454,9 +547,12 @@ def _irnn(ctx) -> tuple[str, str, str] | None:
         f"{', '.join(f'{v:.2f}' for v in nl_t)} (T = {', '.join(map(str, nl_i.index))})"
     )
     agree = r_i > r_t
-    reason = f"Our budget: {budget(c)}; the paper's over a million iterations."
-    if not agree and r_i == r_t == 0:
-        reason = "Neither solved any length at our budget. " + reason
+    reason = (
+        f"Judged on {budget(pd.concat([irnn, tanh]))}. IRNN: {outcome(irnn)}; tanh RNN: "
+        f"{outcome(tanh)}."
+    )
+    if not agree:
+        reason += " Le et al. train over a million iterations."
     return measured, "agrees" if agree else "differs", reason
 
 

@@ -406,6 +406,64 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     return fig
 
 
+def plot_steps_to_solve(tables) -> Figure | None:
+    """Success rate and steps to solve against seq_len, a line per remedy (Pascanu et al.'s
+    fig. 7; Hochreiter and Schmidhuber's sequences until solved)."""
+    c, rate = an.steps_to_solve(an.frame(tables, "cells"))
+    if c.empty:
+        return None
+    fig = _figure(11, 4.2)
+    ax1, ax2 = fig.subplots(1, 2, sharex=True)
+    seq = sorted(c["seq_len"].unique())
+    jitter = {rem: i for i, rem in enumerate(an.remedy_order(c["remedy"]))}
+    spread = 1.0 + 0.012 * (len(jitter) - 1)  # remedies side by side on the log seq_len axis
+    budget = int(c["train_steps"].max())
+    for rem in an.remedy_order(c["remedy"]):
+        col = remedy_colour(rem)
+        shift = spread ** (jitter[rem] - (len(jitter) - 1) / 2)
+        d = rate[rate["remedy"] == rem]
+        ax1.plot(d["seq_len"] * shift, d["success"], "-o", color=col, ms=5, label=rem)
+        runs = c[c["remedy"] == rem]
+        done = runs[runs["to_solve"].notna()]
+        med = done.groupby("seq_len")["to_solve"].median()
+        ax2.plot(med.index * shift, med.to_numpy(), "-o", color=col, ms=5, label=rem)
+        ax2.scatter(done["seq_len"] * shift, done["to_solve"], color=col, s=12, alpha=0.5)
+        never = runs[runs["to_solve"].isna() & (runs["status"] != "diverged")]
+        ax2.scatter(
+            never["seq_len"] * shift,
+            never["steps_trained"].astype(float) if "steps_trained" in never else budget,
+            marker="x",
+            color=col,
+            s=22,
+            alpha=0.8,
+        )
+    ax1.set_ylabel("success rate (runs that reached accuracy 0.99)")
+    ax1.set_ylim(-0.03, 1.03)
+    ax2.axhline(budget, color="0.5", ls=":", lw=1)
+    ax2.text(0.01, budget, "budget", transform=ax2.get_yaxis_transform(), va="bottom", fontsize=8)
+    ax2.set_yscale("log")
+    _plain_log_y(ax2)
+    ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
+    for ax in (ax1, ax2):
+        _log_ticks(ax, seq)
+        ax.set_xlabel("seq_len")
+        ax.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
+    n_diverged = int((c["status"] == "diverged").sum())
+    fig.suptitle(
+        "Success rate and steps to solve against sequence length "
+        f"(sequences = steps x batch {batches}; {an.seed_note(c, band=False)})"
+        + (
+            f"\n{n_diverged} diverged runs count as unsolved, not drawn on the right"
+            if n_diverged
+            else ""
+        ),
+        fontsize=10,
+    )
+    return fig
+
+
 def _cap_loss_axis(ax, loss: pd.DataFrame) -> None:
     """Stop a log normalized_loss axis at ``LOSS_CAP`` when the band goes beyond it, and mark
     with a triangle on the top edge each remedy and seq_len whose values were cut off."""
@@ -629,6 +687,7 @@ FIGURES: OrderedDict[str, Callable[[Any], Figure | None]] = OrderedDict(
         ("theory", plot_theory),
         ("remedy_decay", plot_remedy_decay),
         ("solved_vs_seq_len", plot_solved_vs_seq_len),
+        ("steps_to_solve", plot_steps_to_solve),
         ("training_curves", plot_training_curves),
         ("backend_agreement", plot_backend_agreement),
         ("speed", plot_speed),

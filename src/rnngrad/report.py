@@ -116,6 +116,56 @@ REMEDY_TEXT = {
 
 
 # -- data ---------------------------------------------------------------------------------------
+def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """How each remedy's rows were trained and what they reached: method (in the papers'
+    words), optimizer, lr, batch, budget, early stopping, runs, solved and the median steps to
+    solve; a row per remedy (fixed order), empty when nothing trained."""
+    t = analysis.trained_cells(cells)
+    if t.empty:
+        return pd.DataFrame()
+    t = t.assign(method=claims.method(t), remedy=t["remedy"].astype(str))
+
+    def values(col: str, d: pd.DataFrame) -> str:
+        if col not in d:
+            return ""
+        return "/".join(_fmt(v) for v in sorted(d[col].dropna().unique(), key=str)) or "-"
+
+    rows = []
+    for rem in analysis.remedy_order(t["remedy"]):
+        d = t[t["remedy"] == rem]
+        fitted = bool((d["method"] == "ESN").all())  # a closed-form readout: no optimizer
+        stop = d["stop_when_solved"].fillna(False).astype(bool) if "stop_when_solved" in d else None
+        every = values("eval_every", d)
+        stopping = (
+            f"at the first solved evaluation (every {every} steps)"
+            if stop is not None and stop.all()
+            else "no (fixed budget)"
+        )
+        if fitted:
+            stopping = "- (fitted once)"
+        to_solve = (
+            d["steps_to_solve"].astype("Float64").dropna()
+            if "steps_to_solve" in d
+            else pd.Series(dtype=float)
+        )
+        rows.append(
+            {
+                "remedy": rem,
+                "method": values("method", d),
+                "optimizer": "ridge readout" if fitted else values("optimizer", d),
+                "lr": "-" if fitted else values("lr", d),
+                "batch": values("batch", d),
+                "budget (steps)": values("train_steps", d),
+                "early stopping": stopping,
+                "runs": len(d),
+                "solved": int(analysis.succeeded(d).sum()),
+                "final accuracy >= 0.99": int(d["solved"].fillna(False).astype(bool).sum()),
+                "steps to solve (median)": _fmt(float(to_solve.median())) if len(to_solve) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     """:func:`rnngrad.analysis.learning_table` as rows of the summary: each value at 3
     significant digits with its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below
@@ -159,6 +209,7 @@ def findings(tables) -> dict[str, Any]:
     f["crossings"] = analysis.zero_crossings(cells)
     f["solved"] = analysis.solved_at_longest(cells)
     f["learning"] = analysis.learning_table(cells)
+    f["methods"] = methods_table(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
     f["ref_backend"] = analysis.first_backend(cells)
     f["lr_note"] = analysis.lr_note(analysis.trained_cells(cells))
@@ -247,7 +298,11 @@ SECTIONS = (  # (id, title, figures in it)
     ("phase", "Where gradients vanish or explode", ("phase_diagram",)),
     ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
     ("theory", "Theory against measurement", ("theory",)),
-    ("remedies", "Remedies and training", ("remedy_decay", "solved_vs_seq_len", "training_curves")),
+    (
+        "remedies",
+        "Remedies and training",
+        ("remedy_decay", "solved_vs_seq_len", "steps_to_solve", "training_curves"),
+    ),
     ("memory", "Echo state networks: memory capacity", ("memory_capacity",)),
     ("published", "Published against measured", ()),
     ("agreement", "Backend agreement", ("backend_agreement",)),
@@ -340,6 +395,11 @@ def build_report(
             {k: _fmt(v) for k, v in r.items()}
             for r in f.get("solved", pd.DataFrame()).to_dict("records")
         ],
+        methods=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("methods", pd.DataFrame()).to_dict("records")
+        ],
+        methods_header=list(f.get("methods", pd.DataFrame()).columns),
         fmt=_fmt,
         built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         builder_host=platform.node(),

@@ -191,6 +191,15 @@ class CellSettings:
         default=None, metadata={"unit": "mapping", "help": "gradient penalty, off by default"}
     )
     jacobian: bool = setting(True, "bool", "measure jacobian_norm and lyapunov_max")
+    eval_every: int = setting(
+        0, "steps", "evaluate on a fixed held-out set every this many training steps (0: never)"
+    )
+    stop_when_solved: bool = setting(
+        False,
+        "bool",
+        "stop training at the first held-out evaluation that is solved "
+        "(train_steps is then the budget); needs eval_every >= 1",
+    )
     leak: float = setting(1.0, "1", "ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)")
     ridge: float = setting(
         1e-6,
@@ -298,6 +307,7 @@ class CellSettings:
         integer("hidden", 1)
         integer("batch", 1)
         integer("train_steps", 0)
+        integer("eval_every", 0)
         real("w_rec_scale", 0.0)
         real("input_scale", 0.0)
         real("lr", 0.0, low_open=True)
@@ -305,6 +315,13 @@ class CellSettings:
         real("ridge", 0.0)
         if not isinstance(self.jacobian, bool):
             raise bad("jacobian", "must be true or false")
+        if not isinstance(self.stop_when_solved, bool):
+            raise bad("stop_when_solved", "must be true or false")
+        if self.stop_when_solved and self.eval_every < 1:
+            raise SettingsError(
+                f"{path}stop_when_solved: stopping when solved needs evaluations, "
+                f"eval_every >= 1 (value True, eval_every {self.eval_every!r})"
+            )
         if self.clip is not None:
             if self.clip.kind not in CLIP_KINDS:
                 raise SettingsError(

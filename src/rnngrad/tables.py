@@ -7,7 +7,8 @@
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
   ``weight_grad_norm``.
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
-  ``penalty``.
+  ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
+  without one).
 
 Columns are typed the same whatever the records hold (a study where no cell trained still has
 float ``trained_*`` columns): integers are ``int64`` (``Int64`` where they may be empty), reals
@@ -63,6 +64,10 @@ TRAINING_METRICS = (
     "max_grad_norm",
     "diverged_at",
     "train_seconds",
+    "steps_trained",
+    "train_steps_per_s",
+    "steps_to_solve",
+    "sequences_to_solve",
 )
 TABLES = ("cells", "profiles", "training")
 FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
@@ -75,6 +80,9 @@ _METRIC_DTYPES = {
     "horizon": "Int64",
     "solved": "boolean",
     "diverged_at": "Int64",
+    "steps_trained": "Int64",
+    "steps_to_solve": "Int64",
+    "sequences_to_solve": "Int64",
     "status": "object",
 }
 PROFILE_DTYPES = {
@@ -92,6 +100,8 @@ TRAINING_DTYPES = {
     "param_grad_norm": "float64",
     "clipped": "bool",
     "penalty": "float64",
+    "eval_loss": "float64",
+    "eval_accuracy": "float64",
 }
 
 
@@ -150,6 +160,13 @@ COLUMNS = {
     "max_grad_norm": ("gradient units", "largest global gradient norm before clipping"),
     "diverged_at": ("step", "training step with a non-finite loss or gradient; empty if none"),
     "train_seconds": ("s", "wall time of training"),
+    "steps_trained": ("steps", "training steps run (below train_steps when stopped when solved)"),
+    "train_steps_per_s": ("steps/s", "steps_trained / train_seconds"),
+    "steps_to_solve": (
+        "steps",
+        "first step whose held-out evaluation reached accuracy 0.99; empty if never",
+    ),
+    "sequences_to_solve": ("sequences", "steps_to_solve x batch (Hochreiter and Schmidhuber)"),
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
@@ -181,6 +198,8 @@ COLUMNS = {
     "param_grad_norm": ("gradient units", "global gradient norm before clipping"),
     "clipped": ("bool", "whether the step's gradient was clipped"),
     "penalty": ("1", "value of the penalty term (its form: penalty_kind)"),
+    "eval_loss": ("loss units of the task", "held-out loss at a periodic evaluation; else empty"),
+    "eval_accuracy": ("fraction", "held-out accuracy at a periodic evaluation; else empty"),
 }
 
 

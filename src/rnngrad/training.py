@@ -33,6 +33,23 @@ Records
     A non-finite loss, gradient or penalty stops training before that update: status
     ``diverged``, ``diverged_at`` the step, and the weights are the last finite ones.
 
+Periodic evaluation and early stopping
+    With ``eval_every = N >= 1`` the weights after steps N, 2N, ... are scored on a fixed
+    held-out set of HELDOUT_SEQUENCES sequences from ``data_stream(s, "heldout")`` (drawn once,
+    the same at every evaluation and in both backends); ``eval_loss`` and ``eval_accuracy`` hold
+    the scores on those steps and None on the others. ``steps_to_solve`` is the first evaluated
+    step whose held-out accuracy is >= SOLVED_ACCURACY (None when none is) and
+    ``sequences_to_solve`` that times the batch (Hochreiter and Schmidhuber's measure). With
+    ``stop_when_solved`` training ends at that step; ``train_steps`` is then the budget and
+    ``steps_trained`` says how many steps ran. The final metrics are always on EVAL_SEQUENCES
+    fresh sequences of ``data_stream(s, "eval")``, so ``solved`` may differ from the held-out
+    verdict by a sequence or two.
+
+Progress
+    Every PROGRESS_EVERY seconds of training, a line to the ``rnngrad.training`` logger: step,
+    batch loss, the last held-out accuracy, steps/s and the time left (at most, when stopping
+    early).
+
 Echo state network
     The reservoir stays fixed; the readout is fitted in closed form (:mod:`rnngrad.esn`) on the
     states at the loss steps of ``train_steps`` batches of training sequences. Nothing is
@@ -70,9 +87,14 @@ from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
 
 log = logging.getLogger("rnngrad.training")
 
+HELDOUT_SEQUENCES = 300  # the fixed held-out set of the periodic evaluations (eval_every)
+SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
+ACCURACY_ROUNDING = 1e-9  # an accuracy is a mean of chunks' fractions: 0.99 may sum to 0.98999..
 CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves, unless set otherwise
 CHECKPOINT_EVERY_ENV = "RNNGRAD_CHECKPOINT_EVERY"  # the interval from the environment (tests)
-CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty")
+PROGRESS_EVERY = 5.0  # seconds of training between progress lines in the log
+CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty", "eval_loss", "eval_accuracy")
+EVAL_CURVE = ("eval_loss", "eval_accuracy")  # None on steps without a periodic evaluation
 MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 EPS = 1e-8
@@ -114,8 +136,9 @@ def train(
     dict with ``params`` (trained, float64 NumPy), ``curve`` (equal-length lists ``step``,
     ``loss``, ``param_grad_norm``, ``clipped``, ``penalty``), ``metrics`` (``final_loss``,
     ``accuracy``, ``baseline_loss``, ``normalized_loss``, ``solved``, ``clip_fraction``,
-    ``max_grad_norm``, ``diverged_at``, ``train_seconds``, and ``memory_capacity`` for the memory
-    task) and ``status`` ("ok" or "diverged").
+    ``max_grad_norm``, ``diverged_at``, ``train_seconds``, ``steps_trained``,
+    ``train_steps_per_s``, ``steps_to_solve``, ``sequences_to_solve``, and ``memory_capacity``
+    for the memory task) and ``status`` ("ok" or "diverged").
     """
     be, bk = backend_modules(s)
     if checkpoint_every is None:
@@ -130,12 +153,18 @@ def train(
     metrics = evaluate(s, bk, p)
     grad_norms = np.asarray(curve["param_grad_norm"], dtype=np.float64)
     grad_norms = grad_norms[~np.isnan(grad_norms)]  # nan: a step stopped before its gradient
+    steps_to_solve = first_solved(curve)
+    n_steps = len(curve["step"])
     metrics.update(
         {
             "clip_fraction": float(np.mean(curve["clipped"])) if curve["clipped"] else 0.0,
             "max_grad_norm": float(np.max(grad_norms)) if grad_norms.size else float("nan"),
             "diverged_at": diverged_at,
             "train_seconds": seconds,
+            "steps_trained": n_steps,
+            "train_steps_per_s": n_steps / seconds if n_steps and seconds > 0 else float("nan"),
+            "steps_to_solve": steps_to_solve,
+            "sequences_to_solve": None if steps_to_solve is None else steps_to_solve * s.batch,
         }
     )
     return {
@@ -157,19 +186,32 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
     prior = 0.0
     if checkpoint is not None and os.path.exists(checkpoint) and _same_settings(checkpoint, s):
         p, opt, curve, prior = _load(checkpoint, s, be, rng)
+    heldout = heldout_set(s) if s.eval_every >= 1 else []
     diverged_at = None
-    last_save = time.perf_counter()
-    for step in range(len(curve["step"]) + 1, s.train_steps + 1):
+    solved = first_solved(curve) is not None
+    first = len(curve["step"]) + 1
+    last_save = last_log = time.perf_counter()
+    for step in range(first, s.train_steps + 1):
+        if solved and s.stop_when_solved:
+            break
         batch = tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden)
         p, record, finite = train_step(s, bk, p, opt, batch)
+        if finite and heldout and step % s.eval_every == 0:
+            scores = score(s, bk, p, heldout)
+            record["eval_loss"], record["eval_accuracy"] = scores["loss"], scores["accuracy"]
+            solved = solved or is_solved(scores["accuracy"])
         curve["step"].append(step)
         for k in CURVE[1:]:
-            curve[k].append(record[k])
+            curve[k].append(record.get(k))
         if not finite:
             diverged_at = step
             break
-        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every:
-            _save(checkpoint, s, be, p, opt, curve, rng, prior + time.perf_counter() - t_start)
+        now = time.perf_counter()
+        if now - last_log >= PROGRESS_EVERY:
+            _progress(s, curve, step - first + 1, now - t_start, solved)
+            last_log = now
+        if checkpoint is not None and now - last_save >= checkpoint_every:
+            _save(checkpoint, s, be, p, opt, curve, rng, prior + now - t_start)
             last_save = time.perf_counter()
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
@@ -192,6 +234,40 @@ def checkpoint_interval() -> float:
             f"${CHECKPOINT_EVERY_ENV}: must be a number of seconds >= 0 (value {raw!r})"
         )
     return seconds
+
+
+def _progress(s: CellSettings, curve: dict, done: int, seconds: float, solved: bool) -> None:
+    """One progress line: step, batch loss, last held-out accuracy, steps/s, time left."""
+    rate = done / seconds
+    step = curve["step"][-1]
+    evaluated = [a for a in curve["eval_accuracy"] if a is not None]
+    last_eval = f"{evaluated[-1]:.3f}" if evaluated else "-"
+    left = (s.train_steps - step) / rate
+    eta = "0 s (solved)" if solved and s.stop_when_solved else f"{left:.0f} s"
+    if s.stop_when_solved and not solved:
+        eta = f"<= {eta}"
+    log.info(
+        "step %d/%d: loss %.4g, held-out accuracy %s, %.1f steps/s, ETA %s",
+        step,
+        s.train_steps,
+        curve["loss"][-1],
+        last_eval,
+        rate,
+        eta,
+    )
+
+
+def is_solved(accuracy: float) -> bool:
+    """accuracy >= SOLVED_ACCURACY, up to the rounding of a mean of fractions."""
+    return bool(accuracy >= SOLVED_ACCURACY - ACCURACY_ROUNDING)
+
+
+def first_solved(curve: dict) -> int | None:
+    """The first step whose held-out accuracy reached SOLVED_ACCURACY, or None."""
+    for step, acc in zip(curve["step"], curve["eval_accuracy"], strict=True):
+        if acc is not None and is_solved(acc):
+            return step
+    return None
 
 
 def update_schedule(s: CellSettings, batch: Batch) -> list[tuple[int, int]]:
@@ -333,32 +409,54 @@ def optimizer_step(s: CellSettings, params: dict, grads: dict, state: dict) -> d
     return new
 
 
-def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
-    """Final metrics on EVAL_SEQUENCES fresh sequences of ``data_stream(s, "eval")``, in chunks
-    of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
-    the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
-    rng = data_stream(s, "eval")
+def heldout_set(s: CellSettings) -> list[Batch]:
+    """The fixed held-out set of the periodic evaluations: HELDOUT_SEQUENCES sequences of
+    ``data_stream(s, "heldout")`` in chunks of EVAL_CHUNK."""
+    rng = data_stream(s, "heldout")
+    return [
+        tasks.make_batch(s.task, s.seq_len, EVAL_CHUNK, rng, s.hidden)
+        for _ in range(HELDOUT_SEQUENCES // EVAL_CHUNK)
+    ]
+
+
+def score(s: CellSettings, bk, p: dict, batches) -> dict[str, float]:
+    """Mean loss and accuracy over equal chunks (and ``memory_capacity``, the mean of the
+    chunks', for the memory task)."""
     losses, accs, mcs = [], [], []
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(EVAL_SEQUENCES // EVAL_CHUNK):
-            batch = tasks.make_batch(s.task, s.seq_len, EVAL_CHUNK, rng, s.hidden)
+        for batch in batches:
             loss, outputs, _ = bk.run(s, p, batch)
             losses.append(loss)
             accs.append(tasks.accuracy(s.task, outputs, batch))
             if s.task == "memory":
                 mcs.append(tasks.memory_capacity(outputs, batch))
-        final_loss = float(np.mean(losses))
-        accuracy = float(np.mean(accs))
-        baseline = tasks.baseline_loss(s.task, s.seq_len)
-        out = {
-            "final_loss": final_loss,
-            "accuracy": accuracy,
-            "baseline_loss": baseline,
-            "normalized_loss": final_loss / baseline,
-            "solved": bool(accuracy >= 0.99),
-        }
+        out = {"loss": float(np.mean(losses)), "accuracy": float(np.mean(accs))}
     if s.task == "memory":
         out["memory_capacity"] = float(np.mean(mcs))
+    return out
+
+
+def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
+    """Final metrics on EVAL_SEQUENCES fresh sequences of ``data_stream(s, "eval")``, in chunks
+    of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
+    the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
+    rng = data_stream(s, "eval")
+    batches = (
+        tasks.make_batch(s.task, s.seq_len, EVAL_CHUNK, rng, s.hidden)
+        for _ in range(EVAL_SEQUENCES // EVAL_CHUNK)
+    )
+    scores = score(s, bk, p, batches)
+    baseline = tasks.baseline_loss(s.task, s.seq_len)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = {
+            "final_loss": scores["loss"],
+            "accuracy": scores["accuracy"],
+            "baseline_loss": baseline,
+            "normalized_loss": scores["loss"] / baseline,
+            "solved": is_solved(scores["accuracy"]),
+        }
+    if s.task == "memory":
+        out["memory_capacity"] = scores["memory_capacity"]
     return out
 
 
@@ -432,7 +530,11 @@ def _save(
                 arrays[f"opt/{name}/{k}"] = be.from_backend(v)
     arrays["opt_step"] = np.array(opt["step"])
     for k in CURVE:
-        arrays[f"curve/{k}"] = np.asarray(curve[k], dtype=bool if k == "clipped" else None)
+        if k in EVAL_CURVE:  # None (no evaluation at that step) is stored as nan
+            values = [np.nan if v is None else v for v in curve[k]]
+            arrays[f"curve/{k}"] = np.asarray(values, dtype=np.float64)
+        else:
+            arrays[f"curve/{k}"] = np.asarray(curve[k], dtype=bool if k == "clipped" else None)
     arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
     arrays["seconds"] = np.array(seconds)
 
@@ -459,5 +561,7 @@ def _load(path: str, s: CellSettings, be, rng: np.random.Generator):
                     s, {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)}
                 )
         curve = {k: z[f"curve/{k}"].tolist() for k in CURVE}
+        for k in EVAL_CURVE:
+            curve[k] = [None if np.isnan(v) else v for v in curve[k]]
         rng.bit_generator.state = json.loads(str(z["rng"]))
         return p, opt, curve, float(z["seconds"])
