@@ -139,6 +139,20 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from rnngrad.compare import build_compare
+
+    root = Path(args.root)
+    out = Path(args.out or root / "reports" / f"compare-{'-'.join(args.studies)}.html")
+    try:
+        build_compare(args.studies, out, {s: root / "results" / s / "tables" for s in args.studies})
+    except ValueError as e:
+        print(f"rnngrad compare: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rnngrad", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -188,6 +202,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config-json", help="the validated config as JSON (the pipeline's rule)")
     p.add_argument("--out", help="output file (default: reports/<study>.html)")
     p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("compare", help="one report over two or more studies, side by side")
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="studies with results/STUDY/tables")
+    p.add_argument("--root", default=".", help="the workflow's folder (default: .)")
+    p.add_argument("--out", help="output file (default: reports/compare-STUDY-STUDY.html)")
+    p.set_defaults(run=cmd_compare)
     return ap
 
 

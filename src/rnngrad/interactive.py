@@ -1,10 +1,10 @@
 """The report's interactive charts: Vega-Lite specs and the page's data, built from the tables.
 
-The specs (built with altair) name their data (``cells``, ``decay``) instead of holding it. The page
-carries the tables once, as compact column-wise JSON (:func:`page_data`); its script
-(``templates/interactive.js``) turns them into rows, fills the named data, filters them by the
-grid-axis selectors, shows a cell's gradient profile and training curve on click, and writes the
-tables back out as CSV downloads. The Vega, Vega-Lite and vega-embed JavaScript is
+The specs (built with altair) name their data (``cells``, ``decay``) instead of holding it. The
+page carries the tables once, as compact column-wise JSON, gzip-compressed (:func:`page_data`);
+its script (``templates/interactive.js``) turns them into rows, fills the named data, filters them
+by the grid-axis selectors, shows a cell's gradient profile and training curve on click, and
+writes the tables back out as CSV downloads. The Vega, Vega-Lite and vega-embed JavaScript is
 vl-convert-python's bundle, inlined (:func:`javascript_bundle`): the page loads nothing from the
 network.
 
@@ -20,7 +20,9 @@ Example
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import json
 import math
 from typing import Any
@@ -185,10 +187,11 @@ def _indexed(long: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
-    """The page's data as JSON text, safe inside a ``<script>`` element: the cells table whole
-    (exact values), the profiles and training curves (``SIG_DIGITS`` significant digits,
-    downsampled past ``PROFILE_ROWS``/``TRAINING_ROWS`` rows), and what the selectors offer;
-    and per long table the rows kept of all (``{"rows": kept, "of": all}``)."""
+    """The page's data, JSON gzip-compressed in base64 (the browser unpacks it with its own
+    DecompressionStream): the cells table whole (exact values), the profiles and training
+    curves (``SIG_DIGITS`` significant digits, downsampled past ``PROFILE_ROWS`` and
+    ``TRAINING_ROWS`` rows), and what the selectors offer; and per long table the rows kept of
+    all (``{"rows": kept, "of": all}``)."""
     cells = figures.frame(tables, "cells").reset_index(drop=True)
     parts, kept = {}, {}
     parts["cells"] = _table(cells, None)
@@ -221,7 +224,8 @@ def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
         + "".join(f',"{k}":{v}' for k, v in parts.items())
         + "}"
     )
-    return script_safe(text), kept
+    packed = base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
+    return packed.decode("ascii"), kept
 
 
 def _json_default(v: Any) -> Any:
@@ -370,6 +374,19 @@ def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
     base = alt.Chart(alt.NamedData(name="cells")).transform_filter(
         "isValid(datum.accuracy) || datum.status === 'diverged'"
     )
+    if "study" not in cells:
+        return alt.hconcat(*_solved_panels(base, t, remedies)).to_dict()
+    rows = [
+        alt.hconcat(
+            *_solved_panels(base.transform_filter(alt.datum.study == s), t, remedies)
+        ).properties(title=f"study {s}")
+        for s in axis_values(cells, "study")
+    ]
+    return alt.vconcat(*rows).to_dict()
+
+
+def _solved_panels(base: alt.Chart, t: pd.DataFrame, remedies: list[str]) -> list[alt.Chart]:
+    colour = _remedy_colour(t)
     x = alt.X("seq_len:O", title="seq_len")
     panels = [
         base.mark_circle(size=36, opacity=0.8)
@@ -377,8 +394,8 @@ def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
             x=x,
             xOffset=alt.XOffset("remedy:N", sort=remedies),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-            color=_remedy_colour(cells),
-            tooltip=_tooltip(cells, [("accuracy", ".6g"), ("normalized_loss", ".4g")]),
+            color=colour,
+            tooltip=_tooltip(t, [("accuracy", ".6g"), ("normalized_loss", ".4g")]),
         )
         .properties(width=320, height=220, title="accuracy of each cell")
     ]
@@ -390,8 +407,8 @@ def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
                 x=x,
                 xOffset=alt.XOffset("remedy:N", sort=remedies),
                 y=alt.Y("steps_to_solve:Q", scale=alt.Scale(type="log")),
-                color=_remedy_colour(cells),
-                tooltip=_tooltip(cells, [("steps_to_solve", "d"), ("accuracy", ".6g")]),
+                color=colour,
+                tooltip=_tooltip(t, [("steps_to_solve", "d"), ("accuracy", ".6g")]),
             )
             .properties(width=320, height=220, title="training steps to solve (solved cells)")
         )
@@ -401,21 +418,12 @@ def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
         .encode(
             x=x,
             y=alt.Y("mean(solved_num):Q", title="fraction solved", scale=alt.Scale(domain=[0, 1])),
-            color=_remedy_colour(cells),
+            color=colour,
             tooltip=["remedy:N", "seq_len:O", alt.Tooltip("mean(solved_num):Q", format=".3f")],
         )
         .properties(width=320, height=220, title="fraction of cells solved (accuracy >= 0.99)")
     )
-    chart = alt.hconcat(*panels)
-    if "study" in cells:
-        chart = alt.vconcat(
-            *[
-                p.transform_filter(alt.datum.study == s).properties(title=f"study {s}")
-                for s in axis_values(cells, "study")
-                for p in [chart]
-            ]
-        )
-    return chart.to_dict()
+    return panels
 
 
 def detail_profile() -> dict:
@@ -427,7 +435,7 @@ def detail_profile() -> dict:
         .encode(
             x=alt.X("lag:Q", title="lag k"),
             y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log")),
-            color=alt.Color("phase:N", sort=["init", "trained"]),
+            color=alt.Color("phase:N", sort=["init", "trained"], legend=alt.Legend(orient="top")),
             tooltip=["phase:N", "lag:Q", alt.Tooltip("grad_norm:Q", format=".4g")],
         )
         .properties(width=280, height=180, title="gradient profile")
