@@ -39,6 +39,12 @@ def decode(table: dict) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def page_tables(html: str) -> dict:
+    """The data a report page carries, unpacked as its script does."""
+    m = re.search(r'<script type="application/octet-stream" id="rnngrad-data"[^>]*>([^<]*)<', html)
+    return json.loads(gzip.decompress(base64.b64decode(m.group(1))))
+
+
 @pytest.fixture(scope="module")
 def tables():
     t = make_tables(
