@@ -13,6 +13,7 @@ Usage::
 
     python tests/measure_report.py --template results/default/tables \\
         --configfile config/studies/large.yaml --out /tmp/large
+    python tests/measure_report.py --time reports/default.html   # time a report as it is
 """
 
 from __future__ import annotations
@@ -24,20 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from test_interactive import TILES
+from test_report import CHROMIUM_FLAGS
 
 from rnngrad import figures, report
 from rnngrad.config import load_study
 from rnngrad.tables import read_tables
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-TILES = "#chart-phase_diagram svg g.mark-rect.role-mark path"
 
 
 def synthetic_tables(template, study, seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -131,7 +124,7 @@ def in_chromium(html: Path, exe: str = "/usr/bin/chromium") -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=ARGS)
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
         page = b.new_page(viewport={"width": 1500, "height": 1100})
         t0 = time.perf_counter()
         page.goto(html.as_uri(), wait_until="load", timeout=300_000)
@@ -163,11 +156,18 @@ def in_chromium(html: Path, exe: str = "/usr/bin/chromium") -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--template", required=True, help="a real study's tables folder")
-    ap.add_argument("--configfile", required=True, help="the large study's config")
-    ap.add_argument("--out", required=True, help="folder for the tables, figures and report")
+    ap.add_argument("--template", help="a real study's tables folder")
+    ap.add_argument("--configfile", help="the large study's config")
+    ap.add_argument("--out", help="folder for the tables, figures and report")
     ap.add_argument("--skip-figures", action="store_true", help="keep figures already drawn")
+    ap.add_argument("--time", metavar="HTML", help="only time this report in Chromium")
     args = ap.parse_args()
+    if args.time:
+        html = Path(args.time).resolve()
+        print(json.dumps({"report_mb": html.stat().st_size / 1e6, **in_chromium(html)}, indent=1))
+        return
+    if not (args.template and args.configfile and args.out):
+        ap.error("--template, --configfile and --out are needed (or --time HTML)")
     out = Path(args.out)
     study = load_study([args.configfile])
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_figures import make_tables
-from test_report import EVIL, write_tables
+from test_report import CHROMIUM_FLAGS, EVIL, write_tables
 
 from rnngrad import figures, interactive, report
 
@@ -113,14 +113,6 @@ def test_grid_axes_are_what_varies_within_a_remedy():
 # -- a real browser ------------------------------------------------------------------------------
 CHROMIUM = "/usr/bin/chromium"
 TILES = "#chart-phase_diagram svg g.mark-rect.role-mark path"  # the data's rects, not the legend's
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def browser():
@@ -140,7 +132,7 @@ def browser():
 
 def open_page(pw, exe, path, requests):
     """The report in a fresh page: every request recorded, none allowed off the page."""
-    b = pw.chromium.launch(executable_path=exe, args=ARGS)
+    b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
     page = b.new_page(viewport={"width": 1500, "height": 1100})
     page.on("request", lambda r: requests.append(r.url))
     errors: list[str] = []
