@@ -164,26 +164,35 @@ def downsample(long: pd.DataFrame, by: list[str], order: str, budget: int) -> pd
     cut to the same number of points so that all together stay near ``budget`` rows."""
     if len(long) <= budget or long.empty:
         return long
+    long = long.sort_values([*by, order], kind="stable")
     groups = long.groupby(by, sort=False, observed=True)
     per = max(MIN_POINTS, budget // max(1, groups.ngroups))
-    long = long.sort_values([*by, order], kind="stable")
     pos = groups.cumcount().to_numpy()
     size = groups[order].transform("size").to_numpy()
     keep = np.zeros(len(long), bool)
     for n in np.unique(size):
-        sel = np.isin(pos, _keep(int(n), per)) & (size == n)
-        keep |= sel
+        keep |= np.isin(pos, _keep(int(n), per)) & (size == n)
     return long[keep]
 
 
 def _indexed(long: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """A long table with its cell (and study) replaced by the cell's row number in ``cells``."""
-    key = ["study", "cell_id"] if "study" in cells and "study" in long else ["cell_id"]
-    index = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[key].astype(str)))
-    rows = index.reindex(pd.MultiIndex.from_frame(long[key].astype(str))).to_numpy()
-    out = long.drop(columns=key).assign(cell=rows)
-    out = out[~np.isnan(out["cell"].astype(float))]
-    return out[["cell", *[c for c in out.columns if c != "cell"]]].astype({"cell": int})
+    """A long table with its cell (and study) replaced by the cell's row number in ``cells``;
+    rows of cells not in ``cells`` dropped."""
+    ids = pd.Index(cells["cell_id"].astype(str).unique())
+    if "study" in cells and "study" in long:
+        studies = pd.Index(cells["study"].astype(str).unique())
+        s_cells = studies.get_indexer(cells["study"].astype(str))
+        s_long = studies.get_indexer(long["study"].astype(str))
+    else:
+        studies = pd.Index([""])
+        s_cells, s_long = np.zeros(len(cells), int), np.zeros(len(long), int)
+    row_of = np.full((len(studies), len(ids)), -1)
+    row_of[s_cells, ids.get_indexer(cells["cell_id"].astype(str))] = np.arange(len(cells))
+    i_long = ids.get_indexer(long["cell_id"].astype(str))
+    rows = np.where((s_long >= 0) & (i_long >= 0), row_of[s_long, i_long], -1)
+    out = long.drop(columns=[c for c in ("study", "cell_id") if c in long]).assign(cell=rows)
+    out = out[out["cell"] >= 0]
+    return out[["cell", *[c for c in out.columns if c != "cell"]]]
 
 
 def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
