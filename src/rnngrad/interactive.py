@@ -95,30 +95,29 @@ def axis_values(cells: pd.DataFrame, axis: str) -> list:
     return sorted(values.unique().tolist(), key=lambda v: (isinstance(v, str), v))
 
 
-def _num(v: float, digits: int | None) -> str:
-    """A number as JSON text: ``1e999`` for inf (JavaScript parses it as Infinity), null for NaN."""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if v is None or v is pd.NA:
-        return "null"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    v = float(v)
-    if math.isnan(v):
-        return "null"
-    if math.isinf(v):
-        return "1e999" if v > 0 else "-1e999"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v) if digits is None else f"{v:.{digits}g}"
+def _numbers(s: pd.Series, digits: int | None) -> list[str]:
+    """Numbers as JSON text: exact (``repr``) or to ``digits`` significant digits, whole ones
+    as integers, ``1e999`` for inf (JavaScript parses it as Infinity), null for NaN or NA."""
+    if pd.api.types.is_bool_dtype(s):
+        return ["null" if _missing(v) else "true" if v else "false" for v in s.astype(object)]
+    a = s.to_numpy(dtype=float, na_value=np.nan)
+    fmt = repr if digits is None else f"{{:.{digits}g}}".format
+    out = np.array([fmt(v) for v in a.tolist()], dtype=object)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(a) & (a == np.round(a)) & (np.abs(a) < 1e15)
+    out[whole] = [str(v) for v in a[whole].astype(np.int64).tolist()]
+    out[np.isnan(a)] = "null"
+    out[a == np.inf] = "1e999"
+    out[a == -np.inf] = "-1e999"
+    return out.tolist()
 
 
 def _column(s: pd.Series, digits: int | None) -> str:
     """One column as JSON text: a constant, a dictionary of strings with codes, or a list."""
     if s.nunique(dropna=False) <= 1 and len(s) > 1:
-        return '{"const":' + _value(s.iloc[0], digits) + "}"
+        return '{"const":' + _value(s.iloc[:1], digits) + "}"
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        return "[" + ",".join(_num(v, digits) for v in s.astype(object)) + "]"
+        return "[" + ",".join(_numbers(s, digits)) + "]"
     codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
     if len(uniques) * 2 < len(s):
         return (
@@ -135,11 +134,13 @@ def _missing(v: Any) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def _value(v: Any, digits: int | None) -> str:
+def _value(one: pd.Series, digits: int | None) -> str:
+    """The value of a one-row column as JSON text."""
+    v = one.iloc[0]
     if _missing(v):
         return "null"
-    if isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating)):
-        return _num(v, digits)
+    if pd.api.types.is_bool_dtype(one) or pd.api.types.is_numeric_dtype(one):
+        return _numbers(one, digits)[0]
     return json.dumps(str(v))
 
 
@@ -159,25 +160,29 @@ def _keep(n: int, m: int) -> np.ndarray:
     return np.unique(np.concatenate([lin, log, [0, n - 1]]).round().astype(int))
 
 
-def downsample(long: pd.DataFrame, by: list[str], order: str, budget: int) -> pd.DataFrame:
-    """Rows of a long table, each group ``by`` (one cell's profile or curve, sorted by ``order``)
-    cut to the same number of points so that all together stay near ``budget`` rows."""
-    if len(long) <= budget or long.empty:
-        return long
-    long = long.sort_values([*by, order], kind="stable")
-    groups = long.groupby(by, sort=False, observed=True)
-    per = max(MIN_POINTS, budget // max(1, groups.ngroups))
-    pos = groups.cumcount().to_numpy()
-    size = groups[order].transform("size").to_numpy()
-    keep = np.zeros(len(long), bool)
-    for n in np.unique(size):
-        keep |= np.isin(pos, _keep(int(n), per)) & (size == n)
-    return long[keep]
+def downsample(groups: np.ndarray, order: np.ndarray, budget: int) -> np.ndarray:
+    """Positions of the rows to keep of a long table whose rows belong to ``groups`` (one cell's
+    profile or curve each; -1: a row to drop) and are ordered within a group by ``order``: every
+    group cut to the same number of points so that all together stay near ``budget`` rows.
+    The positions come sorted by group, then order."""
+    idx = np.flatnonzero(groups >= 0)
+    idx = idx[np.lexsort((order[idx], groups[idx]))]
+    if len(idx) <= budget:
+        return idx
+    g = groups[idx]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    sizes = np.diff(np.r_[starts, len(g)])
+    per = max(MIN_POINTS, budget // len(starts))
+    pos = np.arange(len(g)) - np.repeat(starts, sizes)
+    size = np.repeat(sizes, sizes)
+    keep = np.zeros(len(g), bool)
+    for n in np.unique(sizes):
+        keep |= (size == n) & np.isin(pos, _keep(int(n), per))
+    return idx[keep]
 
 
-def _indexed(long: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """A long table with its cell (and study) replaced by the cell's row number in ``cells``;
-    rows of cells not in ``cells`` dropped."""
+def _cell_rows(long: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Per row of a long table, its cell's (and study's) row number in ``cells``; -1 if none."""
     ids = pd.Index(cells["cell_id"].astype(str).unique())
     if "study" in cells and "study" in long:
         studies = pd.Index(cells["study"].astype(str).unique())
@@ -189,10 +194,22 @@ def _indexed(long: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     row_of = np.full((len(studies), len(ids)), -1)
     row_of[s_cells, ids.get_indexer(cells["cell_id"].astype(str))] = np.arange(len(cells))
     i_long = ids.get_indexer(long["cell_id"].astype(str))
-    rows = np.where((s_long >= 0) & (i_long >= 0), row_of[s_long, i_long], -1)
-    out = long.drop(columns=[c for c in ("study", "cell_id") if c in long]).assign(cell=rows)
-    out = out[out["cell"] >= 0]
-    return out[["cell", *[c for c in out.columns if c != "cell"]]]
+    return np.where((s_long >= 0) & (i_long >= 0), row_of[s_long, i_long], -1)
+
+
+def _long_table(long: pd.DataFrame, cells: pd.DataFrame, order: str, budget: int) -> pd.DataFrame:
+    """A long table for the page: its cell (and study) replaced by the cell's row number
+    ``cell``, downsampled per cell (and phase) to about ``budget`` rows."""
+    if long.empty or cells.empty:
+        return pd.DataFrame(columns=["cell"])
+    rows = _cell_rows(long, cells)
+    groups = rows
+    if "phase" in long:
+        phase, names = pd.factorize(long["phase"])
+        groups = np.where(rows >= 0, rows * len(names) + phase, -1)
+    keep = downsample(groups, long[order].to_numpy(), budget)
+    small = long.iloc[keep].drop(columns=[c for c in ("study", "cell_id") if c in long])
+    return pd.concat([pd.DataFrame({"cell": rows[keep]}, index=small.index), small], axis=1)
 
 
 def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
@@ -204,16 +221,12 @@ def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
     cells = figures.frame(tables, "cells").reset_index(drop=True)
     parts, kept = {}, {}
     parts["cells"] = _table(cells, None)
-    for name, by, order, budget in (
-        ("profiles", ["cell", "phase"], "lag", PROFILE_ROWS),
-        ("training", ["cell"], "step", TRAINING_ROWS),
+    for name, order, budget in (
+        ("profiles", "lag", PROFILE_ROWS),
+        ("training", "step", TRAINING_ROWS),
     ):
         long = figures.frame(tables, name)
-        if long.empty or cells.empty:
-            long = pd.DataFrame(columns=["cell"])
-        else:
-            long = _indexed(long, cells)
-        small = downsample(long, by, order, budget) if len(long) else long
+        small = _long_table(long, cells, order, budget)
         kept[name] = {"rows": len(small), "of": len(long)}
         parts[name] = _table(small, SIG_DIGITS)
     axes = grid_axes(cells)
