@@ -237,8 +237,6 @@ def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
         "defaults": {
             a: "all" if a in ALL_BY_DEFAULT or len(values[a]) <= 1 else values[a][0] for a in axes
         },
-        "kept": kept,
-        "remedy_colours": {r: figures.remedy_colour(r) for r in values.get("remedy", [])},
     }
     text = (
         '{"meta":'
@@ -268,8 +266,7 @@ def script_safe(text: str) -> str:
 @functools.lru_cache(maxsize=1)
 def javascript_bundle() -> str:
     """Vega, Vega-Lite (altair's version) and vega-embed in one script that defines
-    ``window.vega``, ``window.vegaLite`` and ``window.vegaEmbed``; its top-level names stay in
-    a function scope."""
+    ``window.vegaEmbed``; its top-level names stay in a function scope."""
     import vl_convert
 
     version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
