@@ -6,7 +6,7 @@
 # Everything the daemons write (state, spool, logs, pid files, munge key and socket) lives in
 # SCRATCH; /etc/slurm/slurm.conf is a symlink to SCRATCH/slurm.conf, because the executor plugin's
 # inner srun drops SLURM_CONF from its environment. Stop it all with .ci/slurm-down.sh SCRATCH.
-# What works here and why: ../shared/notes/single-node-slurm.md.
+# What works here and why: docs/cluster.md, "A one-node SLURM for the tests".
 set -euo pipefail
 
 dir=${1:-${RNNGRAD_SLURM_DIR:-/tmp/rnngrad-slurm}}

@@ -1,4 +1,4 @@
-"""Figures build from tables shaped as DESIGN.md says, with real NumPy gradient profiles."""
+"""Figures build from tables shaped as docs/tables.md says, with real NumPy gradient profiles."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from rnngrad import figures
+from rnngrad import analysis, figures
 from rnngrad.cell import measure_profile
 from rnngrad.init import data_stream, init_params
 from rnngrad.settings import CellSettings
@@ -50,7 +50,7 @@ def make_tables(
     remedies=tuple(REMEDIES),
     hidden=8,
 ):
-    """Tables of DESIGN.md for a small grid: the init (and trained) profiles are measured by the
+    """Study tables (docs/tables.md) of a small grid: init (and trained) profiles measured by the
     NumPy backend; torch cells copy them with rounding-sized differences (larger in chaotic
     cells); training results are synthetic but follow the same shapes and types."""
     rng = np.random.default_rng(1)
@@ -231,7 +231,7 @@ def test_figures_without_training_one_seed_one_backend():
         "speed",
     ):
         assert isinstance(drawn[name], Figure), name
-    assert "one seed" in figures.seed_note(t["cells"])
+    assert "one seed" in analysis.seed_note(t["cells"])
 
 
 def test_empty_tables_give_placeholders(tmp_path):
@@ -256,7 +256,7 @@ def test_save_all_writes_three_formats(tmp_path):
 
 
 def test_regimes_are_vanishing_stable_exploding(tables):
-    picks = figures.pick_regimes(tables["cells"])
+    picks = analysis.pick_regimes(tables["cells"])
     labels = [label for label, _ in picks]
     assert labels == ["vanishing", "stable", "exploding"]
     r = [row["init_log10_grad_ratio"] for _, row in picks]
@@ -282,8 +282,8 @@ def test_regimes_take_the_exploding_cell_from_another_remedy():
         remedies=("identity_init",),
     )
     t = {k: pd.concat([none[k], irnn[k]], ignore_index=True) for k in ("cells", "profiles")}
-    assert (none["cells"]["init_log10_grad_ratio"] <= figures.REGIME_LOG10).all()
-    picks = figures.pick_regimes(t["cells"])
+    assert (none["cells"]["init_log10_grad_ratio"] <= analysis.REGIME_LOG10).all()
+    picks = analysis.pick_regimes(t["cells"])
     assert [label for label, _ in picks] == ["vanishing", "stable", "exploding"]
     assert [row["remedy"] for _, row in picks] == ["none", "none", "identity_init"]
     assert picks[2][1]["init_log10_grad_ratio"] == t["cells"]["init_log10_grad_ratio"].max()
@@ -315,14 +315,14 @@ def test_normalized_loss_axis_is_capped():
 
 
 def test_remedy_colours_fixed_and_distinct():
-    known = [figures.remedy_colour(r) for r in figures.REMEDY_ORDER]
+    known = [figures.remedy_colour(r) for r in analysis.REMEDY_ORDER]
     assert len(set(known)) == len(known)
     assert figures.remedy_colour("my_remedy") == figures.remedy_colour("my_remedy")
-    assert figures.remedy_order(["lstm", "zzz", "none", "aaa"]) == ["none", "lstm", "aaa", "zzz"]
+    assert analysis.remedy_order(["lstm", "zzz", "none", "aaa"]) == ["none", "lstm", "aaa", "zzz"]
 
 
 def test_backend_agreement_verdicts(tables):
-    ag = figures.backend_agreement(tables)
+    ag = analysis.backend_agreement(tables)
     assert len(ag) == len(tables["cells"]) // 2
     # non-chaotic pairs differ by ~1e-15: they agree; chaotic ones are flagged as chaotic
     assert set(ag.loc[ag["lyapunov_max"] <= 0, "verdict"]) == {"agree"}
@@ -331,7 +331,7 @@ def test_backend_agreement_verdicts(tables):
     cells = tables["cells"].copy()
     i = cells.index[(cells["backend"] == "torch") & (cells["init_lyapunov_max"] < 0)][0]
     cells.loc[i, "init_decay_rate"] *= 1 + 1e-6
-    ag2 = figures.backend_agreement({**tables, "cells": cells})
+    ag2 = analysis.backend_agreement({**tables, "cells": cells})
     assert (ag2["verdict"] == "disagree").sum() == 1
     assert ag2.loc[ag2["verdict"] == "disagree", "max_rel_diff"].iloc[0] == pytest.approx(
         1e-6, rel=1e-3
@@ -339,7 +339,7 @@ def test_backend_agreement_verdicts(tables):
 
 
 def test_rel_diff_tolerance():
-    r, ok = figures._rel_diff(
+    r, ok = analysis.rel_diff(
         [1.0, 0.0, np.inf, np.nan, 1.0], [1 + 2e-9, 5e-13, np.inf, np.nan, 1.1]
     )
     assert ok.tolist() == [True, True, True, True, False]
@@ -356,9 +356,9 @@ def test_best_lr_picks_the_lr_that_solves():
             "normalized_loss": [0.9, 0.8, 0.01, 0.02],
         }
     )
-    best = figures.best_lr(cells)
+    best = analysis.best_lr(cells)
     assert set(best["lr"]) == {0.01}
-    assert figures.lr_note(cells)
+    assert analysis.lr_note(cells)
 
 
 def test_theory_bound_holds_on_measured_jacobians(tables):
@@ -369,7 +369,7 @@ def test_theory_bound_holds_on_measured_jacobians(tables):
         .query("phase == 'init'")
         .join(c[["nonlinearity", "init_spectral_norm"]], on="cell_id")
     )
-    bound = p["lag"] * np.log10(p["nonlinearity"].map(figures.GAMMA) * p["init_spectral_norm"])
+    bound = p["lag"] * np.log10(p["nonlinearity"].map(analysis.GAMMA) * p["init_spectral_norm"])
     assert (np.log10(p["jacobian_norm"]) <= bound + 1e-9).all()
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_figures import make_tables
 
-from rnngrad import figures, interactive, report
+from rnngrad import analysis, figures, interactive, report
 
 EVIL = "<script>alert(1)</script>"
 
@@ -83,7 +83,7 @@ def test_summary_findings_and_sections(built):
 
 def test_learning_table_per_remedy_and_seq_len(built):
     out, t = built
-    table = report.learning_table(t["cells"])
+    table = analysis.learning_table(t["cells"])
     assert list(table.index) == ["none", "clip_norm", EVIL] and list(table.columns) == [10, 20]
     expected = t["cells"].groupby(["remedy", "seq_len"])["normalized_loss"].median()
     for (rem, L), v in expected.items():
@@ -116,9 +116,9 @@ def test_learning_table_takes_the_best_lr():
         for seed in (0, 1)
         for learns in [lr == good]
     ]
-    table = report.learning_table(pd.DataFrame(rows))
+    table = analysis.learning_table(pd.DataFrame(rows))
     assert table.loc["none", 10] == table.loc["lstm", 10] == 0.02
-    assert report.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
+    assert analysis.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
 
 
 def test_data_dictionary_covers_every_column(built):
@@ -136,9 +136,9 @@ def test_data_dictionary_covers_every_column(built):
 def test_crossing_interpolates_in_log_scale():
     s = np.array([0.5, 1.0, 2.0, 4.0])
     r = 3.0 * np.log10(s / 1.7)  # exactly linear in log10 s, zero at 1.7
-    assert float(report._crossing(s, r)) == pytest.approx(1.7, rel=1e-3)
-    assert report._crossing(s, -np.ones(4)).startswith("above 4")
-    assert report._crossing(s, np.array([-1.0, -0.5, np.inf, np.inf])) == "between 1 and 2"
+    assert float(analysis._crossing(s, r)) == pytest.approx(1.7, rel=1e-3)
+    assert analysis._crossing(s, -np.ones(4)).startswith("above 4")
+    assert analysis._crossing(s, np.array([-1.0, -0.5, np.inf, np.inf])) == "between 1 and 2"
 
 
 def test_code_hash_warning(tmp_path):
@@ -186,7 +186,7 @@ def test_thousands_of_cells_stay_small_and_fast(tmp_path):
     axes = pd.MultiIndex.from_product(
         [
             ["numpy", "torch"],
-            list(figures.REMEDY_ORDER),
+            list(analysis.REMEDY_ORDER),
             [100],
             np.geomspace(0.5, 2, 10),
             range(10),

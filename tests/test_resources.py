@@ -10,7 +10,7 @@ import pytest
 
 from rnngrad.resources import cell_memory_mb, cell_resources, pass_seconds
 from rnngrad.settings import CellSettings
-from rnngrad.training import EVAL_CHUNK
+from rnngrad.tasks import EVAL_CHUNK
 
 
 def cell(**kw):

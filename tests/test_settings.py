@@ -1,5 +1,7 @@
 """One cell's settings: defaults, round trips, and errors that name the key and the value."""
 
+import dataclasses
+
 import pytest
 
 from rnngrad.settings import CellSettings, Clip, SettingsError
@@ -62,3 +64,17 @@ def test_replace_revalidates():
     assert s.replace(hidden=8).hidden == 8
     with pytest.raises(SettingsError):
         s.replace(hidden=-8)
+
+
+def test_every_setting_has_a_unit_and_a_meaning_and_the_report_shows_them():
+    from rnngrad import report
+    from rnngrad.settings import NESTED, describe
+
+    for cls in (CellSettings, *NESTED.values()):
+        for f in dataclasses.fields(cls):
+            if f.name != "extra_axes":
+                assert f.metadata["unit"] and f.metadata["help"], (cls.__name__, f.name)
+    flat = describe()
+    assert list(flat) == list(CellSettings().flat())  # one entry per settings column
+    assert report.describe_column("clip_threshold") == flat["clip_threshold"]
+    assert "empty = no clip" in flat["clip_kind"][1]

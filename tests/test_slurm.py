@@ -33,9 +33,9 @@ STUDY = {  # 6 NumPy cells, under a second each
     },
     "defaults": {"hidden": 8, "batch": 8, "train_steps": 5},
 }
-# what a CI node without accounting needs beyond the profile (README.md, "Running on a SLURM
-# cluster"): squeue for the status, a short first status wait, and a bundle pool that fits the
-# node's 2 CPUs
+# what a CI node without accounting needs beyond the profile (docs/cluster.md, "Clusters
+# without job accounting"): squeue for the status, a short first status wait, and a bundle pool
+# that fits the node's 2 CPUs
 CI_ARGS = [
     "--slurm-status-command",
     "squeue",

@@ -25,7 +25,7 @@ PROVENANCE = {
 
 
 def record(cell_id: str, trained: bool, **settings) -> dict:
-    """A record in the shape of DESIGN.md, written by hand (independent of rnngrad.cell)."""
+    """A record as docs/tables.md describes it, by hand (independent of rnngrad.cell)."""
     s = CellSettings.from_dict({"seq_len": 4, "train_steps": 3 if trained else 0, **settings})
     steps = s.seq_len
     phases = ["init", "trained"] if trained else ["init"]

@@ -28,33 +28,27 @@ Example
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import os
-import platform
-import socket
-import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnngrad.init import GATES, data_stream, init_params
+from rnngrad.init import data_stream, init_params
+from rnngrad.measure import gemm_gflops, memory_method, peak_memory, timed, useful_flops
+from rnngrad.provenance import environment
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import make_batch, spec
 
 IMPLS = ("numpy", "torch", "nn_rnn")
 LABELS = {"numpy": "numpy (ours)", "torch": "torch (ours)", "nn_rnn": "nn.RNN + probe"}
-GEMM_SECONDS = 0.3  # timing budget of one GEMM throughput measurement
-GEMM_WINDOWS = 5  # ... split into windows; the fastest counts
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-CELL_GEMM_SECONDS = 0.03  # the same in a cell, where it adds to the cell's time
 # the issue's targets (ratios measured side by side in one run)
 TARGET_NUMPY_RATIO, TARGET_TORCH_RATIO = 0.5, 1.0  # of nn.RNN's time
 TARGET_EFFICIENCY = 0.6  # of the GEMM throughput, numpy at H=256, B=128
@@ -88,140 +82,6 @@ def settings(
             **kw,
         }
     )
-
-
-def useful_flops(s: CellSettings, steps: int | None = None) -> float:
-    """The profile's useful FLOPs, 6 B G H^2 T: the forward's and the backward's recurrent GEMMs
-    and dL/dW_hh (the input projections and the norms are not counted)."""
-    return 6.0 * s.batch * GATES[s.model] * s.hidden**2 * (steps or s.steps)
-
-
-def gemm_gflops(
-    m: int,
-    k: int,
-    n: int,
-    dtype: str = "float64",
-    library: str = "numpy",
-    device: str = "cpu",
-    seconds: float = GEMM_SECONDS,
-) -> float:
-    """GEMM throughput (GFLOP/s) of (m, k) x (k, n) products, repeated for ``seconds`` after a
-    warm-up (the best of GEMM_WINDOWS windows), in NumPy or torch (on ``device``): the rate a
-    step's GEMMs could reach at best."""
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal(shape).astype(dtype) for shape in ((m, k), (k, n)))
-    c = np.empty((m, n), dtype=dtype)
-    sync = None
-    if library == "torch":
-        import torch
-
-        a, b, c = (torch.as_tensor(v, device=device) for v in (a, b, c))
-        sync = torch.cuda.synchronize if device == "cuda" else None
-        mm = lambda: torch.matmul(a, b, out=c)  # noqa: E731
-    else:
-        mm = lambda: np.matmul(a, b, out=c)  # noqa: E731
-    mm()
-    best = 0.0
-    for _ in range(GEMM_WINDOWS):  # the best window: others' load on shared cores only slows
-        calls, t0 = 0, time.perf_counter()
-        while True:  # batches of calls, so the clock's own cost stays out of small products
-            for _ in range(16):
-                mm()
-            calls += 16
-            if sync:
-                sync()
-            elapsed = time.perf_counter() - t0
-            if elapsed >= seconds / GEMM_WINDOWS:
-                best = max(best, 2.0 * m * k * n * calls / elapsed / 1e9)
-                break
-    return best
-
-
-def traced_peak(fn: Callable[[], Any]) -> tuple[Any, int]:
-    """``fn()`` and the peak bytes NumPy (and Python) allocated during it, by tracemalloc."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        result = fn()
-        return result, tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise OSError(f"/proc/self/status: no {key}")
-
-
-def rss_peak(fn: Callable[[], Any]) -> tuple[Any, int]:
-    """``fn()`` and the rise of the process's peak resident set during it over the resident set
-    before it (bytes): freed heap is handed back first (``malloc_trim``) and the peak reset
-    (``/proc/self/clear_refs``), so libraries NumPy cannot trace (torch) are measured too.
-    Linux only; -1 where the peak cannot be reset."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current resident set
-        before = _status_kb("VmRSS")
-    except OSError:
-        return fn(), -1
-    result = fn()
-    return result, 1024 * (_status_kb("VmHWM") - before)
-
-
-def peak_memory(s: CellSettings, fn: Callable[[], Any]) -> tuple[Any, int]:
-    """``fn()`` and the peak bytes it allocated, measured as :func:`memory_method` says."""
-    if s.backend == "numpy":
-        return traced_peak(fn)
-    if s.device == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        result = fn()
-        torch.cuda.synchronize()
-        return result, torch.cuda.max_memory_allocated() - base
-    return rss_peak(fn)
-
-
-def memory_method(s: CellSettings) -> str:
-    """How :func:`peak_memory` measures a cell's backend."""
-    if s.backend == "numpy":
-        return "tracemalloc"
-    return "torch.cuda.max_memory_allocated" if s.device == "cuda" else "peak RSS delta"
-
-
-def cell_gemm_gflops(s: CellSettings) -> float:
-    """The GEMM throughput of a cell's step, (B, H) x (H, G H), in its backend's library, dtype
-    and device, timed for CELL_GEMM_SECONDS: the limit its profile_gflops is compared with."""
-    torch_cell = s.backend == "torch"
-    return gemm_gflops(
-        s.batch,
-        s.hidden,
-        GATES[s.model] * s.hidden,
-        s.dtype,
-        library=s.backend,
-        device=s.device if torch_cell else "cpu",
-        seconds=CELL_GEMM_SECONDS,
-    )
-
-
-def best_seconds(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, float]:
-    """``fn()`` once as a warm-up, then ``repeats`` timed runs: the warm-up's result, the best
-    and the median time. The best is what the bench compares: on a shared machine the others'
-    load only ever adds time (cells record the median, as DESIGN.md says)."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return result, min(times), statistics.median(times)
 
 
 def _case(s: CellSettings):
@@ -314,10 +174,10 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
         s = settings(**sizes)
         params, batch = _case(s)
         p = numpy_backend.to_backend(s, params)
-        J, t_jac, _ = best_seconds(lambda: numpy_backend.step_jacobians(s, p, batch, 0), repeats)
+        J, t_jac, _ = timed(lambda: numpy_backend.step_jacobians(s, p, batch, 0), repeats)
         J = J.astype(np.float64)
-        _, t_norm, _ = best_seconds(lambda: metrics.jacobian_log10_norms(J), repeats)
-        _, t_lyap, _ = best_seconds(lambda: metrics.lyapunov_max(J), repeats)
+        _, t_norm, _ = timed(lambda: metrics.jacobian_log10_norms(J), repeats)
+        _, t_lyap, _ = timed(lambda: metrics.lyapunov_max(J), repeats)
         return {"step_jacobians_s": t_jac, "jacobian_norm_s": t_norm, "lyapunov_s": t_lyap}
     s = settings(backend="numpy" if impl == "numpy" else "torch", **sizes)
     fn = profile_fn(impl, s)
@@ -331,7 +191,7 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
             "method": memory_method(s),
             "state_arrays": peak / state_bytes if peak >= 0 else float("nan"),
         }
-    _, seconds, median = best_seconds(fn, repeats)
+    _, seconds, median = timed(fn, repeats)
     return {"seconds": seconds, "median_seconds": median, "gflops": useful_flops(s) / seconds / 1e9}
 
 
@@ -539,16 +399,7 @@ def table(results: list[dict], summary: dict, args) -> str:
 
 
 def _environment() -> dict[str, Any]:
-    from importlib import metadata
-
-    return {
-        "host": socket.gethostname(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": metadata.version("torch"),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    return {**environment(), "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def main(argv: list[str] | None = None) -> int:

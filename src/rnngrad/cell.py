@@ -21,68 +21,48 @@ Example
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib
 import json
 import logging
 import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import rnngrad
 from rnngrad import metrics, tasks
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
+from rnngrad.measure import (
+    TIMING_BUDGET,
+    TIMING_REPEATS,
+    cell_gemm_gflops,
+    peak_memory,
+    timed,
+    useful_flops,
+)
+from rnngrad.provenance import provenance
 from rnngrad.settings import CellSettings, SettingsError
+from rnngrad.training import backend_module, train
 
 log = logging.getLogger("rnngrad.cell")
-
-TIMING_BUDGET = 1.0  # seconds of repeats after the warm-up, for the median time
-TIMING_REPEATS = 5  # at most this many timed repeats
-
-
-def backend_module(s: CellSettings):
-    """The backend package of a cell (torch is imported only for torch cells)."""
-    return importlib.import_module(f"rnngrad.{s.backend}_backend")
-
-
-def median_seconds(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """Run ``fn`` once as a warm-up, then time it up to TIMING_REPEATS times within
-    TIMING_BUDGET seconds (at least once); returns the warm-up's result and the median time."""
-    result = fn()
-    times: list[float] = []
-    while len(times) < TIMING_REPEATS and (not times or sum(times) < TIMING_BUDGET):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return result, statistics.median(times)
 
 
 def measure_profile(
     s: CellSettings, params: dict[str, np.ndarray], batch: tasks.Batch, backend=None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The gradient profile of DESIGN.md for float64 ``params`` on the probe ``batch``.
+    """The gradient profile (docs/metrics.md) for float64 ``params`` on the probe ``batch``.
 
     Returns the scalar metrics (unprefixed) and the per-lag profile arrays.
     """
-    from rnngrad import bench
-
     be = backend or backend_module(s)
     p = be.to_backend(s, params)
     steps = batch.steps
-    out, profile_seconds = median_seconds(lambda: be.loss_and_grads(s, p, batch))
-    _, peak_bytes = bench.peak_memory(s, lambda: be.loss_and_grads(s, p, batch))  # once warm
+    out, _, profile_seconds = timed(
+        lambda: be.loss_and_grads(s, p, batch), TIMING_REPEATS, TIMING_BUDGET
+    )
+    _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, batch))  # once warm
     grad_norm = metrics.by_lag(out["grad_norm"], steps)
     weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
     W = metrics.recurrent_block(s.model, params["weight_hh"])
@@ -94,8 +74,8 @@ def measure_profile(
         "spectral_norm": metrics.spectral_norm(W),
         "probe_loss": out["loss"],
         "profile_seconds": profile_seconds,
-        # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (bench.peak_memory)
-        "profile_gflops": bench.useful_flops(s, steps) / profile_seconds / 1e9,
+        # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (measure.peak_memory)
+        "profile_gflops": useful_flops(s, steps) / profile_seconds / 1e9,
         "profile_peak_mb": peak_bytes / 1e6 if peak_bytes >= 0 else float("nan"),
         "jacobian_decay_rate": float("nan"),
         "lyapunov_max": float("nan"),
@@ -108,7 +88,7 @@ def measure_profile(
             J = np.asarray(be.step_jacobians(s, p, batch, 0), dtype=np.float64)
             return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
 
-        (log_jn, lyap), m["jacobian_seconds"] = median_seconds(jac)
+        (log_jn, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
         with np.errstate(over="ignore", under="ignore"):
             jacobian_norm = np.power(10.0, log_jn)
         m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
@@ -148,9 +128,7 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
 
     training = None
     if s.train_steps > 0:
-        from rnngrad import training as train_mod
-
-        result = train_mod.train(s, params, checkpoint=checkpoint)
+        result = train(s, params, checkpoint=checkpoint)
         training = {k: list(v) for k, v in result["curve"].items()}
         record_metrics.update(result["metrics"])
         if result["status"] == "diverged" and status == "ok":
@@ -170,8 +148,6 @@ def run_cell(s: CellSettings, cell_id: str, checkpoint: str | None = None) -> di
         )
     record_metrics["status"] = status
     # the machine's limit for this cell's step GEMM (B, H) x (H, G H), measured in this job
-    from rnngrad.bench import cell_gemm_gflops
-
     record_metrics["gemm_gflops"] = cell_gemm_gflops(s)
     record_metrics["runtime_s"] = time.perf_counter() - t_start
     record_metrics["overhead_s"] = _process_seconds() - record_metrics["runtime_s"]
@@ -200,58 +176,6 @@ def _process_seconds() -> float:
         import psutil  # a Snakemake dependency
 
         return time.time() - psutil.Process().create_time()
-
-
-@lru_cache(maxsize=1)
-def code_hash() -> str:
-    """SHA-256 (first 16 hex digits) of the package's Python sources, in path order."""
-    root = Path(rnngrad.__file__).parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """HEAD of the checkout that holds the package, or "" outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(rnngrad.__file__).parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
-def settings_hash(s: CellSettings) -> str:
-    d = s.to_dict()
-    d.pop("extra_axes")
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)  # reads metadata only: never imports torch
-    except metadata.PackageNotFoundError:
-        return ""
-
-
-def provenance(s: CellSettings) -> dict[str, str]:
-    return {
-        "rnngrad_version": rnngrad.__version__,
-        "code_hash": code_hash(),
-        "numpy_version": np.__version__,
-        "torch_version": _version("torch"),
-        "git_commit": git_commit(),
-        "settings_hash": settings_hash(s),
-        "host": socket.gethostname(),
-        "python_version": platform.python_version(),
-    }
 
 
 def write_record(record: dict[str, Any], path: str | os.PathLike) -> None:
@@ -299,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "assignments",
         nargs="*",
         metavar="key=value",
-        help="settings (DESIGN.md's defaults keys and grid axes), e.g. seq_len=100 "
-        "w_rec_scale=1.1 clip.kind=norm clip.threshold=1",
+        help="settings (the config's defaults keys and grid axes, docs/config.md), e.g. "
+        "seq_len=100 w_rec_scale=1.1 clip.kind=norm clip.threshold=1",
     )
     ap.add_argument("--settings-json", help="the cell's resolved settings as JSON")
     ap.add_argument("--cell-id", default="cli", help="the cell's id (default: cli)")

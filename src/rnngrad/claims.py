@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.figures import GAMMA, frame  # sup |f'| per nonlinearity; a table of ``tables``
+from rnngrad.analysis import GAMMA, frame  # sup |f'| per nonlinearity; a table of ``tables``
 
 COLUMNS = (
     "claim_id",
@@ -39,7 +39,6 @@ COLUMNS = (
     "confidence",
 )
 VERDICTS = ("agrees", "differs", "not measured here")
-VERDICT_COLOURS = {"agrees": "#009E73", "differs": "#D55E00", "not measured here": "#999999"}
 RESULT_COLUMNS = (
     "claim_id",
     "source",

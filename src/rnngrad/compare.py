@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import claims, figures, interactive, report
+from rnngrad import analysis, claims, interactive, report
 from rnngrad.files import atomic_write
 from rnngrad.tables import TABLES, read_tables
 
@@ -33,7 +33,7 @@ def combine(by_study: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         raise ValueError(f"compare needs two or more different studies, got {list(by_study)}")
     out = {}
     for name in TABLES:
-        parts = [figures.frame(t, name).assign(study=s) for s, t in by_study.items()]
+        parts = [analysis.frame(t, name).assign(study=s) for s, t in by_study.items()]
         parts = [p[["study", *[c for c in p.columns if c != "study"]]] for p in parts]
         out[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return out

@@ -32,7 +32,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 
-from rnngrad import figures
+from rnngrad import analysis, figures
 
 PROFILE_ROWS = 200_000  # profile rows kept in the page, all cells together (large studies)
 TRAINING_ROWS = 100_000  # training rows kept in the page
@@ -87,9 +87,9 @@ def axis_values(cells: pd.DataFrame, axis: str) -> list:
     """An axis's values in the report's fixed order (remedies and backends as the figures)."""
     values = cells[axis].dropna()
     if axis == "remedy":
-        return figures.remedy_order(values)
+        return analysis.remedy_order(values)
     if axis == "backend":
-        return figures.ordered(values, figures.BACKEND_ORDER)
+        return analysis.ordered(values, analysis.BACKEND_ORDER)
     if axis == "study":
         return list(dict.fromkeys(values.astype(str)))  # the order given
     return sorted(values.unique().tolist(), key=lambda v: (isinstance(v, str), v))
@@ -218,14 +218,14 @@ def page_data(tables: Any) -> tuple[str, dict[str, dict[str, int]]]:
     curves (``SIG_DIGITS`` significant digits, downsampled past ``PROFILE_ROWS`` and
     ``TRAINING_ROWS`` rows), and what the selectors offer; and per long table the rows kept of
     all (``{"rows": kept, "of": all}``)."""
-    cells = figures.frame(tables, "cells").reset_index(drop=True)
+    cells = analysis.frame(tables, "cells").reset_index(drop=True)
     parts, kept = {}, {}
     parts["cells"] = _table(cells, None)
     for name, order, budget in (
         ("profiles", "lag", PROFILE_ROWS),
         ("training", "step", TRAINING_ROWS),
     ):
-        long = figures.frame(tables, name)
+        long = analysis.frame(tables, name)
         small = _long_table(long, cells, order, budget)
         kept[name] = {"rows": len(small), "of": len(long)}
         parts[name] = _table(small, SIG_DIGITS)
@@ -386,7 +386,7 @@ def remedy_decay(cells: pd.DataFrame) -> dict | None:
 def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
     """Per trained cell its accuracy (and steps_to_solve where recorded) against seq_len, remedies
     side by side; beside it the fraction of cells solved per remedy and seq_len."""
-    t = figures.trained_cells(cells) if not cells.empty else cells
+    t = analysis.trained_cells(cells) if not cells.empty else cells
     if t.empty or "accuracy" not in t:
         return None
     remedies = axis_values(cells, "remedy")
@@ -491,7 +491,7 @@ def chart_specs(tables: Any) -> list[dict[str, Any]]:
     """The interactive charts that the study's tables can draw, each as ``name``, ``title``,
     ``data`` (the named data it reads), ``value`` (the column shown for a clicked cell) and
     ``spec`` (Vega-Lite)."""
-    cells = figures.frame(tables, "cells")
+    cells = analysis.frame(tables, "cells")
     out = []
     for name, title, data, value, build in CHARTS:
         spec = build(cells)

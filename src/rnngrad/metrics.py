@@ -68,7 +68,7 @@ def horizon(grad_norm: np.ndarray) -> int:
 
 def _one_blas_thread():
     """BLAS on one thread: the S x S products here are too small to share, and a second thread
-    that waits for a shared core made jacobian_log10_norms 10-20x slower (README.md, "Speed")."""
+    that waits for a shared core made jacobian_log10_norms 10-20x slower (docs/performance.md)."""
     return threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
 
 

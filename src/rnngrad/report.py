@@ -28,19 +28,12 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import claims, figures, interactive
+from rnngrad import analysis, claims, figures, interactive, settings
 from rnngrad.files import atomic_write
+from rnngrad.provenance import PROVENANCE
 from rnngrad.tables import TABLES, read_tables
 
-PROVENANCE = (
-    "rnngrad_version",
-    "code_hash",
-    "numpy_version",
-    "torch_version",
-    "git_commit",
-    "host",
-    "python_version",
-)
+MAX_LISTED_VALUES = 10  # distinct values of a provenance column listed (settings_hash: per cell)
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
 LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
 
@@ -151,32 +144,7 @@ METRIC_COLUMNS = {
 COLUMNS = {
     "cell_id": ("text", "stable id: backend, remedy, seq_len, w_rec_scale, seed, further axes"),
     "steps": ("steps", "actual sequence length the network reads"),
-    "backend": ("category", "numpy (hand-written BPTT) or torch (autograd)"),
-    "remedy": ("category", "name of the remedy preset applied to the cell"),
-    "seq_len": ("steps", "task length T before task-specific additions"),
-    "w_rec_scale": ("1", "spectral radius of W_rec at initialization"),
-    "seed": ("integer", "seed of weights and data (pairs cells across scale, remedy, backend)"),
-    "model": ("category", "rnn, lstm, gru or esn"),
-    "nonlinearity": ("category", "tanh, relu, sigmoid or linear"),
-    "init": ("category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"),
-    "input_scale": ("1", "standard deviation of the input weights"),
-    "hidden": ("units", "hidden size H"),
-    "dtype": ("category", "float64 or float32"),
-    "device": ("category", "torch device (numpy cells ignore it)"),
-    "task": ("category", "adding, copy, temporal_order, digits or memory"),
-    "batch": ("sequences", "sequences per training batch and in the probe batch"),
-    "train_steps": ("steps", "training steps (0 = profile at initialization only)"),
-    "optimizer": ("category", "sgd, momentum or adam"),
-    "lr": ("1", "learning rate"),
-    "clip_kind": ("category", "clipping by norm or value; empty = no clipping"),
-    "clip_threshold": ("gradient units", "clipping threshold"),
-    "truncate_k1": ("steps", "truncated BPTT: update every k1 steps"),
-    "truncate_k2": ("steps", "truncated BPTT: backpropagate at most k2 steps"),
-    "penalty_kind": ("category", "pascanu (Omega) or l2_wrec; empty = none"),
-    "penalty_weight": ("1", "multiplier of the penalty"),
-    "jacobian": ("bool", "whether jacobian_norm and lyapunov_max were measured"),
-    "leak": ("1", "ESN leak rate"),
-    "ridge": ("1", "ESN readout ridge regularization"),
+    **settings.describe(),
     "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
     "accuracy": ("fraction", "fraction of evaluation sequences correct"),
     "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
@@ -230,95 +198,10 @@ def describe_column(name: str) -> tuple[str, str]:
     return COLUMNS.get(name, ("", "further grid axis or setting (see the config)"))
 
 
-def zero_crossings(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per remedy and seq_len, the w_rec_scale where the median init log10_grad_ratio crosses
-    zero, interpolated linearly in log10(scale); one backend (the reference one)."""
-    if cells.empty or "init_log10_grad_ratio" not in cells:
-        return pd.DataFrame(columns=["remedy", "seq_len", "crossing"])
-    c = cells[cells["backend"] == figures.first_backend(cells)]
-    agg = (
-        c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)["init_log10_grad_ratio"]
-        .median()
-        .reset_index()
-    )
-    rows = []
-    for (rem, L), d in agg.groupby(["remedy", "seq_len"], observed=True):
-        d = d.sort_values("w_rec_scale")
-        s, r = d["w_rec_scale"].to_numpy(float), d["init_log10_grad_ratio"].to_numpy(float)
-        rows.append({"remedy": str(rem), "seq_len": int(L), "crossing": _crossing(s, r)})
-    out = pd.DataFrame(rows)
-    order = {r: i for i, r in enumerate(figures.remedy_order(out["remedy"]))}
-    return out.sort_values(
-        ["remedy", "seq_len"], key=lambda k: k.map(order) if k.name == "remedy" else k
-    )
-
-
-def _crossing(s: np.ndarray, r: np.ndarray) -> str:
-    ok = ~np.isnan(r)
-    s, r = s[ok], r[ok]
-    if len(r) == 0:
-        return "no data"
-    for i in range(len(r) - 1):
-        if r[i] < 0 <= r[i + 1]:
-            if not np.isfinite(r[i + 1]) or not np.isfinite(r[i]) or s[i] <= 0:
-                return f"between {s[i]:g} and {s[i + 1]:g}"
-            f = -r[i] / (r[i + 1] - r[i])
-            return f"{10 ** ((1 - f) * math.log10(s[i]) + f * math.log10(s[i + 1])):.3g}"
-    if np.all(r < 0):
-        return f"above {s[-1]:g} (vanishing at every scale)"
-    if np.all(r >= 0):
-        return f"below {s[0]:g} (no vanishing at any scale)"
-    return "no single crossing"
-
-
-def _trained_at_best_lr(cells: pd.DataFrame) -> pd.DataFrame:
-    """The trained cells, each remedy and seq_len at its best lr where lr is a grid axis."""
-    t = figures.trained_cells(cells)
-    if t.empty:
-        return t
-    return figures.best_lr(
-        t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float))
-    )
-
-
-def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
-    t = _trained_at_best_lr(cells)
-    if t.empty:
-        return pd.DataFrame(
-            columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"]
-        )
-    t = t[t["seq_len"] == t["seq_len"].max()]
-    out = (
-        t.groupby("remedy")
-        .agg(
-            seq_len=("seq_len", "first"),
-            solved_rate=("solved", "mean"),
-            normalized_loss=("normalized_loss", "median"),
-            cells=("cell_id", "size"),
-        )
-        .reset_index()
-    )
-    order = figures.remedy_order(out["remedy"])
-    return out.set_index("remedy").loc[order].reset_index()
-
-
-def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """Median normalized_loss of the trained cells, a row per remedy (fixed order) and a column
-    per seq_len, each remedy at its best lr per seq_len where lr is a grid axis; empty when
-    nothing trained."""
-    t = _trained_at_best_lr(cells)
-    if t.empty:
-        return pd.DataFrame()
-    table = t.pivot_table(
-        index="remedy", columns="seq_len", values="normalized_loss", aggfunc="median", dropna=False
-    )
-    return table.loc[figures.remedy_order(table.index)]
-
-
 def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """:func:`learning_table` as rows of the summary: each value at 3 significant digits with
-    its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below chance (1)."""
+    """:func:`rnngrad.analysis.learning_table` as rows of the summary: each value at 3
+    significant digits with its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below
+    chance (1)."""
 
     def cell(v: float) -> dict[str, str]:
         cls = "learns" if v < LEARNS_BELOW else "beats" if v < 1.0 else ""
@@ -336,7 +219,7 @@ def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def findings(tables) -> dict[str, Any]:
     """Numbers and sentences of the summary, computed from the tables."""
-    cells = figures.frame(tables, "cells")
+    cells = analysis.frame(tables, "cells")
     f: dict[str, Any] = {"n_cells": len(cells)}
     if cells.empty:
         return f
@@ -349,19 +232,19 @@ def findings(tables) -> dict[str, Any]:
         if c in cells and cells[c].nunique() > 1 and c not in axes
     ]
     f["grid"] = [(a, ", ".join(_fmt(v) for v in _sorted_values(cells, a))) for a in axes]
-    f["seeds"] = figures.n_seeds(cells)
-    f["seed_note"] = figures.seed_note(cells)
+    f["seeds"] = analysis.n_seeds(cells)
+    f["seed_note"] = analysis.seed_note(cells)
     hashes = (
         sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
     )
     f["code_hashes"] = hashes
-    f["crossings"] = zero_crossings(cells)
-    f["solved"] = solved_at_longest(cells)
-    f["learning"] = learning_table(cells)
+    f["crossings"] = analysis.zero_crossings(cells)
+    f["solved"] = analysis.solved_at_longest(cells)
+    f["learning"] = analysis.learning_table(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
-    f["ref_backend"] = figures.first_backend(cells)
-    f["lr_note"] = figures.lr_note(figures.trained_cells(cells))
-    ag = figures.backend_agreement(tables)
+    f["ref_backend"] = analysis.first_backend(cells)
+    f["lr_note"] = analysis.lr_note(analysis.trained_cells(cells))
+    ag = analysis.backend_agreement(tables)
     f["agreement"] = ag
     f["agreement_counts"] = ag["verdict"].value_counts().to_dict() if len(ag) else {}
     return f
@@ -369,9 +252,9 @@ def findings(tables) -> dict[str, Any]:
 
 def _sorted_values(cells: pd.DataFrame, col: str) -> list:
     if col == "remedy":
-        return figures.remedy_order(cells[col])
+        return analysis.remedy_order(cells[col])
     if col == "backend":
-        return figures.ordered(cells[col], figures.BACKEND_ORDER)
+        return analysis.ordered(cells[col], analysis.BACKEND_ORDER)
     return sorted(cells[col].dropna().unique(), key=lambda v: (isinstance(v, str), v))
 
 
@@ -386,6 +269,14 @@ def _fmt(v: Any) -> str:
             return "inf" if v > 0 else "-inf"
         return f"{v:.4g}"
     return str(v)
+
+
+def _distinct(values: pd.Series) -> str:
+    """A provenance column's values, or how many there are where each cell has its own."""
+    seen = sorted(values.dropna().astype(str).unique())
+    if len(seen) > MAX_LISTED_VALUES:
+        return f"{len(seen)} distinct values (see the cells table)"
+    return ", ".join(seen) or "(empty)"
 
 
 def cells_view(cells: pd.DataFrame) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
@@ -443,11 +334,11 @@ def build_report(
     config : the study's config, shown in the provenance section.
     """
     tables = read_tables(tables_dir)
-    cells = figures.frame(tables, "cells")
+    cells = analysis.frame(tables, "cells")
     fdir = None if figures_dir is None else Path(figures_dir)
     f = findings(tables)
     header, rows, constant = cells_view(cells)
-    remedies = figures.remedy_order(cells["remedy"]) if "remedy" in cells else []
+    remedies = analysis.remedy_order(cells["remedy"]) if "remedy" in cells else []
     remedy_cfg = (config or {}).get("remedies", {})
     remedy_notes = [
         {
@@ -470,7 +361,7 @@ def build_report(
     dictionary = [
         {"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
         for t in TABLES
-        for c in figures.frame(tables, t).columns
+        for c in analysis.frame(tables, t).columns
     ]
     learning = f.get("learning", pd.DataFrame())
     ag = f.get("agreement", pd.DataFrame())
@@ -479,13 +370,9 @@ def build_report(
         if len(ag)
         else ag
     )
-    prov = [
-        (c, ", ".join(sorted(cells[c].dropna().astype(str).unique())) or "(empty)")
-        for c in PROVENANCE
-        if c in cells
-    ]
+    prov = [(c, _distinct(cells[c])) for c in PROVENANCE if c in cells]
     published = [
-        {**r, "colour": claims.VERDICT_COLOURS[r["verdict"]]}
+        {**r, "colour": analysis.VERDICT_COLOURS[r["verdict"]]}
         for r in claims.evaluate(tables, config).to_dict("records")
     ]
     env = Environment(

@@ -13,11 +13,9 @@ A cell runs the profile pass and the jacobian several times per phase (a warm-up
 as rnngrad.cell does), ``train_steps`` training steps of about one pass each (measured against a
 live pass in one process), and forward passes over the evaluation sequences in chunks.
 
-The constants were fitted on one core of a 2 vCPU AMD EPYC Zen4 (numpy 2.4 on OpenBLAS, one
-thread), to within 25% over H = 8..256, B = 1..128 (see README.md, "Running on a SLURM
-cluster"); the torch backend's constants come from ../shared/notes/performance-baseline.md.
-Cluster cores are usually no slower; the requested time limit carries a margin of 3x plus a
-minute.
+The constants were fitted on one core of the reference machine (numpy on OpenBLAS, one thread);
+how, and how well the model predicts measured cells, is in docs/performance.md. Cluster cores are
+usually no slower; the requested time limit carries a margin of 3x plus a minute.
 
 Example
 -------
@@ -31,19 +29,17 @@ from __future__ import annotations
 
 import math
 
-from rnngrad.cell import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.init import GATES
+from rnngrad.measure import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.settings import CellSettings
-from rnngrad.training import EVAL_CHUNK, EVAL_SEQUENCES
+from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES
 
 # per-step costs on one core (seconds), numpy backend, fitted by least squares (relative error)
 STEP_SECONDS = {"numpy": 7.4e-6, "torch": 20e-6}  # c0: torch's autograd loop records every op
 ELEM_SECONDS = {"float64": 16.5e-9, "float32": 6.4e-9}  # c_elem, per batch x unit
 GEMM_RATE = {"float64": 57e9, "float32": 102e9}  # R, FLOP/s for the batched recurrence
-TORCH_SLOWDOWN = 1.5  # torch autograd vs hand-written BPTT at equal size (the baseline's (b)/(a))
-# ... and it grows with T (page faults from freed autograd buffers): in the speed study, torch
-# cells at T = 10000 ran a median 3.7x (up to 23x) the flat estimate, at T = 1000 2.0x
-TORCH_LONG_T = 4000  # torch's slowdown is TORCH_SLOWDOWN * (1 + T / TORCH_LONG_T)
+TORCH_SLOWDOWN = 1.5  # torch autograd vs hand-written BPTT at equal size
+TORCH_LONG_T = 4000  # ... growing with T: TORCH_SLOWDOWN * (1 + T / TORCH_LONG_T)
 FORWARD_SHARE = 0.5  # of the calls and elementwise passes of a step, in the forward alone
 JACOBIAN_STEP = (22e-6, 47e-9, 0.23e-9)  # a, b per S^2, c per S^3 (product + eigvalsh + QR)
 
@@ -59,7 +55,7 @@ INTERPRETER_MB = {"numpy": 300, "torch": 500}
 # (T+1, B, H) arrays a forward pass keeps: h; the esn's f(a_t) too; the lstm's gates i, f, g, o
 # and c; the gru's r, z, n
 FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 6, "gru": 4}
-TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's (the baseline)
+TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores
 TIME_EXTRA_MINUTES = 1  # job start, writing the record; summed over a bundle's layers

@@ -39,51 +39,91 @@ class SettingsError(ValueError):
     """
 
 
+def setting(default: Any, unit: str, help: str) -> Any:
+    """A settings field with its ``unit`` and ``help`` (the data dictionary of the report and
+    ``rnngrad cell --help`` read them; docs/config.md lists them)."""
+    return field(default=default, metadata={"unit": unit, "help": help})
+
+
 @dataclass(frozen=True)
 class Clip:
-    kind: str = "norm"  # norm: rescale the global norm (Pascanu et al. 2013, Alg. 1); value: clamp
-    threshold: float = 1.0  # norm bound, or the bound on each component
+    kind: str = setting(
+        "norm",
+        "category",
+        "clipping by norm (rescale the global norm; Pascanu et al. 2013, Alg. 1) or by value "
+        "(clamp each component)",
+    )
+    threshold: float = setting(
+        1.0, "gradient units", "the norm bound, or the bound on each component"
+    )
 
 
 @dataclass(frozen=True)
 class Truncate:
-    k1: int = 1  # update every k1 steps (Williams and Peng 1990)
-    k2: int = 10  # backpropagate at most k2 steps back from each update
+    k1: int = setting(1, "steps", "truncated BPTT: update every k1 steps (Williams and Peng 1990)")
+    k2: int = setting(
+        10, "steps", "truncated BPTT: backpropagate at most k2 steps back from each update"
+    )
 
 
 @dataclass(frozen=True)
 class Penalty:
-    kind: str = "pascanu"  # pascanu: Omega (their eq. 10); l2_wrec: ||W_hh||_F^2
-    weight: float = 2.0  # multiplier of the penalty in the training objective
+    kind: str = setting(
+        "pascanu", "category", "pascanu: Omega (their eq. 10); l2_wrec: ||W_hh||_F^2"
+    )
+    weight: float = setting(2.0, "1", "multiplier of the penalty in the training objective")
 
 
 @dataclass(frozen=True)
 class CellSettings:
     # the five required grid axes
-    backend: str = "numpy"  # numpy (hand-written BPTT) | torch (autograd)
-    seq_len: int = 30  # task length T before task-specific additions (copy adds 20)
-    w_rec_scale: float = 1.0  # spectral radius of W_rec at initialization
-    remedy: str = "none"  # name of the remedy preset that produced these settings
-    seed: int = 0  # seeds weights and data; equal seeds pair cells across scale/remedy/backend
+    backend: str = setting("numpy", "category", "numpy (hand-written BPTT) or torch (autograd)")
+    seq_len: int = setting(
+        30, "steps", "task length T before task-specific additions (copy adds 20)"
+    )
+    w_rec_scale: float = setting(1.0, "1", "spectral radius of W_rec at initialization")
+    remedy: str = setting(
+        "none", "category", "name of the remedy preset that produced these settings"
+    )
+    seed: int = setting(
+        0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
+    )
     # defaults (any scalar one may also be a grid axis)
-    model: str = "rnn"  # rnn | lstm | gru | esn
-    nonlinearity: str = "tanh"  # rnn and esn only; gated models are tanh
-    init: str = "gaussian"  # base matrix of W_rec: gaussian | orthogonal | identity | sparse
-    input_scale: float = 1.0  # std of the input weights
-    hidden: int = 32  # number of hidden units H
-    dtype: str = "float64"  # float64 | float32
-    device: str = "cpu"  # torch backend only
-    task: str = "adding"  # adding | copy | temporal_order | digits | memory
-    batch: int = 32  # sequences per training batch and in the probe batch
-    train_steps: int = 100  # 0 = gradient profile at initialization only
-    optimizer: str = "sgd"  # sgd | momentum | adam
-    lr: float = 0.01  # learning rate
-    clip: Clip | None = None  # gradient clipping, off by default
-    truncate: Truncate | None = None  # truncated BPTT(k1, k2), off by default
-    penalty: Penalty | None = None  # gradient penalty, off by default
-    jacobian: bool = True  # measure jacobian_norm and lyapunov_max
-    leak: float = 1.0  # ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)
-    ridge: float = 1e-6  # ESN readout ridge regularization
+    model: str = setting("rnn", "category", "rnn, lstm, gru or esn")
+    nonlinearity: str = setting(
+        "tanh",
+        "category",
+        "tanh, relu, sigmoid or linear (rnn and esn only; gated models are tanh)",
+    )
+    init: str = setting(
+        "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
+    )
+    input_scale: float = setting(1.0, "1", "standard deviation of the input weights")
+    hidden: int = setting(32, "units", "number of hidden units H")
+    dtype: str = setting("float64", "category", "float64 or float32")
+    device: str = setting(
+        "cpu", "category", "cpu or cuda: the torch backend's device (numpy ignores it)"
+    )
+    task: str = setting("adding", "category", "adding, copy, temporal_order, digits or memory")
+    batch: int = setting(32, "sequences", "sequences per training batch and in the probe batch")
+    train_steps: int = setting(
+        100, "steps", "training steps (0 = gradient profile at initialization only)"
+    )
+    optimizer: str = setting("sgd", "category", "sgd, momentum or adam")
+    lr: float = setting(0.01, "1", "learning rate")
+    # (written out: ruff asks nested defaults to be field() calls)
+    clip: Clip | None = field(
+        default=None, metadata={"unit": "mapping", "help": "gradient clipping, off by default"}
+    )
+    truncate: Truncate | None = field(
+        default=None, metadata={"unit": "mapping", "help": "truncated BPTT(k1, k2), off by default"}
+    )
+    penalty: Penalty | None = field(
+        default=None, metadata={"unit": "mapping", "help": "gradient penalty, off by default"}
+    )
+    jacobian: bool = setting(True, "bool", "measure jacobian_norm and lyapunov_max")
+    leak: float = setting(1.0, "1", "ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)")
+    ridge: float = setting(1e-6, "1", "ESN readout ridge regularization")
     # any further grid axes (their names, in config order); part of the cell id
     extra_axes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -104,7 +144,7 @@ class CellSettings:
             if f.name not in values:
                 continue
             v = values[f.name]
-            if f.name in ("clip", "truncate", "penalty"):
+            if f.name in NESTED:
                 v = _nested(f.name, v, path)
             elif f.name == "extra_axes":
                 v = tuple(v)
@@ -125,9 +165,8 @@ class CellSettings:
         d.pop("extra_axes")
         out: dict[str, Any] = {}
         for k, v in d.items():
-            if k in ("clip", "truncate", "penalty"):
-                sub = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}[k]
-                for f in dataclasses.fields(sub):
+            if k in NESTED:
+                for f in dataclasses.fields(NESTED[k]):
                     out[f"{k}_{f.name}"] = None if v is None else v[f.name]
             else:
                 out[k] = v
@@ -232,7 +271,7 @@ class CellSettings:
                 f"it does not fit model {self.model!r} (value {self.nonlinearity!r})"
             )
         if self.model == "esn":
-            for k in ("clip", "truncate", "penalty"):
+            for k in NESTED:
                 if getattr(self, k) is not None:
                     raise SettingsError(
                         f"{path}{k}: an esn is not trained by gradient descent, "
@@ -259,13 +298,34 @@ class CellSettings:
             )
 
 
+# the nested settings: a field of CellSettings -> its dataclass (flattened as clip_kind, ...)
+NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
+
+
+def describe() -> dict[str, tuple[str, str]]:
+    """Unit and meaning of every flattened setting (``seq_len``, ``clip_kind``, ...), from the
+    fields' metadata; a nested one's meaning says what empty means."""
+    out = {}
+    for f in dataclasses.fields(CellSettings):
+        if f.name in NESTED:
+            off = f"empty = no {f.name}"
+            for sub in dataclasses.fields(NESTED[f.name]):
+                out[f"{f.name}_{sub.name}"] = (
+                    sub.metadata["unit"],
+                    f"{sub.metadata['help']}; {off}",
+                )
+        elif f.metadata:
+            out[f.name] = (f.metadata["unit"], f.metadata["help"])
+    return out
+
+
 def _positive(v: Any, key: str) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
         raise SettingsError(f"{key}: must be a finite number > 0 (value {v!r})")
 
 
 def _nested(name: str, v: Any, path: str):
-    cls = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}[name]
+    cls = NESTED[name]
     if v is None or isinstance(v, cls):
         return v
     if not isinstance(v, Mapping):

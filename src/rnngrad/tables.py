@@ -1,4 +1,4 @@
-"""Cell records to the typed tables of a study (DESIGN.md, Tables), and back.
+"""Cell records to the typed tables of a study (docs/tables.md), and back.
 
 - ``cells``: one row per cell: ``cell_id``, the grid axes, ``steps``, every other resolved
   setting (nested ones flattened: ``clip_kind``, ...), the gradient metrics with their phase as
@@ -35,10 +35,11 @@ import pandas as pd
 
 from rnngrad.config import AXES
 from rnngrad.files import atomic_write
-from rnngrad.settings import CellSettings, Clip, Penalty, Truncate
+from rnngrad.provenance import PROVENANCE
+from rnngrad.settings import NESTED, CellSettings
 
 PHASES = ("init", "trained")
-# gradient metrics of a phase (DESIGN.md, Metrics), in column order; others a record has follow
+# gradient metrics of a phase (docs/metrics.md), in column order; others a record has follow
 PHASE_METRICS = (
     "log10_grad_ratio",
     "decay_rate",
@@ -61,21 +62,11 @@ TRAINING_METRICS = (
     "diverged_at",
     "train_seconds",
 )
-PROVENANCE = (
-    "rnngrad_version",
-    "code_hash",
-    "numpy_version",
-    "torch_version",
-    "git_commit",
-    "settings_hash",
-    "host",
-)
 TABLES = ("cells", "profiles", "training")
 FILES = {"cells": "cells.parquet", "profiles": "profiles.parquet", "training": "training.parquet"}
 CELLS_CSV = "cells.csv"
 
 # column types that values alone cannot tell (a column may be empty in every cell)
-_NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
 _SETTING_DTYPES = {"int": "int64", "float": "float64", "str": "object", "bool": "bool"}
 _NULLABLE = {"int64": "Int64", "bool": "boolean", "float64": "float64", "object": "object"}
 _METRIC_DTYPES = {
@@ -131,8 +122,8 @@ def setting_dtypes() -> dict[str, str]:
     for f in dataclasses.fields(CellSettings):
         if f.name == "extra_axes":
             continue
-        if f.name in _NESTED:
-            for sub in dataclasses.fields(_NESTED[f.name]):
+        if f.name in NESTED:
+            for sub in dataclasses.fields(NESTED[f.name]):
                 out[f"{f.name}_{sub.name}"] = _NULLABLE[_SETTING_DTYPES[sub.type]]
         else:
             out[f.name] = _SETTING_DTYPES[f.type]

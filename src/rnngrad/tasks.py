@@ -29,6 +29,8 @@ import numpy as np
 COPY_SYMBOLS = 8  # symbols to copy are drawn from 8 (Arjovsky et al. 2016)
 COPY_LENGTH = 10  # the copied string has 10 symbols
 ADDING_TOLERANCE = 0.16  # |error| < 0.16 on the sum = H&S's 0.04 on 0.5 + sum/4
+EVAL_SEQUENCES = 1000  # fresh sequences for a trained cell's final metrics (at least 1000)
+EVAL_CHUNK = 50  # evaluation sequences a forward: bounds memory, and fixes the draw order
 DIGITS_STEPS = 64
 
 

@@ -61,19 +61,22 @@ from typing import Any
 import numpy as np
 
 from rnngrad import esn, tasks
-from rnngrad.cell import backend_module, settings_hash
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
+from rnngrad.provenance import settings_hash
 from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
 
-EVAL_SEQUENCES = 1000  # fresh sequences for the final metrics (DESIGN: at least 1000)
-EVAL_CHUNK = 50  # sequences a forward: bounds memory, and fixes the draw order
 CHECKPOINT_EVERY = 60.0  # seconds of training between checkpoint saves
 CURVE = ("step", "loss", "param_grad_norm", "clipped", "penalty")
 MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 EPS = 1e-8
+
+
+def backend_module(s: CellSettings):
+    """The backend package of a cell (torch is imported only for torch cells)."""
+    return importlib.import_module(f"rnngrad.{s.backend}_backend")
 
 
 def backend_modules(s: CellSettings):

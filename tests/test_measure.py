@@ -1,0 +1,43 @@
+"""Measuring a pass: the timing helper, useful FLOPs, peak memory (rnngrad.measure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnngrad import bench, measure
+
+
+def test_timed_runs_a_warm_up_then_repeats():
+    calls = []
+    out = measure.timed(lambda: calls.append(1) or len(calls), repeats=4)
+    assert out.result == 1 and len(calls) == 5  # the warm-up's result; 4 timed runs
+    assert 0 <= out.best <= out.median
+
+
+def test_timed_stops_at_its_budget_after_one_run_at_least():
+    calls = []
+    measure.timed(lambda: calls.append(1), repeats=5, budget=0.0)
+    assert len(calls) == 2  # warm-up and one timed run: the budget was spent at once
+    calls.clear()
+    measure.timed(lambda: calls.append(1), repeats=3, budget=1e9)
+    assert len(calls) == 4  # the repeats bound it first
+
+
+def test_useful_flops_is_6BGH2T():
+    s = bench.settings(model="gru", hidden=8, batch=3, seq_len=10)
+    assert measure.useful_flops(s) == 6 * 3 * 3 * 8**2 * s.steps
+
+
+@pytest.mark.parametrize("measure", [measure.traced_peak, measure.rss_peak])
+def test_peak_measures_see_an_allocation_of_known_size(measure):
+    n = 40_000_000  # bytes, touched so they are resident
+
+    def alloc():
+        a = np.ones(n // 8)
+        return float(a[-1])
+
+    result, peak = measure(alloc)
+    assert result == 1.0
+    # the kernel counts resident pages in per-thread batches: a few hundred kB either way
+    assert 0.98 * n <= peak <= n + 8_000_000
