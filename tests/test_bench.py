@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from rnngrad import bench, cli, measure
+from rnngrad import bench, cli, measure, train_bench
 from rnngrad.numpy_backend import loss_and_grads
 
 
@@ -36,6 +36,26 @@ def test_bench_quick_prints_the_table_and_ratios(tmp_path, capsys):
     assert set(s["slope_in_T"]) == {"numpy", "torch"}
     assert {r["impl"] for r in saved["results"]} == set(bench.IMPLS)
     assert all(r["gflops"] > 0 for r in saved["results"] if "gflops" in r)
+
+
+@pytest.mark.slow
+def test_bench_train_quick_prints_rows_and_saves_every_shape(tmp_path, capsys):
+    out = tmp_path / "train.json"
+    assert cli.main(["bench", "--train", "--quick", "--threads", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "numpy/plain" in text and "targets" in text
+    saved = json.loads(out.read_text())
+    rows = saved["rows"]
+    shapes = {(r["model"], r["dtype"]) for r in rows}
+    assert shapes == {(m, d) for m in train_bench.MODELS for d in train_bench.DTYPES}
+    for r in rows:
+        assert r["threads"] == 1
+        for impl in train_bench.IMPLS:
+            assert r[impl]["steps_per_s"] >= r[impl]["median_steps_per_s"] > 0
+        assert r["numpy_vs_plain"] == r["numpy"]["steps_per_s"] / r["plain"]["steps_per_s"]
+    assert set(saved["summary"]["targets"]) == {
+        f"{impl} >= {train_bench.TARGET}x plain in every row" for impl in ("numpy", "torch")
+    }
 
 
 def test_nn_rnn_probe_does_the_same_work_as_the_backends():

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import rnngrad.numpy_backend as nb
-from rnngrad.numpy_backend import model_kwargs, readout
+from rnngrad.models import model_kwargs
+from rnngrad.numpy_backend import readout
 
 EPS = 1e-6  # central differences: error ~ EPS^2 (truncation) + 1e-16 / EPS (rounding)
 
@@ -147,3 +148,19 @@ def test_importing_the_numpy_backend_never_imports_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_backward_equals_its_readable_reference(name, case, norm_err):
+    """The chunked, premultiplied BPTT and the step-by-step chain rule give the same gradients."""
+    s, params, batch = case(model=name, seq_len=150)  # more than one backward chunk
+    m = nb.model(s)
+    h, cache = m.forward(params, batch.x)
+    out = readout.loss_forward_backward(params, h, batch)
+    fast = m.backward(params, cache, out["dh_direct"], norms=False)
+    ref = m.reference_backward(params, cache, out["dh_direct"])
+    for k in params:
+        if k in ref["grads"]:
+            assert norm_err(fast["grads"][k], ref["grads"][k]) < 1e-12, k
+    for a, b in zip(np.atleast_1d(fast["dh0"]), np.atleast_1d(ref["dh0"]), strict=True):
+        assert norm_err(a, b) < 1e-12

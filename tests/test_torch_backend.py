@@ -15,6 +15,9 @@ from torch import nn
 
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
+import rnngrad.torch_backend.train as tt
+from rnngrad import training
+from rnngrad.models import model_kwargs
 from rnngrad.settings import CellSettings
 
 TASKS = ["adding", "copy", "temporal_order"]
@@ -174,12 +177,12 @@ def test_forward_is_a_loop_of_steps(model, case):
     """The one-step function the training loops use is the step forward runs."""
     s, params, batch = case(**model)
     p = tb.to_backend(s, params)
-    module = tb._model(s)
+    module = tb.model(s)
     h, cache = tb.forward(s, p, batch.x)
     zero = torch.zeros(s.batch, s.hidden, dtype=torch.float64)
     carry = (zero, zero) if s.model == "lstm" else zero
     for t, x_t in enumerate(torch.tensor(batch.x).unbind(0)):
-        carry = module.step(p, carry, x_t, **nb.model_kwargs(s))
+        carry = module.step(p, carry, x_t, **model_kwargs(s))
         torch.testing.assert_close(
             (carry[0] if s.model == "lstm" else carry), h[t + 1], rtol=1e-13, atol=1e-15
         )
@@ -219,3 +222,66 @@ def test_cuda_matches_cpu(model, case, rel_err):
     ref = tb.loss_and_grads(s, tb.to_backend(s, params), batch)
     assert rel_err(out["grad_norm"], ref["grad_norm"]) < 1e-10
     assert rel_err(out["weight_grad_norm"], ref["weight_grad_norm"]) < 1e-10
+
+
+FUSED = {  # the models torch.nn has fused
+    "rnn-tanh": {"model": "rnn", "nonlinearity": "tanh"},
+    "rnn-relu": {"model": "rnn", "nonlinearity": "relu"},
+    "lstm": {"model": "lstm"},
+    "gru": {"model": "gru"},
+}
+
+
+@pytest.mark.parametrize("h0", [False, True], ids=["zero-state", "held-state"])
+@pytest.mark.parametrize("model_kw", list(FUSED.values()), ids=list(FUSED))
+def test_fused_gradient_equals_the_loop(model_kw, h0, case, norm_err):
+    """torch.nn's fused module and autograd through the model's loop: the same gradient, also
+    from a held state (a truncated-BPTT window)."""
+    s, params, batch = case(backend="torch", **model_kw)
+    assert tt.fused(s)
+    p = tb.to_backend(s, params)
+    start = None
+    if h0:
+        rng = np.random.default_rng(0)
+        shape = (s.batch, s.hidden)
+        start = rng.standard_normal(shape)
+        start = (start, rng.standard_normal(shape)) if s.model == "lstm" else start
+    loss_f, grads_f, _ = tt.fused_gradient(s, p, batch, start)
+    loss_l, grads_l, _ = tt.loop_gradient(s, p, batch, start)
+    assert abs(loss_f - loss_l) <= 1e-12 * abs(loss_l)
+    for k in params:
+        assert norm_err(grads_f[k].numpy(), grads_l[k].numpy()) < 1e-10, k
+
+
+@pytest.mark.parametrize("truncate", [None, {"k1": 4, "k2": 6}], ids=["bptt", "tbptt"])
+@pytest.mark.parametrize("model_kw", list(FUSED.values()), ids=list(FUSED))
+def test_fused_training_equals_the_loop(model_kw, truncate, case, monkeypatch, norm_err):
+    """A few Adam steps with clipping through the fused path and through the loop end at the
+    same weights."""
+    s, params, _ = case(
+        backend="torch",
+        train_steps=3,
+        optimizer="adam",
+        lr=0.01,
+        task="temporal_order",
+        truncate=truncate,
+        clip={"kind": "norm", "threshold": 0.5},
+        penalty={"kind": "l2_wrec", "weight": 0.01},
+        **model_kw,
+    )
+    fused = training.train(s, params)
+    monkeypatch.setattr(tt, "fused", lambda s: False)
+    loop = training.train(s, params)
+    for k in params:
+        assert norm_err(fused["params"][k], loop["params"][k]) < 1e-10, k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model_kw", list(FUSED.values()), ids=list(FUSED))
+def test_fused_gradient_on_cuda_equals_the_loop_on_cpu(model_kw, case, norm_err):
+    s, params, batch = case(backend="torch", **model_kw)
+    sc = s.replace(device="cuda")
+    _, grads_c, _ = tt.fused_gradient(sc, tb.to_backend(sc, params), batch)
+    _, grads_l, _ = tt.loop_gradient(s, tb.to_backend(s, params), batch)
+    for k in params:
+        assert norm_err(tb.from_backend(grads_c[k]), grads_l[k].numpy()) < 1e-10, k

@@ -23,6 +23,7 @@ Example
     rnngrad bench                     # H=128, B=32, T=1000, float32; about a minute
     rnngrad bench --quick             # small sizes, a few seconds
     rnngrad bench --hidden 256 --batch 128 --json bench.json
+    rnngrad bench --train --threads 1 # training steps/s against plain PyTorch (rnngrad.train_bench)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from rnngrad import train_bench
 from rnngrad.init import data_stream, init_params
 from rnngrad.measure import gemm_gflops, memory_method, peak_memory, timed, useful_flops
 from rnngrad.provenance import environment
@@ -111,7 +113,7 @@ def _nn_rnn_probe(s: CellSettings, params: dict, batch) -> Callable[[], dict]:
     import torch.nn.functional as F
 
     from rnngrad import torch_backend as tb
-    from rnngrad.numpy_backend.rnn import step_term_norms
+    from rnngrad.models import step_term_norms
     from rnngrad.torch_backend import readout
 
     if s.model != "rnn":
@@ -402,6 +404,17 @@ def _environment() -> dict[str, Any]:
     return {**environment(), "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+def _measured(r: dict) -> str:
+    """One job's result as one line."""
+    sizes = " ".join(
+        f"{k}={r[k]}" for k in ("model", "hidden", "batch", "seq_len", "dtype") if k in r
+    )
+    figures = ", ".join(
+        f"{k} {v:.4g}" for k, v in r.items() if isinstance(v, float) and k not in ("seq_len",)
+    )
+    return f"{LABELS.get(r['impl'], r['impl'])} {r['role']} {sizes}: {figures}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rnngrad bench [options]``: time the backends against torch.nn.RNN and the GEMM rate."""
     ap = argparse.ArgumentParser(prog="rnngrad bench", description=main.__doc__.splitlines()[0])
@@ -444,6 +457,19 @@ def main(argv: list[str] | None = None) -> int:
         "steadier figures on a shared machine)",
     )
     ap.add_argument("--json", metavar="PATH", help="also save the results as JSON here")
+    ap.add_argument(
+        "--train",
+        action="store_true",
+        help="time training steps/s of numpy, the torch backend and plain PyTorch instead "
+        "(rnn, lstm, gru; float32, float64; H 32, 50, 128; B 20, 128; T 100; one thread and "
+        "the default unless --threads); --quick: tiny sizes",
+    )
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        help="--train: training steps per timed round (default 10)",
+    )
     ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     ap.add_argument("--jobs", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -464,14 +490,19 @@ def main(argv: list[str] | None = None) -> int:
         "jac_seq_len",
         "repeats",
         "threads",
+        "steps",
     ):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             ap.error(
                 f"--{name.replace('_', '-')}: must be at least 1 (value {getattr(args, name)})"
             )
+    if args.train:
+        return train_bench.run(args)
     results = []
     for impl, jobs in plan(args).items():
         results += run_worker(impl, jobs, args.repeats, args.threads)
+        for r in results[-len(jobs) :]:  # as each implementation's worker finishes
+            print(f"measured {_measured(r)}", flush=True)
     summary = summarize(results, args)
     print(table(results, summary, args))
     if args.json:

@@ -2,6 +2,9 @@
 
 The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
+- ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
+  ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
+  (:mod:`rnngrad.models`).
 - ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
   state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -20,6 +23,7 @@ import importlib
 
 import numpy as np
 
+from rnngrad.models import model_kwargs, model_module
 from rnngrad.numpy_backend import readout
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
@@ -27,18 +31,9 @@ from rnngrad.tasks import Batch
 NAME = "numpy"
 
 
-def _model(s: CellSettings):
-    name = "rnn" if s.model in ("rnn", "esn") else s.model
-    return importlib.import_module(f"rnngrad.numpy_backend.{name}")
-
-
-def model_kwargs(s: CellSettings) -> dict:
-    """The settings a model's functions take as keywords (both backends)."""
-    if s.model == "rnn":
-        return {"nonlinearity": s.nonlinearity}
-    if s.model == "esn":
-        return {"nonlinearity": s.nonlinearity, "leak": s.leak}
-    return {}
+def model(s: CellSettings):
+    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn`, ``lstm`` or ``gru``)."""
+    return importlib.import_module(f"rnngrad.numpy_backend.{model_module(s)}")
 
 
 def to_backend(s: CellSettings, params: dict) -> dict:
@@ -50,14 +45,13 @@ def from_backend(a) -> np.ndarray:
 
 
 def forward(s: CellSettings, params: dict, x: np.ndarray, h0=None):
-    return _model(s).forward(params, x.astype(s.dtype, copy=False), h0=h0, **model_kwargs(s))
+    return model(s).forward(params, x.astype(s.dtype, copy=False), h0, **model_kwargs(s))
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
-    model = _model(s)
     h, cache = forward(s, params, batch.x, h0)
     out = readout.loss_forward_backward(params, h, batch)
-    back = model.backward(params, cache, out["dh_direct"])
+    back = model(s).backward(params, cache, out["dh_direct"])
     return {
         "loss": out["loss"],
         "outputs": out["outputs"],
@@ -70,4 +64,4 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
     x = batch.x[:, b : b + 1]
     _, cache = forward(s, params, x)
-    return _model(s).step_jacobians(params, cache, 0)
+    return model(s).step_jacobians(params, cache, 0)

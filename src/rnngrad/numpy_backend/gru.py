@@ -23,37 +23,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
+from rnngrad.models import BACKWARD_CHUNK
+from rnngrad.numpy_backend.rnn import add_step_terms
 
 
-def forward(
-    params: dict, x: np.ndarray, *, h0: np.ndarray | None = None
-) -> tuple[np.ndarray, dict]:
+def forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Run the GRU over x (T, B, I); returns states h (T+1, B, H) and the cache for backward."""
-    W_ih, W_hh, b_hh = params["weight_ih"], params["weight_hh"], params["bias_hh"]
+    W_hh, b_hh = params["weight_hh"], params["bias_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
     h = np.empty((T + 1, B, H), dtype=W_hh.dtype)
     h[0] = 0 if h0 is None else h0
+    # r's and z's weights enter halved (exactly), so that one tanh gives tanh(a/2) for
+    # sigmoid(a) = (1 + tanh(a/2)) / 2
+    W_ih, b_ih, b_rz = params["weight_ih"].copy(), params["bias_ih"].copy(), 0.5 * b_hh[: 2 * H]
+    W_ih[: 2 * H] *= 0.5
+    b_ih[: 2 * H] *= 0.5
+    W_hh_T = W_hh.T.copy()
+    W_hh_T[:, : 2 * H] *= 0.5
     # input projections for all steps in one GEMM, then activated in place step by step;
     # b_hr and b_hz fold in, b_hn sits inside r * (...)
     gates = np.matmul(x, W_ih.T).astype(W_hh.dtype, copy=False)  # (T, B, 3H)
-    gates += params["bias_ih"]
-    gates[..., : 2 * H] += b_hh[: 2 * H]
+    gates += b_ih
+    gates[..., : 2 * H] += b_rz
     hn = np.empty_like(h[1:])  # W_hn h_{t-1} + b_hn
-    W_hh_T = np.ascontiguousarray(W_hh.T)
+    rz, r, z, n = gates[..., : 2 * H], gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]
+    b_hn = b_hh[2 * H :]
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, T + 1):
-            a, gh = gates[t - 1], h[t - 1] @ W_hh_T  # (B, 3H) each
-            a[:, : 2 * H] += gh[:, : 2 * H]
-            act(a[:, : 2 * H], "sigmoid")  # r, z
-            np.add(gh[:, 2 * H :], b_hh[2 * H :], out=hn[t - 1])
-            r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-            n += r * hn[t - 1]
-            np.tanh(n, out=n)
-            np.subtract(h[t - 1], n, out=h[t])  # h_t = n + z (h_{t-1} - n)
-            h[t] *= z
-            h[t] += n
+            k = t - 1
+            gh = h[k] @ W_hh_T  # one GEMM a step: (W_hr h + ...) / 2, (W_hz h + ...) / 2, W_hn h
+            rz[k] += gh[:, : 2 * H]
+            np.tanh(rz[k], out=rz[k])
+            rz[k] *= 0.5
+            rz[k] += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
+            np.add(gh[:, 2 * H :], b_hn, out=hn[k])
+            n[k] += r[k] * hn[k]
+            np.tanh(n[k], out=n[k])
+            np.subtract(h[k], n[k], out=h[t])  # h_t = n + z (h_{t-1} - n)
+            h[t] *= z[k]
+            h[t] += n[k]
     return h, {"h": h, "gates": gates, "hn": hn, "x": x}
 
 
@@ -67,30 +76,36 @@ def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarra
     return (1 - z) * (1 - n * n), (h_prev - n) * z * (1 - z), hn * r * (1 - r)
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
-    Returns the gradients of the GRU's weights, ``dh0``, ``grad_norm`` (T+1,) of the total
-    dL/dh_t over batch and units, and ``weight_grad_norm`` (T,) of each step's term
-    (dL/d(W_hh h_{t-1} + b_hh))^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    Returns the gradients of the GRU's weights, ``dh0`` and, with ``norms`` (training passes
+    False: it reads none of them), ``grad_norm`` (T+1,) of the total dL/dh_t over batch and
+    units and ``weight_grad_norm`` (T,) of each step's term (dL/d(W_hh h_{t-1} + b_hh))^T
+    h_{t-1} of dL/dW_hh, indexed by step t - 1.
+
+    The chain rule of :func:`reference_backward` (step by step, the forward in reverse), with
+    the factors of each chunk of steps multiplied out beforehand (:func:`_chunk_factors`), so
+    that a step costs five products and one GEMM; a test holds the two equal.
     """
     W_hh = params["weight_hh"]
     h, gates, x = cache["h"], cache["gates"], cache["x"]
     T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    grad_norm = np.empty(T + 1)
-    weight_grad_norm = np.empty(T)
-    dgh = np.empty((min(CHUNK, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h_{t-1} + b_hh)
-    dan = np.empty((min(CHUNK, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
+    grad_norm = np.empty(T + 1) if norms else None
+    weight_grad_norm = np.empty(T) if norms else None
+    dgh = np.empty((min(BACKWARD_CHUNK, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h + b_hh)
+    dan = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
     dh = dh_direct[T].copy()  # dL/dh_T
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - CHUNK, 0)
+        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - BACKWARD_CHUNK, 0)
             wn, wz, wr = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
-                grad_norm[t] = np.sqrt(np.vdot(dh, dh))
+                if norms:
+                    grad_norm[t] = np.sqrt(np.vdot(dh, dh))
                 d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
                 np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
                 np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
@@ -105,9 +120,43 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
             grads["weight_ih"][2 * H :] += np.tensordot(dan[:n], xs, axes=([0, 1], [0, 1]))
             grads["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
             grads["bias_ih"][2 * H :] += dan[:n].sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
-        grad_norm[0] = np.sqrt(np.vdot(dh, dh))
+            terms = add_step_terms(grads["weight_hh"], d, hp, norms)
+            if norms:
+                weight_grad_norm[t0:t1] = terms
+        if norms:
+            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
     return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+
+
+def reference_backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+    """The BPTT of :func:`backward`, one chain-rule step a line: the forward in reverse.
+
+    Returns the gradients of the GRU's weights and ``dh0``, as :func:`backward` does (a test
+    holds the two equal).
+    """
+    W_hh = params["weight_hh"]
+    h, gates, hn, x = cache["h"], cache["gates"], cache["hn"], cache["x"]
+    T = h.shape[0] - 1
+    grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    dh = dh_direct[T].copy()  # dL/dh_T
+    for t in range(T, 0, -1):
+        r, z, n = np.split(gates[t - 1], 3, axis=-1)
+        dn = dh * (1 - z)  # h_t = (1 - z) n + z h_{t-1}
+        dz = dh * (h[t - 1] - n)
+        dh_prev = dh * z
+        dan = dn * (1 - n * n)  # n = tanh(a_n)
+        dr = dan * hn[t - 1]  # a_n = W_in x_t + b_in + r (W_hn h_{t-1} + b_hn)
+        dhn = dan * r
+        dar = dr * r * (1 - r)  # r = sigmoid(a_r)
+        daz = dz * z * (1 - z)  # z = sigmoid(a_z)
+        dgh = np.concatenate([dar, daz, dhn], axis=-1)  # dL/d(W_hh h_{t-1} + b_hh)
+        dgi = np.concatenate([dar, daz, dan], axis=-1)  # dL/d(W_ih x_t + b_ih)
+        dh = dh_direct[t - 1] + dh_prev + dgh @ W_hh  # through W_hh h_{t-1}
+        grads["weight_hh"] += dgh.T @ h[t - 1]
+        grads["bias_hh"] += dgh.sum(axis=0)
+        grads["weight_ih"] += dgi.T @ x[t - 1]
+        grads["bias_ih"] += dgi.sum(axis=0)
+    return {"grads": grads, "dh0": dh}
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

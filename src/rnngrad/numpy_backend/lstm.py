@@ -12,7 +12,8 @@ c_t -> h_t is inside step t). So dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t with J
 
 Shapes: x (T, B, I); h and c (T+1, B, H) with the initial state at index 0; ``weight_ih (4H, I)``,
 ``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh`` (4H,). The forward stores h, c and the activated
-gates (T, B, 4H): six (T, B, H) arrays in all; tanh(c_t) is recomputed in backward.
+gates, (units, batch) inside (see :func:`forward`): six (T, B, H) arrays in all; tanh(c_t) is
+recomputed in backward.
 
 Example
 -------
@@ -28,98 +29,193 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.numpy_backend.rnn import CHUNK, act, add_step_terms
+from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+from rnngrad.numpy_backend.readout import DirectGrad
+
+# Inside forward and backward the gates run in the order o, i, f, g (PyTorch's i, f, g, o at
+# these rows): the three sigmoids are then one block, and so are the three gates whose
+# gradients are products with dL/dc_t. The sigmoid gates' weights enter halved (exactly), so
+# that one tanh over all four gates gives g and tanh(a/2) for sigmoid(a) = (1 + tanh(a/2)) / 2.
+INTERNAL = [3, 0, 1, 2]  # PyTorch's gate index of each internal gate
+PYTORCH = [1, 2, 3, 0]  # internal gate index of each of PyTorch's gates
+
+
+def _internal(w: np.ndarray, halve: bool) -> np.ndarray:
+    """Rows of a (4H, ...) weight or bias in the internal order, o, i, f halved with ``halve``;
+    a new array."""
+    H = w.shape[0] // 4
+    out = w.reshape(4, H, *w.shape[1:])[INTERNAL]
+    if halve:
+        out[:3] *= 0.5
+    return out.reshape(w.shape)
+
+
+def _pytorch(w: np.ndarray) -> np.ndarray:
+    """Rows of a (4H, ...) gradient in the internal order back in PyTorch's."""
+    H = w.shape[0] // 4
+    return w.reshape(4, H, *w.shape[1:])[PYTORCH].reshape(w.shape)
 
 
 def forward(
-    params: dict, x: np.ndarray, *, h0: tuple[np.ndarray, np.ndarray] | None = None
+    params: dict, x: np.ndarray, h0: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, dict]:
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns the
-    states h (T+1, B, H) and the cache for backward (with c (T+1, B, H))."""
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    states h (T+1, B, H) and the cache for backward (with c (T+1, B, H)).
+
+    Inside, every step's arrays are (units, batch): the states hT, cT (T+1, H, B) and the
+    activated gates (T, 4H, B) in the internal order o, i, f, g, so that each gate is one
+    contiguous (H, B) block; h and c are transposed views of hT and cT.
+    """
+    W_hh = params["weight_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    h = np.empty((T + 1, B, H), dtype=W_hh.dtype)
-    c = np.empty_like(h)
-    h[0], c[0] = (0, 0) if h0 is None else h0
+    hT = np.empty((T + 1, H, B), dtype=W_hh.dtype)
+    cT = np.empty_like(hT)
+    if h0 is None:
+        hT[0], cT[0] = 0, 0
+    else:
+        hT[0], cT[0] = h0[0].T, h0[1].T
     # input projections for all steps in one GEMM, then activated in place step by step
-    gates = np.matmul(x, W_ih.T).astype(W_hh.dtype, copy=False)  # (T, B, 4H)
-    gates += params["bias_ih"] + params["bias_hh"]
-    W_hh_T = np.ascontiguousarray(W_hh.T)
+    W_ih = _internal(params["weight_ih"], halve=True)
+    gates = np.matmul(W_ih, x.transpose(0, 2, 1)).astype(W_hh.dtype, copy=False)  # (T, 4H, B)
+    gates += _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None]
+    W = _internal(W_hh, halve=True)  # (4H, H)
+    sig = gates[:, : 3 * H]  # o, i, f
+    o, i, f, g = (gates[:, j * H : (j + 1) * H] for j in range(4))
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, T + 1):
-            a = gates[t - 1]
-            a += h[t - 1] @ W_hh_T
-            act(a[:, : 2 * H], "sigmoid")  # i, f
-            act(a[:, 2 * H : 3 * H], "tanh")  # g
-            act(a[:, 3 * H :], "sigmoid")  # o
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            np.multiply(f, c[t - 1], out=c[t])
-            c[t] += i * g
-            np.tanh(c[t], out=h[t])
-            h[t] *= o
-    return h, {"h": h, "c": c, "gates": gates, "x": x}
+            k = t - 1
+            gates[k] += W @ hT[k]  # one GEMM a step: a/2 of o, i, f and a of g
+            np.tanh(gates[k], gates[k])  # g, and tanh(a/2) of o, i, f
+            sig[k] *= 0.5
+            sig[k] += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
+            np.multiply(f[k], cT[k], cT[t])
+            cT[t] += i[k] * g[k]  # c_t = f c_{t-1} + i g
+            np.tanh(cT[t], hT[t])
+            hT[t] *= o[k]  # h_t = o tanh(c_t)
+    h, c = hT.transpose(0, 2, 1), cT.transpose(0, 2, 1)
+    return h, {"h": h, "c": c, "hT": hT, "cT": cT, "gates": gates, "x": x}
 
 
-def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For steps t in (t0, t1]: tanh(c_t), o_t (1 - tanh^2 c_t) (dh_t/dc_t within the step),
-    and the gates' derivatives (sigmoid' or tanh') from their values, (n, B, 4H)."""
-    gates, c = cache["gates"][t0:t1], cache["c"][t0 + 1 : t1 + 1]
-    H = c.shape[-1]
-    tc = np.tanh(c)
-    dtc = gates[..., 3 * H :] * (1 - tc * tc)
-    fprime = gates * (1 - gates)
-    g = gates[..., 2 * H : 3 * H]
-    fprime[..., 2 * H : 3 * H] = 1 - g * g
-    return tc, dtc, fprime
+def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
+    """For steps t in (t0, t1]: dtc = o (1 - tanh^2 c_t) (dh_t/dc_t within the step), (n, H, B),
+    and F (n, 4, H, B), per internal gate the factor that turns dL/dh_t (for o) or dL/dc_t (for
+    i, f, g) into dL/d(its pre-activation): tanh(c_t) o', g i', c_{t-1} f', i g'."""
+    a = cache["gates"][t0:t1]
+    n, G, B = a.shape
+    H = G // 4
+    a = a.reshape(n, 4, H, B)
+    o, i, g = a[:, 0], a[:, 1], a[:, 3]
+    tc = np.tanh(cache["cT"][t0 + 1 : t1 + 1])
+    dtc = tc * tc
+    np.subtract(1, dtc, dtc)
+    dtc *= o
+    F = np.subtract(1, a)
+    F[:, :3] *= a[:, :3]  # the sigmoids' derivative s (1 - s)
+    F[:, 0] *= tc
+    F[:, 1] *= g
+    F[:, 2] *= cache["cT"][t0:t1]
+    np.multiply(g, g, F[:, 3])
+    np.subtract(1, F[:, 3], F[:, 3])  # tanh' = 1 - g^2
+    F[:, 3] *= i
+    return dtc, F
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
-    Returns the gradients of the LSTM's weights, ``dh0`` = (dL/dh_0, dL/dc_0), ``grad_norm``
-    (T+1,) = ||(dL/dh_t, dL/dc_t)|| over batch and units, and ``weight_grad_norm`` (T,) of each
-    step's term (dL/d gates_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    Returns the gradients of the LSTM's weights, ``dh0`` = (dL/dh_0, dL/dc_0) and, with
+    ``norms`` (training passes False: it reads none of them), ``grad_norm`` (T+1,) =
+    ||(dL/dh_t, dL/dc_t)|| over batch and units and ``weight_grad_norm`` (T,) of each step's
+    term (dL/d gates_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+
+    The chain rule of :func:`reference_backward` (step by step, the forward in reverse), in
+    the (units, batch) layout of :func:`forward` and with the factors of each chunk of steps
+    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs five contiguous
+    products and one GEMM; a test holds the two equal.
     """
-    W_hh = params["weight_hh"]
-    h, c, gates, x = cache["h"], cache["c"], cache["gates"], cache["x"]
-    T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+    hT, gates, x = cache["hT"], cache["gates"], cache["x"]
+    T, H, B = hT.shape[0] - 1, hT.shape[1], hT.shape[2]
+    W_T = np.ascontiguousarray(_internal(params["weight_hh"], halve=False).T)  # (H, 4H)
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
-    grad_norm = np.empty(T + 1)
-    weight_grad_norm = np.empty(T)
-    da = np.empty((min(CHUNK, T), B, 4 * H), dtype=h.dtype)  # dL/d gates (pre-activation)
-    dh = dh_direct[T].copy()  # dL/dh_T
+    grad_norm = np.empty(T + 1) if norms else None
+    weight_grad_norm = np.empty(T) if norms else None
+    n_max = min(BACKWARD_CHUNK, T)
+    da = np.empty((n_max, 4 * H, B), dtype=hT.dtype)  # dL/d gates (pre-activation), internal
+    da4 = da.reshape(n_max, 4, H, B)
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
+    tmp = np.empty_like(dh)
+    f = gates[:, 2 * H : 3 * H]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - CHUNK, 0)
-            tc, dtc, fprime = _chunk_factors(cache, t0, t1)
+        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - BACKWARD_CHUNK, 0)
+            dtc, F = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
-                grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-                a, d = gates[t - 1], da[k]
-                dc = dc + dh * dtc[k]  # backprop through h_t = o tanh(c_t)
-                np.multiply(dc, a[:, 2 * H : 3 * H], out=d[:, :H])  # dL/di
-                np.multiply(dc, c[t - 1], out=d[:, H : 2 * H])  # dL/df
-                np.multiply(dc, a[:, :H], out=d[:, 2 * H : 3 * H])  # dL/dg
-                np.multiply(dh, tc[k], out=d[:, 3 * H :])  # dL/do
-                d *= fprime[k]  # backprop through the gates' sigmoid and tanh
-                dc *= a[:, H : 2 * H]  # dL/dc_{t-1} through c_t = f c_{t-1} + ...
-                dh = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
+                if norms:
+                    grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
+                np.multiply(dh, dtc[k], tmp)
+                dc += tmp  # through h_t = o tanh(c_t)
+                np.multiply(dh, F[k, 0], da4[k, 0])  # dL/d o's pre-activation
+                np.multiply(dc, F[k, 1:], da4[k, 1:])  # i's, f's and g's
+                dc *= f[t - 1]  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                np.matmul(W_T, da[k], dh)  # through W_hh
+                if scored is None or t - 1 in scored:
+                    dh += dh_direct[t - 1].T
             n = t1 - t0
-            d, hp = da[:n], h[t0:t1]  # dL/d gates_t and h_{t-1} for t in (t0, t1]
-            grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
-            grads["bias_ih"] += d.sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
-        grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
+            d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
+            if norms:
+                weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), cache["h"][t0:t1])
+            # copies (4H, steps x batch) and (H, steps x batch) of dL/d gates_t and h_{t-1}
+            d = d.transpose(1, 0, 2).reshape(4 * H, n * B)
+            hp = hT[t0:t1].transpose(1, 0, 2).reshape(H, n * B)
+            grads["weight_ih"] += d @ x[t0:t1].reshape(n * B, -1)
+            grads["weight_hh"] += d @ hp.T
+            grads["bias_ih"] += d.sum(axis=1)
+        if norms:
+            grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
+    grads = {k: _pytorch(v) for k, v in grads.items()}
     grads["bias_hh"] = grads["bias_ih"].copy()
     return {
         "grads": grads,
-        "dh0": (dh, dc),
+        "dh0": (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)),
         "grad_norm": grad_norm,
         "weight_grad_norm": weight_grad_norm,
     }
+
+
+def reference_backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:
+    """The BPTT of :func:`backward`, one chain-rule step a line: the forward in reverse.
+
+    Returns the gradients of the LSTM's weights and ``dh0`` = (dL/dh_0, dL/dc_0), as
+    :func:`backward` does (a test holds the two equal).
+    """
+    h, c, gates, x = cache["h"], cache["c"], cache["gates"], cache["x"]
+    T = h.shape[0] - 1
+    W_hh = params["weight_hh"]
+    grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
+    dh = dh_direct[T].copy()  # dL/dh_T
+    dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
+    for t in range(T, 0, -1):
+        o, i, f, g = (v.T for v in np.split(gates[t - 1], 4))  # the internal order, (B, H)
+        tc = np.tanh(c[t])
+        do = dh * tc  # h_t = o tanh(c_t)
+        dc = dc + dh * o * (1 - tc * tc)  # ... and through tanh(c_t)
+        di, df, dg = dc * g, dc * c[t - 1], dc * i  # c_t = f c_{t-1} + i g
+        # through the gates' sigmoid and tanh, in PyTorch's order i, f, g, o
+        d = np.concatenate(
+            [di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)], -1
+        )
+        dc = dc * f  # dL/dc_{t-1} through c_t = f c_{t-1}
+        dh = dh_direct[t - 1] + d @ W_hh  # the pre-activation W_ih x_t + W_hh h_{t-1} + b
+        grads["weight_ih"] += d.T @ x[t - 1]
+        grads["weight_hh"] += d.T @ h[t - 1]
+        grads["bias_ih"] += d.sum(axis=0)
+    grads["bias_hh"] = grads["bias_ih"].copy()
+    return {"grads": grads, "dh0": (dh, dc)}
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
@@ -129,19 +225,13 @@ def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     dh_t/dh_{t-1} = diag(tanh(c_t) o') W_o + diag(o tanh'(c_t)) dc_t/dh_{t-1}
     dh_t/dc_{t-1} = diag(o tanh'(c_t) f)
     """
-    W_hh = params["weight_hh"]
-    T, H = cache["h"].shape[0] - 1, W_hh.shape[1]
-    tc, dtc, fprime = (a[:, b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, H), (T, 4H)
-    gates, c_prev = cache["gates"][:, b], cache["c"][:T, b]
-    i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H]
-    # dL/d(pre-activation) of each gate per unit of dc_t (i, f, g) and of dh_t (o)
-    w = np.concatenate([g, c_prev, i, tc], axis=1) * fprime  # (T, 4H)
-    W = W_hh.reshape(4, H, H)
-    dc_dh = (
-        w[:, :H, None] * W[0] + w[:, H : 2 * H, None] * W[1] + w[:, 2 * H : 3 * H, None] * W[2]
-    )  # (T, H, H)
-    J = np.zeros((T, 2 * H, 2 * H), dtype=W_hh.dtype)
-    J[:, :H, :H] = w[:, 3 * H :, None] * W[3] + dtc[:, :, None] * dc_dh
+    T, H = cache["h"].shape[0] - 1, params["weight_hh"].shape[1]
+    dtc, F = (a[..., b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, 4, H)
+    f = cache["gates"][:, 2 * H : 3 * H, b]
+    W = _internal(params["weight_hh"], halve=False).reshape(4, H, H)  # W_o, W_i, W_f, W_g
+    dc_dh = F[:, 1, :, None] * W[1] + F[:, 2, :, None] * W[2] + F[:, 3, :, None] * W[3]
+    J = np.zeros((T, 2 * H, 2 * H), dtype=W.dtype)
+    J[:, :H, :H] = F[:, 0, :, None] * W[0] + dtc[:, :, None] * dc_dh
     J[:, H:, :H] = dc_dh
     diag = np.arange(H)
     J[:, diag, H + diag] = dtc * f

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-CHUNK = 64  # steps of dL/da held at once in the backward pass
+from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+
 TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
 
 
@@ -58,10 +59,10 @@ def dact(fa: np.ndarray, nonlinearity: str) -> np.ndarray:
 def forward(
     params: dict,
     x: np.ndarray,
+    h0: np.ndarray | None = None,
     *,
     nonlinearity: str = "tanh",
     leak: float = 1.0,
-    h0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Run the RNN over x (T, B, I); returns states h (T+1, B, H) and the cache for backward."""
     W_ih, W_hh = params["weight_ih"], params["weight_hh"]
@@ -91,19 +92,9 @@ def _f_of_a(cache: dict, t0: int, t1: int) -> np.ndarray:
     return cache["h"][t0:t1] if cache["fa"] is None else cache["fa"][t0 - 1 : t1 - 1]
 
 
-def step_term_norms(d, hp):
-    """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
-
-    ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 (G+1) H) a step, and no
-    (G*H, H) matrix per step. NumPy arrays or torch tensors (the torch backend uses it too).
-    """
-    gram = (d @ d.mT) * (hp @ hp.mT)
-    return abs(gram.sum(axis=(1, 2))) ** 0.5
-
-
-def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray) -> np.ndarray:
+def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray, norms: bool = True):
     """dW += sum_t d_t^T hp_t over d (n, B, G*H), hp (n, B, H); returns the terms' Frobenius
-    norms (n,).
+    norms (n,), or None without ``norms`` (one GEMM then).
 
     With few sequences the Gram trick (:func:`step_term_norms`, 2 B^2 (G+1) H a step) is the
     cheaper way to the norms; otherwise each step's term is formed (the 2 B G H^2 that dW needs
@@ -111,9 +102,9 @@ def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray) -> np.ndarray:
     """
     n, B, GH = d.shape
     H = hp.shape[-1]
-    if B * B * (GH + H) <= 3 * GH * H:
+    if not norms or B * B * (GH + H) <= 3 * GH * H:
         dW += np.tensordot(d, hp, axes=([0, 1], [0, 1]))
-        return step_term_norms(d, hp)
+        return step_term_norms(d, hp) if norms else None
     norms = np.empty(n)
     for i in range(0, n, TERM_CHUNK):
         terms = d[i : i + TERM_CHUNK].mT @ hp[i : i + TERM_CHUNK]  # (m, G*H, H)
@@ -122,50 +113,57 @@ def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray) -> np.ndarray:
     return norms
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = False) -> dict:
+def backward(
+    params: dict, cache: dict, dh_direct: np.ndarray, keep_dh: bool = False, norms: bool = True
+) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T (a
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
-    Returns the gradients of every weight in ``params`` (except the readout's), the norms
-    ``grad_norm`` (T+1,) of the total dL/dh_t over batch and units, and ``weight_grad_norm``
-    (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with
-    ``keep_dh`` also ``dh`` (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
+    Returns the gradients of every weight in ``params`` (except the readout's), ``dh0`` and,
+    with ``norms`` (training passes False: it reads none of them), ``grad_norm`` (T+1,) of the
+    total dL/dh_t over batch and units and ``weight_grad_norm`` (T,) of each step's term
+    (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with ``keep_dh`` also ``dh``
+    (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
     """
     W_hh = params["weight_hh"]
     h, x, leak, nl = cache["h"], cache["x"], cache["leak"], cache["nonlinearity"]
     T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
-    grad_norm = np.empty(T + 1)
-    weight_grad_norm = np.empty(T)
-    da = np.empty((min(CHUNK, T), B, H), dtype=h.dtype)
-    g = dh_direct[T].copy()  # dL/dh_T
-    dh = np.empty_like(h) if keep_dh else None
+    grad_norm = np.empty(T + 1) if norms else None
+    weight_grad_norm = np.empty(T) if norms else None
+    da = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)
+    dh = dh_direct[T].copy()  # dL/dh_T
+    dh_all = np.empty_like(h) if keep_dh else None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - CHUNK, 0)
+        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - BACKWARD_CHUNK, 0)
             fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
             for t in range(t1, t0, -1):
-                grad_norm[t] = np.sqrt(np.vdot(g, g))
-                if dh is not None:
-                    dh[t] = g
+                if norms:
+                    grad_norm[t] = np.sqrt(np.vdot(dh, dh))
+                if dh_all is not None:
+                    dh_all[t] = dh
                 d = da[t - 1 - t0]
-                np.multiply(g, fprime[t - 1 - t0], out=d)  # backprop through f
+                np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
                 if leak != 1.0:
                     d *= leak  # and through the leak
-                    g = dh_direct[t - 1] + d @ W_hh + (1 - leak) * g
+                    dh = dh_direct[t - 1] + d @ W_hh + (1 - leak) * dh
                 else:
-                    g = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
+                    dh = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
             n = t1 - t0
             d, hp = da[:n], h[t0:t1]  # dL/da_t and h_{t-1} for t in (t0, t1]
             grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
             grads["bias_ih"] += d.sum(axis=(0, 1))
-            weight_grad_norm[t0:t1] = add_step_terms(grads["weight_hh"], d, hp)
-        grad_norm[0] = np.sqrt(np.vdot(g, g))
+            terms = add_step_terms(grads["weight_hh"], d, hp, norms)
+            if norms:
+                weight_grad_norm[t0:t1] = terms
+        if norms:
+            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
     grads["bias_hh"] = grads["bias_ih"].copy()
-    out = {"grads": grads, "dh0": g, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
-    if dh is not None:
-        dh[0] = g
-        out["dh"] = dh
+    out = {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    if dh_all is not None:
+        dh_all[0] = dh
+        out["dh"] = dh_all
     return out
 
 

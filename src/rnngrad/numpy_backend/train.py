@@ -26,11 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from rnngrad import numpy_backend as backend
+from rnngrad.models import OMEGA_BOUND, l2_wrec
 from rnngrad.numpy_backend import readout, rnn
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
-
-OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no term
 
 
 def run(s: CellSettings, params: dict, batch: Batch, h0=None):
@@ -50,20 +49,22 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     if pen is not None and pen.kind == "pascanu":
         h, cache = backend.forward(s, params, batch.x, h0)
         out = readout.loss_forward_backward(params, h, batch)
-        back = rnn.backward(params, cache, out["dh_direct"], keep_dh=True)
+        back = rnn.backward(params, cache, out["dh_direct"], keep_dh=True, norms=False)
         grads = {**back["grads"], **out["grads"]}
         value, dpen = omega(params, h, back["dh"], cache["x"], s.nonlinearity)
         for k, g in dpen.items():
             grads[k] += pen.weight * g
         return out["loss"], grads, value
-    out = backend.loss_and_grads(s, params, batch, h0)
-    grads = out["grads"]
+    h, cache = backend.forward(s, params, batch.x, h0)
+    out = readout.loss_forward_backward(params, h, batch)
+    back = backend.model(s).backward(params, cache, out["dh_direct"], norms=False)
+    grads = {**back["grads"], **out["grads"]}
     value = 0.0
     if pen is not None:  # l2_wrec
-        W = params["weight_hh"]
         with np.errstate(over="ignore", invalid="ignore"):
-            value = float(np.sum(W * W))
-            grads["weight_hh"] = grads["weight_hh"] + (2 * pen.weight) * W
+            value, dW = l2_wrec(params["weight_hh"])
+            value = float(value)
+            grads["weight_hh"] = grads["weight_hh"] + pen.weight * dW
     return out["loss"], grads, value
 
 

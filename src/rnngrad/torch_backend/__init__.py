@@ -3,6 +3,9 @@
 
 The same interface, name for name:
 
+- ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
+  ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
+  (:mod:`rnngrad.models`).
 - ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
   the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -25,8 +28,7 @@ import importlib
 import numpy as np
 import torch
 
-from rnngrad.numpy_backend import model_kwargs
-from rnngrad.numpy_backend.rnn import CHUNK, step_term_norms
+from rnngrad.models import NORM_CHUNK, model_kwargs, model_module, step_term_norms
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
@@ -35,9 +37,9 @@ NAME = "torch"
 JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
 
 
-def _model(s: CellSettings):
-    name = "rnn" if s.model in ("rnn", "esn") else s.model
-    return importlib.import_module(f"rnngrad.torch_backend.{name}")
+def model(s: CellSettings):
+    """The model module of a cell (:mod:`rnngrad.torch_backend.rnn`, ``lstm`` or ``gru``)."""
+    return importlib.import_module(f"rnngrad.torch_backend.{model_module(s)}")
 
 
 def device(s: CellSettings) -> torch.device:
@@ -59,22 +61,22 @@ def to_backend(s: CellSettings, params: dict) -> dict:
     return {k: tensor(s, v) for k, v in params.items()}
 
 
-def from_backend(t) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+def from_backend(a) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
-def _state(s: CellSettings, h0):
+def initial_state(s: CellSettings, h0):
     """An initial state (None, h, or the lstm's pair (h, c); NumPy or tensors) as tensors."""
     if h0 is None or isinstance(h0, torch.Tensor):
         return h0
     if isinstance(h0, tuple):
-        return tuple(_state(s, v) for v in h0)
+        return tuple(initial_state(s, v) for v in h0)
     return tensor(s, h0)
 
 
 def forward(s: CellSettings, params: dict, x, h0=None):
     x = x if isinstance(x, torch.Tensor) else tensor(s, x)
-    return _model(s).forward(params, x, _state(s, h0), **model_kwargs(s))
+    return model(s).forward(params, x, initial_state(s, h0), **model_kwargs(s))
 
 
 def _float64(t: torch.Tensor) -> np.ndarray:
@@ -88,23 +90,23 @@ def _grads(vs: list[torch.Tensor]) -> torch.Tensor:
 
 def _grad_norms(vs: list[torch.Tensor], others: torch.Tensor | None = None) -> torch.Tensor:
     """Per tensor of ``vs``: ||v.grad||, or with ``others`` (len(vs), B, H) the norm of the outer
-    products v.grad^T others[i] (step terms of dL/dW_hh); CHUNK at a time, so no full-size copy
-    of the gradients is made."""
+    products v.grad^T others[i] (step terms of dL/dW_hh); NORM_CHUNK at a time, so no full-size
+    copy of the gradients is made."""
     out = []
-    for i in range(0, len(vs), CHUNK):
-        g = _grads(vs[i : i + CHUNK])
+    for i in range(0, len(vs), NORM_CHUNK):
+        g = _grads(vs[i : i + NORM_CHUNK])
         out.append(
             torch.linalg.vector_norm(g, dim=(1, 2))
             if others is None
-            else step_term_norms(g, others[i : i + CHUNK])
+            else step_term_norms(g, others[i : i + NORM_CHUNK])
         )
     return torch.cat(out)
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
-    h, cache = _model(s).forward(
-        p, tensor(s, batch.x), _state(s, h0), retain=True, **model_kwargs(s)
+    h, cache = model(s).forward(
+        p, tensor(s, batch.x), initial_state(s, h0), retain=True, **model_kwargs(s)
     )
     loss, y = readout.loss(p, h, batch)
     loss.backward()
@@ -126,11 +128,11 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
 
 
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:
-    model, kw = _model(s), model_kwargs(s)
+    mod, kw = model(s), model_kwargs(s)
     p = {k: v.detach() for k, v in params.items()}
     x = tensor(s, batch.x[:, b : b + 1])  # (T, 1, I)
     with torch.no_grad():
-        _, cache = model.forward(p, x, **kw)
+        _, cache = mod.forward(p, x, **kw)
     lstm = "c" in cache
     prev = torch.stack(cache["h"][:-1])  # s_{t-1} for t = 1..T, (T, 1, S)
     if lstm:
@@ -139,8 +141,8 @@ def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> n
 
     def state_map(s_prev: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:  # (N, S) -> (N, S)
         if lstm:
-            return torch.cat(model.step(p, (s_prev[:, :H], s_prev[:, H:]), x_t, **kw), dim=-1)
-        return model.step(p, s_prev, x_t, **kw)
+            return torch.cat(mod.step(p, (s_prev[:, :H], s_prev[:, H:]), x_t, **kw), dim=-1)
+        return mod.step(p, s_prev, x_t, **kw)
 
     # One reverse pass per chunk of steps: every state s_{t-1} is copied once per output unit i,
     # and the copy's output is seeded with e_i, so its gradient is row i of J_t. (torch.func's

@@ -2,6 +2,13 @@
 remedies (mirrored name for name from :mod:`rnngrad.numpy_backend.train`, whose docstring
 defines the objective; here autograd takes the derivatives).
 
+Where the objective needs no per-step quantity inside the graph (no penalty, or l2_wrec; any
+clipping, init or truncation), :func:`gradient` runs the model through PyTorch's fused
+``torch.nn.RNN``, ``LSTM`` or ``GRU`` (cuDNN on a GPU) with the weights copied straight in (the
+names and layout are PyTorch's): :func:`fused_gradient`. Omega, the sigmoid and linear rnn
+and the esn take :func:`loop_gradient`, autograd through the model's own loop. Both give the
+same gradient (a test holds them equal in float64).
+
 Pascanu's Omega is built with the same detachments: the states s_k and dL/ds_{k+1} enter as
 constants, a_{k+1} = W_ih x_{k+1} + b_ih + W_hh s_k + b_hh is recomputed from the weights, and
 f'(a_{k+1}) is written out as a function of a_{k+1}, so autograd follows both paths to the
@@ -10,10 +17,12 @@ weights.
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.numpy_backend.train import OMEGA_BOUND
+from rnngrad.models import OMEGA_BOUND, l2_wrec
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
@@ -33,7 +42,68 @@ def run(s: CellSettings, params: dict, batch: Batch, h0=None):
 
 def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[float, dict, float]:
     """The loss L of ``batch`` run from state ``h0``, the gradient of L + weight * penalty (all
-    weights, tensors in ``s.dtype``) and the penalty's value (0 without one)."""
+    weights, tensors in ``s.dtype``) and the penalty's value (0 without one); through the fused
+    modules where :func:`fused` says so, else through the model's loop."""
+    return (fused_gradient if fused(s) else loop_gradient)(s, params, batch, h0)
+
+
+def fused(s: CellSettings) -> bool:
+    """Whether a cell trains through torch.nn's fused RNN, LSTM or GRU: every model but the
+    esn and the sigmoid and linear rnn (nn.RNN has tanh and relu), without Omega."""
+    if s.penalty is not None and s.penalty.kind == "pascanu":
+        return False
+    return s.model in ("lstm", "gru") or (s.model == "rnn" and s.nonlinearity in ("tanh", "relu"))
+
+
+@cache
+def _module(model: str, n_in: int, hidden: int, nonlinearity: str, dtype: str, device: str):
+    """One torch.nn.RNN, LSTM or GRU per shape, whose weights each call overwrites."""
+    kw = {"dtype": getattr(torch, dtype), "device": torch.device(device)}
+    if model == "lstm":
+        return torch.nn.LSTM(n_in, hidden, **kw)
+    if model == "gru":
+        return torch.nn.GRU(n_in, hidden, **kw)
+    return torch.nn.RNN(n_in, hidden, nonlinearity=nonlinearity, **kw)
+
+
+def fused_gradient(
+    s: CellSettings, params: dict, batch: Batch, h0=None
+) -> tuple[float, dict, float]:
+    """:func:`gradient` through torch.nn's fused module (``fused(s)`` must hold)."""
+    x = backend.tensor(s, batch.x)
+    W_hh = params["weight_hh"]
+    mod = _module(s.model, x.shape[-1], W_hh.shape[1], s.nonlinearity, s.dtype, s.device)
+    with torch.no_grad():
+        for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(mod, f"{k}_l0").copy_(params[k])
+    readout_p = {k: params[k].detach().requires_grad_() for k in ("weight_out", "bias_out")}
+    start = backend.initial_state(s, h0)
+    if start is None:
+        zero = x.new_zeros(1, x.shape[1], W_hh.shape[1])
+        start = (zero, zero) if s.model == "lstm" else zero
+    elif s.model == "lstm":
+        start = tuple(v.detach()[None] for v in start)
+    else:
+        start = start.detach()[None]
+    out, _ = mod(x, start)
+    h = torch.cat([(start[0] if s.model == "lstm" else start), out])  # (T+1, B, H), h_0 first
+    loss, _ = readout.loss(readout_p, h, batch)
+    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_out", "bias_out"]
+    leaves = [getattr(mod, f"{k}_l0") for k in names[:4]] + list(readout_p.values())
+    d = torch.autograd.grad(loss, leaves, materialize_grads=True)
+    grads = {k: d[names.index(k)] for k in params}
+    value = 0.0
+    if s.penalty is not None:  # l2_wrec
+        value, dW = l2_wrec(W_hh)
+        value = value.item()
+        grads["weight_hh"] = grads["weight_hh"] + s.penalty.weight * dW
+    return loss.item(), grads, value
+
+
+def loop_gradient(
+    s: CellSettings, params: dict, batch: Batch, h0=None
+) -> tuple[float, dict, float]:
+    """:func:`gradient` through autograd over the model's own loop (every model and remedy)."""
     names = list(params)
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
     x = backend.tensor(s, batch.x)
@@ -52,9 +122,9 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     grads = dict(zip(names, d, strict=False))
     value = 0.0
     if pen is not None:  # l2_wrec
-        W = params["weight_hh"]
-        value = torch.sum(W * W).item()
-        grads["weight_hh"] = grads["weight_hh"] + (2 * pen.weight) * W
+        value, dW = l2_wrec(params["weight_hh"])
+        value = value.item()
+        grads["weight_hh"] = grads["weight_hh"] + pen.weight * dW
     return loss.item(), grads, value
 
 

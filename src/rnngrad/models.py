@@ -1,0 +1,43 @@
+"""What both backends share: the models' keywords and modules, the per-step norm formula, the
+chunk sizes and the penalties' definitions. Below both backends (it imports neither), so that
+:mod:`rnngrad.numpy_backend` and :mod:`rnngrad.torch_backend` import it and never each other.
+
+Every function here takes NumPy arrays and torch tensors alike.
+"""
+
+from __future__ import annotations
+
+from rnngrad.settings import CellSettings
+
+BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once
+NORM_CHUNK = 64  # torch's per-step norms: steps of gradients stacked at once
+OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no Omega term
+
+
+def model_module(s: CellSettings) -> str:
+    """The name of the model module that runs a cell's model (the esn runs the rnn's)."""
+    return "rnn" if s.model in ("rnn", "esn") else s.model
+
+
+def model_kwargs(s: CellSettings) -> dict:
+    """The settings a model's functions take as keywords (both backends)."""
+    if s.model == "rnn":
+        return {"nonlinearity": s.nonlinearity}
+    if s.model == "esn":
+        return {"nonlinearity": s.nonlinearity, "leak": s.leak}
+    return {}
+
+
+def step_term_norms(d, hp):
+    """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
+
+    ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 (G+1) H) a step, and no
+    (G*H, H) matrix per step.
+    """
+    gram = (d @ d.mT) * (hp @ hp.mT)
+    return abs(gram.sum(axis=(1, 2))) ** 0.5
+
+
+def l2_wrec(W):
+    """The l2_wrec penalty ||W_hh||_F^2 (0-dim) and its gradient 2 W_hh, of ``W`` = W_hh."""
+    return (W * W).sum(), 2 * W
