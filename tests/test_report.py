@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_figures import make_tables
 
-from rnngrad import analysis, figures, report
+from rnngrad import analysis, figures, interactive, report
 
 EVIL = "<script>alert(1)</script>"
 
@@ -50,6 +50,8 @@ def test_one_self_contained_file(built):
     out, _ = built
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>")
+    assert html.count(interactive.javascript_bundle()) == 1  # the vendored Vega, inlined
+    html = html.replace(interactive.javascript_bundle(), "")  # its own strings name web sites
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
     assert "<link" not in html and "@import" not in html and "url(" not in html
     srcs = re.findall(r'<img src="([^"]*)"', html)
@@ -60,7 +62,9 @@ def test_one_self_contained_file(built):
 def test_user_strings_are_escaped(built):
     out, _ = built
     html = out.read_text()
-    assert html.count("<script") == 1  # the page's own table script, nothing injected
+    # the page's own: the table script, the Vega bundle, the charts' script and its two JSON
+    # blocks; nothing injected
+    assert html.count("<script") == 5
     assert "alert(1)" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
@@ -319,21 +323,22 @@ window.addEventListener("load", function () {
 """
 
 
+CHROMIUM_FLAGS = [  # headless, and nothing that would reach the network
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _run_chromium(exe, args, tmp_path):
-    base = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    base = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
 
 
@@ -346,7 +351,8 @@ def test_report_in_headless_chromium(built, tmp_path):
         pytest.skip("chromium is not installed (run .ci/install-chromium.sh)")
     out, t = built
     page = tmp_path / "check.html"
-    page.write_text(out.read_text().replace("</body>", CHECK_SCRIPT + "</body>"))
+    head, tail = out.read_text().rsplit("</body>", 1)  # the Vega bundle's strings hold one too
+    page.write_text(head + CHECK_SCRIPT + "</body>" + tail)
     dom = _run_chromium(
         exe,
         [

@@ -266,6 +266,20 @@ def cmd_report(args) -> int:
     return OK
 
 
+def cmd_compare(args) -> int:
+    from rnngrad.compare import build_compare
+
+    root = Path(args.root)
+    out = Path(args.out or root / "reports" / f"compare-{'-'.join(args.studies)}.html")
+    try:
+        build_compare(args.studies, out, {s: root / "results" / s / "tables" for s in args.studies})
+    except ValueError as e:
+        print(f"rnngrad compare: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rnngrad",
@@ -362,6 +376,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figures-dir", help="figures folder (default: the study's)")
     p.add_argument("--config-json", help="the validated config as JSON (the pipeline's rule)")
     p.add_argument("--out", help="output file (default: reports/<study>.html)")
+
+    p = command("compare", "one report over two or more studies, side by side", cmd_compare)
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="studies with results/STUDY/tables")
+    p.add_argument("--root", default=".", help="the workflow's folder (default: .)")
+    p.add_argument("--out", help="output file (default: reports/compare-STUDY-STUDY.html)")
     return ap
 
 

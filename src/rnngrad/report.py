@@ -1,7 +1,8 @@
 """The HTML report of a study: one self-contained file built from the tables alone.
 
 Figures are embedded as base64 PNG (the saved ones under ``figures_dir``, redrawn from the tables
-where missing), tables inline, and a small inline script sorts and filters the cells table: the
+where missing), tables inline, and a small inline script sorts and filters the cells table; the
+interactive charts, their data and the Vega JavaScript are inlined too (rnngrad.interactive): the
 page opens offline and loads nothing from the network. Every user string (study, remedy and
 setting names) goes through Jinja2's autoescaping.
 
@@ -27,7 +28,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import analysis, claims, figures
+from rnngrad import analysis, claims, figures, interactive
 from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
 from rnngrad.tables import TABLES, describe_column, read_tables
@@ -401,6 +402,7 @@ def build_report(
         ],
         methods_header=list(f.get("methods", pd.DataFrame()).columns),
         fmt=_fmt,
+        interactive=interactive.page_parts(tables),
         built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         builder_host=platform.node(),
     )

@@ -21,3 +21,22 @@ rule report:
         "rnngrad report --study {wildcards.study:q} --tables-dir {params.tables:q}"
         " --figures-dir {params.figures:q} --config-json {params.config:q} --out {output:q}"
         " > {log:q} 2>&1"
+
+
+if STUDY.config["compare"]:
+
+    rule compare:
+        input:
+            expand(
+                "results/{other}/tables/{table}.parquet",
+                other=STUDY.config["compare"],
+                table=["cells", "profiles", "training"],
+            ),
+        output:
+            f"reports/compare-{'-'.join(STUDY.config['compare'])}.html",
+        log:
+            f"logs/{STUDY.name}/compare.log",
+        params:
+            studies=" ".join(STUDY.config["compare"]),
+        shell:
+            "rnngrad compare {params.studies} --out {output:q} > {log:q} 2>&1"
