@@ -8,7 +8,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from rnngrad import analysis, figures
+from rnngrad import analysis, figstyle, figures
 from rnngrad.cell import measure_profile
 from rnngrad.init import data_stream, init_params
 from rnngrad.settings import CellSettings
@@ -241,7 +241,7 @@ def test_empty_tables_give_placeholders(tmp_path):
     paths = figures.save_all(empty, tmp_path)
     assert len(paths) == 3 * len(figures.FIGURES)
     assert all(p.stat().st_size > 0 for p in paths)
-    assert figures.NO_DATA in (tmp_path / "phase_diagram.svg").read_text()
+    assert figstyle.NO_DATA in (tmp_path / "phase_diagram.svg").read_text()
 
 
 def test_save_all_writes_atomically(tmp_path, monkeypatch):
@@ -327,18 +327,18 @@ def test_normalized_loss_axis_is_capped():
     ax = figures.plot_solved_vs_seq_len({**t, "cells": cells}).axes[0]
     assert ax.get_yscale() == "log"
     lo, hi = ax.get_ylim()
-    assert hi == figures.LOSS_CAP and lo < 0.01
+    assert hi == figstyle.LOSS_CAP and lo < 0.01
     assert "cut off" in ax.get_title(loc="right")
     marks = [c for c in ax.collections if isinstance(c, PathCollection)]
-    assert [m.get_offsets().tolist() for m in marks] == [[[30, figures.LOSS_CAP]]]
+    assert [m.get_offsets().tolist() for m in marks] == [[[30, figstyle.LOSS_CAP]]]
     ax = figures.plot_solved_vs_seq_len(t).axes[0]  # nothing above the cap: axis as before
-    assert ax.get_ylim()[1] < figures.LOSS_CAP and not ax.get_title(loc="right")
+    assert ax.get_ylim()[1] < figstyle.LOSS_CAP and not ax.get_title(loc="right")
 
 
 def test_remedy_colours_fixed_and_distinct():
-    known = [figures.remedy_colour(r) for r in analysis.REMEDY_ORDER]
+    known = [figstyle.remedy_colour(r) for r in analysis.REMEDY_ORDER]
     assert len(set(known)) == len(known)
-    assert figures.remedy_colour("my_remedy") == figures.remedy_colour("my_remedy")
+    assert figstyle.remedy_colour("my_remedy") == figstyle.remedy_colour("my_remedy")
     assert analysis.remedy_order(["lstm", "zzz", "none", "aaa"]) == ["none", "lstm", "aaa", "zzz"]
 
 

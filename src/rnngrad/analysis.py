@@ -395,6 +395,14 @@ def phase_grid(cells: pd.DataFrame) -> pd.DataFrame:
     return c.groupby(keys, observed=True)["init_log10_grad_ratio"].median().reset_index()
 
 
+def phase_tile(agg: pd.DataFrame, backend: str, remedy: str, scales, seq) -> pd.DataFrame:
+    """One panel of the phase diagram from :func:`phase_grid`: w_rec_scale rows (``scales``
+    largest first) by seq_len columns (``seq``), NaN where the study has no cell."""
+    d = agg[(agg["backend"] == backend) & (agg["remedy"] == remedy)]
+    grid = d.pivot(index="w_rec_scale", columns="seq_len", values="init_log10_grad_ratio")
+    return grid.reindex(index=sorted(scales, reverse=True), columns=sorted(seq))
+
+
 def by_lag(tables, value: str, relative: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cells and init profiles of :func:`profiles_at_longest` with ``y``: ``value``, or
     ``value`` over its lag-0 value when ``relative``; only positive finite ``y`` (a log axis)."""
@@ -460,18 +468,25 @@ def solved_by_seq_len(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def steps_to_solve(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The trained runs with ``success`` (:func:`succeeded`, 0/1) and ``to_solve`` (float
-    steps_to_solve, NaN when never), and the success rate per remedy and seq_len; both empty
-    when nothing trained or the cells predate ``steps_to_solve``."""
+    """The trained runs with ``success`` (:func:`succeeded`, 0/1), ``to_solve`` (float
+    steps_to_solve, NaN when never) and ``last_step`` (steps_trained, or the budget in cells
+    that predate it), and per remedy and seq_len the ``success`` rate and the
+    ``median_to_solve`` of the solved runs (NaN when none solved); both empty when nothing
+    trained or the cells predate ``steps_to_solve``."""
     c = trained_cells(cells)
     if c.empty or "steps_to_solve" not in c:
         return c.iloc[0:0], pd.DataFrame(columns=["remedy", "seq_len", "success"])
+    last = c["steps_trained"] if "steps_trained" in c else c["train_steps"]
     runs = c.assign(
         remedy=c["remedy"].astype(str),
         success=succeeded(c).astype(float),
         to_solve=c["steps_to_solve"].astype("Float64").astype(float),
+        last_step=last.astype(float),
     )
-    rate = runs.groupby(["remedy", "seq_len"], observed=True)["success"].mean().reset_index()
+    by = runs.groupby(["remedy", "seq_len"], observed=True)
+    rate = pd.concat(
+        [by["success"].mean(), by["to_solve"].median().rename("median_to_solve")], axis=1
+    ).reset_index()
     return runs, rate
 
 
@@ -488,6 +503,19 @@ def training_curves(tables) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = t.assign(y=t["loss"] / t["baseline_loss"], clipped=t["clipped"].astype(float))
     return t[np.isfinite(t["y"]) & (t["y"] > 0)]
+
+
+def mostly_clipped(curves: pd.DataFrame) -> pd.DataFrame:
+    """The (remedy, w_rec_scale, step) of :func:`training_curves` where at least half the runs
+    clipped their gradient."""
+    keys = ["remedy", "w_rec_scale", "step"]
+    share = curves.groupby(keys, observed=True)["clipped"].mean().reset_index()
+    return share[share["clipped"] >= 0.5]
+
+
+def scaling_exponent(x, y) -> float:
+    """The slope of log10 y against log10 x (least squares): how a time scales with a size."""
+    return float(np.polyfit(np.log10(np.asarray(x, float)), np.log10(np.asarray(y, float)), 1)[0])
 
 
 def has(cells: pd.DataFrame, column: str) -> bool:

@@ -34,17 +34,15 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rnngrad import train_bench
 from rnngrad.init import data_stream, init_params
 from rnngrad.measure import gemm_gflops, memory_method, peak_memory, timed, useful_flops
-from rnngrad.provenance import environment
+from rnngrad.provenance import bench_environment
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import make_batch, spec
 
@@ -400,10 +398,6 @@ def table(results: list[dict], summary: dict, args) -> str:
     return "\n".join(lines)
 
 
-def _environment() -> dict[str, Any]:
-    return {**environment(), "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
 def _measured(r: dict) -> str:
     """One job's result as one line."""
     sizes = " ".join(
@@ -513,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "options": options,
-                    "environment": _environment(),
+                    "environment": bench_environment(),
                     "summary": summary,
                     "results": results,
                 },

@@ -90,3 +90,13 @@ CAPTIONS = {
         "without noise MC = N at any radius, so there the ridge, not the reservoir, sets it."
     ),
 }
+
+# text drawn inside the speed figure
+GEMM_SHARE = "achieved GFLOP/s, % of this machine's GEMM rate"
+SPEED_NOTE = (
+    "GEMM rate: measured in each cell's job at its step shape\n"
+    "(B, H) x (H, G H), same library, dtype and device.\n"
+    "Useful FLOPs: 6 B G H^2 T a profile.\n"
+    "Peak memory: tracemalloc (NumPy), peak RSS rise\n"
+    "(torch on CPU), CUDA peak (cuda)."
+)

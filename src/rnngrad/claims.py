@@ -543,8 +543,8 @@ def _irnn(ctx) -> tuple[str, str, str] | None:
     nl_t = tanh.groupby("seq_len")["normalized_loss"].median()
     measured = (
         f"longest T solved: IRNN {r_i or 'none'}, tanh RNN {r_t or 'none'}; median "
-        f"normalized loss IRNN {', '.join(f'{v:.2f}' for v in nl_i)}, tanh "
-        f"{', '.join(f'{v:.2f}' for v in nl_t)} (T = {', '.join(map(str, nl_i.index))})"
+        f"normalized loss IRNN {', '.join(f'{v:.3g}' for v in nl_i)}, tanh "
+        f"{', '.join(f'{v:.3g}' for v in nl_t)} (T = {', '.join(map(str, nl_i.index))})"
     )
     agree = r_i > r_t
     reason = (
@@ -569,7 +569,9 @@ def _baseline(task: str, formula: Callable[[pd.Series], pd.Series], label: str) 
             if len(stuck)
             else ""
         )
-        measured = f"baseline_loss = {label} to {err:.1g} in {len(c)} cells{plateau}"
+        measured = (
+            f"baseline_loss = {label} in {len(c)} cells (largest difference {err:.1g}){plateau}"
+        )
         agree = bool(err < 1e-12)
         return (
             measured,

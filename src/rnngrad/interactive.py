@@ -32,7 +32,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 
-from rnngrad import analysis, figures
+from rnngrad import analysis, figstyle
 
 PROFILE_ROWS = 200_000  # profile rows kept in the page, all cells together (large studies)
 TRAINING_ROWS = 100_000  # training rows kept in the page
@@ -291,7 +291,7 @@ def _remedy_colour(cells: pd.DataFrame) -> alt.Color:
     order = axis_values(cells, "remedy")
     return alt.Color(
         "remedy:N",
-        scale=alt.Scale(domain=order, range=[figures.remedy_colour(r) for r in order]),
+        scale=alt.Scale(domain=order, range=[figstyle.remedy_colour(r) for r in order]),
         sort=order,
     )
 
@@ -344,7 +344,7 @@ def decay_curves(cells: pd.DataFrame) -> dict | None:
     if cells.empty:
         return None
     scales = axis_values(cells, "w_rec_scale")
-    colours = {s: mcolors.to_hex(c) for s, c in figures._scale_colours(scales).items()}
+    colours = {s: mcolors.to_hex(c) for s, c in figstyle.scale_colours(scales).items()}
     chart = (
         alt.Chart(alt.NamedData(name="decay"))
         .mark_line(strokeWidth=1.2, clip=True)

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 import subprocess
+import time
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +99,17 @@ def environment() -> dict[str, str]:
         "git_commit": git_commit(),
         "host": socket.gethostname(),
         "python_version": platform.python_version(),
+    }
+
+
+def bench_environment() -> dict[str, Any]:
+    """What a benchmark's ``--json`` states of where it ran: :func:`environment`, the CPU
+    count, the load average (1, 5, 15 min) and the local time."""
+    return {
+        **environment(),
+        "cpus": os.cpu_count(),
+        "load": list(os.getloadavg()),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from rnngrad import analysis, claims, figures, interactive
+from rnngrad import analysis, claims, figstyle, figures, interactive
 from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
 from rnngrad.tables import TABLES, describe_column, read_tables
@@ -179,7 +179,7 @@ def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             "remedy": rem,
-            "colour": figures.remedy_colour(rem),
+            "colour": figstyle.remedy_colour(rem),
             "values": [cell(float(v)) for v in row],
         }
         for rem, row in table.iterrows()
@@ -290,7 +290,7 @@ def _png(name: str, tables, figures_dir: Path | None) -> str:
     else:
         fig, _ = figures.draw(name, tables)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=figures.DPI)
+        fig.savefig(buf, format="png", dpi=figstyle.DPI)
         data = buf.getvalue()
     return base64.b64encode(data).decode("ascii")
 
@@ -339,7 +339,7 @@ def build_report(
     remedy_notes = [
         {
             "name": r,
-            "colour": figures.remedy_colour(r),
+            "colour": figstyle.remedy_colour(r),
             "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
             "ref": REMEDY_TEXT.get(r, ("", ""))[1],
             "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()

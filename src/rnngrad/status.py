@@ -107,7 +107,7 @@ def current_records(study: Study, root: str | os.PathLike = ".") -> list[Path]:
 def stage_outputs(study: Study, root: str | os.PathLike = ".") -> dict[str, list[Path]]:
     """The files each stage after the cells writes (the workflow's outputs)."""
     from rnngrad.captions import CAPTIONS
-    from rnngrad.figures import FORMATS
+    from rnngrad.figstyle import FORMATS
     from rnngrad.tables import CELLS_CSV, FILES, TABLES
 
     base = Path(root) / "results" / study.name

@@ -239,17 +239,15 @@ def run(args) -> int:
     for name, met in summary["targets"].items():
         print(f"  {'met    ' if met else 'NOT met'}  {name}")
     if args.json:
+        from rnngrad.provenance import bench_environment
+
         Path(args.json).write_text(
             json.dumps(
                 {
                     "options": {
                         k: getattr(args, k) for k in ("quick", "threads", "steps", "repeats")
                     },
-                    "machine": {
-                        "cpus": os.cpu_count(),
-                        "load": list(os.getloadavg()),
-                        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    },
+                    "environment": bench_environment(),
                     "summary": summary,
                     "rows": rows,
                 },
