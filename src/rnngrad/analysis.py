@@ -538,6 +538,26 @@ def speed_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
+def training_speed(cells: pd.DataFrame) -> pd.DataFrame:
+    """Median training steps/s per backend, model, dtype, device, hidden, batch and seq_len over
+    the cells that trained, with plain PyTorch's rate at the same shape and the ratio where the
+    cells timed it (``plain_reference_steps``), and the number of cells; empty where nothing
+    trained."""
+    if cells.empty or not has(cells, "train_steps_per_s"):
+        return pd.DataFrame()
+    c = cells[cells["train_steps_per_s"].notna()]
+    keys = [
+        k for k in ("backend", "model", "dtype", "device", "hidden", "batch", "seq_len") if k in c
+    ]
+    values = ["train_steps_per_s"] + [
+        v for v in ("plain_train_steps_per_s", "train_vs_plain") if has(c, v)
+    ]
+    by = c.groupby(keys, observed=True, sort=True)
+    out = by[values].median()
+    out["cells"] = by.size()
+    return out.reset_index()
+
+
 def memory_capacity(cells: pd.DataFrame) -> pd.DataFrame:
     """:func:`median_band` of memory_capacity / hidden per readout ridge (where the cells have
     one: below radius 0.9 it sets MC), reservoir (nonlinearity and init) and w_rec_scale, over

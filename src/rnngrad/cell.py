@@ -4,7 +4,9 @@ A cell
 1. builds its weights and data from seeded NumPy generators (identical for both backends);
 2. measures the full-BPTT gradient profile at initialization (phase ``init``);
 3. if ``train_steps > 0``, trains with its remedy and measures the profile again (``trained``);
-4. returns one record (a JSON-safe dict) that :func:`write_record` writes atomically.
+4. with ``plain_reference_steps > 0``, times plain PyTorch's training at its shape
+   (:mod:`rnngrad.reference`), the rate its own ``train_steps_per_s`` is read against;
+5. returns one record (a JSON-safe dict) that :func:`write_record` writes atomically.
 
 Numerical overflow is a result: status ``exploded`` when the init profile is not finite,
 ``diverged`` when training met a non-finite loss or gradient.
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnngrad import metrics, tasks
+from rnngrad import metrics, reference, tasks
 from rnngrad.config import cell_id
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
@@ -151,6 +153,11 @@ def run_cell(
             result["status"],
             result["metrics"].get("final_loss"),
         )
+    if s.plain_reference_steps > 0 and reference.supported(s):
+        plain = reference.plain_train_steps_per_s(s, s.plain_reference_steps)
+        rate = record_metrics.get("train_steps_per_s", float("nan"))
+        record_metrics.update(plain_train_steps_per_s=plain, train_vs_plain=rate / plain)
+        log.info("plain PyTorch at this shape: %.4g steps/s (this cell %.3gx)", plain, rate / plain)
     record_metrics["status"] = status
     # the machine's limit for this cell's step GEMM (B, H) x (H, G H), measured in this job
     record_metrics["gemm_gflops"] = cell_gemm_gflops(s)

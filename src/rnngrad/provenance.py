@@ -6,7 +6,7 @@ saves :func:`environment` with its results.
 
 Example
 -------
->>> from rnngrad.settings import CellSettings
+>>> from rnngrad.settings import HASHED_WHEN_SET, CellSettings
 >>> sorted(provenance(CellSettings())) == sorted(PROVENANCE)
 True
 """
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import rnngrad
-from rnngrad.settings import CellSettings
+from rnngrad.settings import HASHED_WHEN_SET, CellSettings
 
 # the provenance columns of the cells table, in column order
 PROVENANCE = (
@@ -71,9 +71,13 @@ def git_commit() -> str:
 
 def settings_hash(s: CellSettings) -> str:
     """SHA-256 (first 16 hex digits) of the resolved settings as sorted JSON, without
-    ``extra_axes`` (which names axes, and changes no result)."""
+    ``extra_axes`` (which names axes, and changes no result) and without the settings of
+    :data:`~rnngrad.settings.HASHED_WHEN_SET` that hold their default."""
     d = s.to_dict()
     d.pop("extra_axes")
+    for key, default in HASHED_WHEN_SET.items():
+        if d[key] == default:
+            d.pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

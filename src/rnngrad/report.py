@@ -211,6 +211,7 @@ def findings(tables) -> dict[str, Any]:
     f["solved"] = analysis.solved_at_longest(cells)
     f["learning"] = analysis.learning_table(cells)
     f["methods"] = methods_table(cells)
+    f["training_speed"] = analysis.training_speed(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
     f["ref_backend"] = analysis.first_backend(cells)
     f["lr_note"] = analysis.lr_note(analysis.trained_cells(cells))
@@ -401,6 +402,11 @@ def build_report(
             for r in f.get("methods", pd.DataFrame()).to_dict("records")
         ],
         methods_header=list(f.get("methods", pd.DataFrame()).columns),
+        training_speed=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("training_speed", pd.DataFrame()).to_dict("records")
+        ],
+        training_speed_header=list(f.get("training_speed", pd.DataFrame()).columns),
         fmt=_fmt,
         interactive=interactive.page_parts(tables),
         built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

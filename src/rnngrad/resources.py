@@ -28,9 +28,11 @@ Example
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from rnngrad.init import GATES
 from rnngrad.measure import TIMING_BUDGET, TIMING_REPEATS
+from rnngrad.reference import ROUNDS, supported
 from rnngrad.settings import OMEGA_KINDS, CellSettings
 from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES
 
@@ -114,6 +116,10 @@ def cell_seconds(s: CellSettings) -> float:
             )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
         t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
+    if s.plain_reference_steps > 0 and supported(s):  # fused torch: about a numpy step
+        plain = pass_seconds(replace(s, backend="numpy")) + TRAIN_STEP_SECONDS["numpy"]
+        t += (ROUNDS + 1) * s.plain_reference_steps * plain
+        t += START_SECONDS["torch"] - START_SECONDS["numpy"] if s.backend == "numpy" else 0.0
     return t
 
 

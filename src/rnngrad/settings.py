@@ -207,6 +207,13 @@ class CellSettings:
         "ESN readout ridge regularization; below radius 0.9 it, not the reservoir, sets "
         "memory_capacity (1e-3/1e-6/1e-9/1e-12 give 13.2/18.0/22.7/27.1 at radius 0.5, N 50)",
     )
+    plain_reference_steps: int = setting(
+        0,
+        "steps",
+        "after training, time rounds of this many steps of plain PyTorch (torch.nn.RNN/LSTM/GRU, "
+        "a Linear readout, the cell's optimizer) at the cell's shape: plain_train_steps_per_s "
+        "(0: never; rnn with tanh or relu units, lstm and gru only)",
+    )
     # any further grid axes (their names, in config order); part of the cell id
     extra_axes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -308,6 +315,7 @@ class CellSettings:
         integer("batch", 1)
         integer("train_steps", 0)
         integer("eval_every", 0)
+        integer("plain_reference_steps", 0)
         real("w_rec_scale", 0.0)
         real("input_scale", 0.0)
         real("lr", 0.0, low_open=True)
@@ -397,6 +405,9 @@ class CellSettings:
 
 # the nested settings: a field of CellSettings -> its dataclass (flattened as clip_kind, ...)
 NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
+# settings that change no trained result, added after records existed: left out of the
+# settings hash at their default, so that the records made before them stay done
+HASHED_WHEN_SET = {"plain_reference_steps": 0}
 
 
 def describe() -> dict[str, tuple[str, str]]:

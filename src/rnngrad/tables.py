@@ -66,6 +66,8 @@ TRAINING_METRICS = (
     "train_seconds",
     "steps_trained",
     "train_steps_per_s",
+    "plain_train_steps_per_s",
+    "train_vs_plain",
     "steps_to_solve",
     "sequences_to_solve",
 )
@@ -162,6 +164,12 @@ COLUMNS = {
     "train_seconds": ("s", "wall time of training"),
     "steps_trained": ("steps", "training steps run (below train_steps when stopped when solved)"),
     "train_steps_per_s": ("steps/s", "steps_trained / train_seconds"),
+    "plain_train_steps_per_s": (
+        "steps/s",
+        "plain PyTorch's training steps/s at the cell's shape, timed in the same job after "
+        "training (plain_reference_steps); empty if not timed",
+    ),
+    "train_vs_plain": ("1", "train_steps_per_s / plain_train_steps_per_s"),
     "steps_to_solve": (
         "steps",
         "first step whose held-out evaluation reached accuracy 0.99; empty if never",

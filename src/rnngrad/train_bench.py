@@ -7,7 +7,8 @@ adding task. Three implementations train from the same weights on the same batch
 - ``numpy``: our NumPy backend;
 - ``torch``: our PyTorch backend (torch.nn's fused modules, see :mod:`rnngrad.torch_backend.train`);
 - ``plain``: ``torch.nn.RNN`` (tanh), ``LSTM`` or ``GRU``, an ``nn.Linear`` readout at the loss
-  steps, the mean squared error and ``torch.optim.Adam``: what one would write by hand.
+  steps, the mean squared error and ``torch.optim.Adam``: what one would write by hand
+  (:func:`rnngrad.reference.plain_step`, the reference a cell times too).
 
 Each implementation runs in its own Python process (started once per thread setting, with the
 BLAS and OpenMP threads set), and the three measure each shape back to back, so that the load
@@ -75,9 +76,11 @@ def step_fn(job: dict):
     params = init_params(s, sp.n_in, sp.n_out)
     rng = data_stream(s, "train")
     batches = [tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden) for _ in range(BATCHES)]
-    count = itertools.count()
     if job["impl"] == "plain":
-        return _plain(s, params, batches, count)
+        from rnngrad.reference import plain_step
+
+        return plain_step(s, params, batches)
+    count = itertools.count()
     be, bk = training.backend_modules(s)
     state = {"p": be.to_backend(s, params)}
     opt = training.init_optimizer(s, state["p"])
@@ -86,41 +89,6 @@ def step_fn(job: dict):
         state["p"], _, _ = training.train_step(
             s, bk, state["p"], opt, batches[next(count) % BATCHES]
         )
-
-    return step
-
-
-def _plain(s, params: dict, batches: list, count):
-    """The plain PyTorch training step: nn.RNN/LSTM/GRU, nn.Linear, MSE, torch.optim.Adam."""
-    import torch
-
-    dtype = getattr(torch, s.dtype)
-    H, n_in = s.hidden, params["weight_ih"].shape[1]
-    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[s.model]
-    rnn = kind(n_in, H, dtype=dtype)
-    lin = torch.nn.Linear(H, params["weight_out"].shape[0], dtype=dtype)
-    with torch.no_grad():
-        for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(rnn, f"{k}_l0").copy_(torch.as_tensor(params[k]))
-        lin.weight.copy_(torch.as_tensor(params["weight_out"]))
-        lin.bias.copy_(torch.as_tensor(params["bias_out"]))
-    opt = torch.optim.Adam([*rnn.parameters(), *lin.parameters()], lr=s.lr)
-    data = [
-        (
-            torch.as_tensor(b.x, dtype=dtype),
-            torch.as_tensor(b.loss_steps - 1),
-            torch.as_tensor(b.targets, dtype=dtype),
-        )
-        for b in batches
-    ]
-
-    def step() -> None:
-        x, idx, target = data[next(count) % BATCHES]
-        opt.zero_grad()
-        out, _ = rnn(x)
-        loss = torch.nn.functional.mse_loss(lin(out[idx]), target)
-        loss.backward()
-        opt.step()
 
     return step
 
