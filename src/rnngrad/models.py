@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from rnngrad.settings import CellSettings
 
-BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once
+BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once, at most
+# the LSTM's backward multiplies out its derivative factors a chunk of steps at a time: at most
+# this many bytes of them, so that the chunk's factors, dL/d gates and temporaries (about 2.5x
+# this) stay in a core's L2 cache (1 MB on the reference machine); chunks of 64 steps ran 1.3x
+# to 2x slower at B = 128 (docs/performance.md)
+CHUNK_BYTES = 256 * 1024
 NORM_CHUNK = 64  # torch's per-step norms: steps of gradients stacked at once
 OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no Omega term
 
@@ -41,3 +46,9 @@ def step_term_norms(d, hp):
 def l2_wrec(W):
     """The l2_wrec penalty ||W_hh||_F^2 (0-dim) and its gradient 2 W_hh, of ``W`` = W_hh."""
     return (W * W).sum(), 2 * W
+
+
+def backward_chunk(step_bytes: int) -> int:
+    """Steps a NumPy backward chunk holds when each step's factors take ``step_bytes``: as many
+    as fit in :data:`CHUNK_BYTES`, between 4 and :data:`BACKWARD_CHUNK`."""
+    return max(4, min(BACKWARD_CHUNK, CHUNK_BYTES // max(step_bytes, 1)))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import BACKWARD_CHUNK
+from rnngrad.models import backward_chunk
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 
@@ -95,12 +95,13 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     grad_norm = np.empty(T + 1) if norms else None
     weight_grad_norm = np.empty(T) if norms else None
-    dgh = np.empty((min(BACKWARD_CHUNK, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h + b_hh)
-    dan = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
+    chunk = backward_chunk(3 * B * H * h.itemsize)  # the factors wn, wz, wr of a step
+    dgh = np.empty((min(chunk, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h + b_hh)
+    dan = np.empty((min(chunk, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
     dh = dh_direct[T].copy()  # dL/dh_T
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - BACKWARD_CHUNK, 0)
+        for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - chunk, 0)
             wn, wz, wr = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0

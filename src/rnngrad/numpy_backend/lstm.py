@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+from rnngrad.models import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
 # Inside forward and backward the gates run in the order o, i, f, g (PyTorch's i, f, g, o at
@@ -141,7 +141,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
     grad_norm = np.empty(T + 1) if norms else None
     weight_grad_norm = np.empty(T) if norms else None
-    n_max = min(BACKWARD_CHUNK, T)
+    chunk = backward_chunk(4 * H * B * hT.itemsize)  # the factors F of a step: (4, H, B)
+    n_max = min(chunk, T)
     da = np.empty((n_max, 4 * H, B), dtype=hT.dtype)  # dL/d gates (pre-activation), internal
     da4 = da.reshape(n_max, 4, H, B)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
@@ -150,8 +151,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     tmp = np.empty_like(dh)
     f = gates[:, 2 * H : 3 * H]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - BACKWARD_CHUNK, 0)
+        for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t1 - chunk, 0)
             dtc, F = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
