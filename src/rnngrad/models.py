@@ -48,6 +48,15 @@ def l2_wrec(W):
     return (W * W).sum(), 2 * W
 
 
+def has_torch_module(s: CellSettings) -> bool:
+    """Whether torch.nn has the cell's model as one fused module (torch.nn.RNN, LSTM or GRU):
+    the rnn with tanh or relu units, the lstm and the gru; not the esn, the sigmoid or linear
+    rnn."""
+    if s.model == "rnn":
+        return s.nonlinearity in ("tanh", "relu")
+    return s.model in ("lstm", "gru")
+
+
 def backward_chunk(step_bytes: int) -> int:
     """Steps a NumPy backward chunk holds when each step's factors take ``step_bytes``: as many
     as fit in :data:`CHUNK_BYTES`, between 4 and :data:`BACKWARD_CHUNK`."""

@@ -6,7 +6,7 @@ saves :func:`environment` with its results.
 
 Example
 -------
->>> from rnngrad.settings import HASHED_WHEN_SET, CellSettings
+>>> from rnngrad.settings import CellSettings
 >>> sorted(provenance(CellSettings())) == sorted(PROVENANCE)
 True
 """

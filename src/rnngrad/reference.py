@@ -28,6 +28,7 @@ from typing import Any
 
 from rnngrad import tasks
 from rnngrad.init import data_stream, init_params
+from rnngrad.models import has_torch_module
 from rnngrad.settings import CellSettings
 
 BATCHES = 8  # distinct batches, cycled: a fresh batch a step without timing the data
@@ -36,10 +37,17 @@ MOMENTUM = 0.9  # the suite's momentum optimizer (rnngrad.training)
 
 
 def supported(s: CellSettings) -> bool:
-    """Whether plain PyTorch has the cell's model: rnn with tanh or relu units, lstm or gru."""
-    if s.model == "rnn":
-        return s.nonlinearity in ("tanh", "relu")
-    return s.model in ("lstm", "gru")
+    """Whether plain PyTorch has the cell's model (:func:`rnngrad.models.has_torch_module`)."""
+    return has_torch_module(s)
+
+
+def case(s: CellSettings) -> tuple[dict, list[tasks.Batch]]:
+    """The cell's initial weights (float64 NumPy, PyTorch names) and :data:`BATCHES` training
+    batches from its own stream: what a timed training step is fed."""
+    sp = tasks.spec(s.task, s.seq_len, s.hidden)
+    rng = data_stream(s, "train")
+    batches = [tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden) for _ in range(BATCHES)]
+    return init_params(s, sp.n_in, sp.n_out), batches
 
 
 def plain_step(s: CellSettings, params: dict, batches: list[tasks.Batch]) -> Callable[[], Any]:
@@ -104,11 +112,7 @@ def plain_train_steps_per_s(s: CellSettings, steps: int) -> float:
         raise ValueError(f"plain PyTorch has no {s.model} with {s.nonlinearity} units")
     import torch
 
-    sp = tasks.spec(s.task, s.seq_len, s.hidden)
-    params = init_params(s, sp.n_in, sp.n_out)
-    rng = data_stream(s, "train")
-    batches = [tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden) for _ in range(BATCHES)]
-    step = plain_step(s, params, batches)
+    step = plain_step(s, *case(s))
     sync = torch.cuda.synchronize if s.device == "cuda" else (lambda: None)
     best = 0.0
     for i in range(ROUNDS + 1):

@@ -119,7 +119,8 @@ def cell_seconds(s: CellSettings) -> float:
     if s.plain_reference_steps > 0 and supported(s):  # fused torch: about a numpy step
         plain = pass_seconds(replace(s, backend="numpy")) + TRAIN_STEP_SECONDS["numpy"]
         t += (ROUNDS + 1) * s.plain_reference_steps * plain
-        t += START_SECONDS["torch"] - START_SECONDS["numpy"] if s.backend == "numpy" else 0.0
+        if s.backend == "numpy":  # the reference imports torch
+            t += START_SECONDS["torch"] - START_SECONDS["numpy"]
     return t
 
 

@@ -41,7 +41,6 @@ DTYPES = ("float32", "float64")
 HIDDEN = (32, 50, 128)
 BATCH = (20, 128)
 SEQ_LEN = 100
-BATCHES = 8  # distinct batches, cycled
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 QUICK = {"hidden": (8,), "batch": (4,), "seq_len": 20, "steps": 2, "repeats": 2}
 TARGET = 1.0  # both backends at >= 1.0x plain PyTorch's steps/s
@@ -67,19 +66,13 @@ def _settings(job: dict):
 
 def step_fn(job: dict):
     """A function running one training step of ``job["impl"]`` on the job's shape, cycling
-    through BATCHES batches."""
-    from rnngrad import tasks, training
-    from rnngrad.init import data_stream, init_params
+    through :data:`rnngrad.reference.BATCHES` batches."""
+    from rnngrad import reference, training
 
     s = _settings(job)
-    sp = tasks.spec(s.task, s.seq_len, s.hidden)
-    params = init_params(s, sp.n_in, sp.n_out)
-    rng = data_stream(s, "train")
-    batches = [tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden) for _ in range(BATCHES)]
+    params, batches = reference.case(s)
     if job["impl"] == "plain":
-        from rnngrad.reference import plain_step
-
-        return plain_step(s, params, batches)
+        return reference.plain_step(s, params, batches)
     count = itertools.count()
     be, bk = training.backend_modules(s)
     state = {"p": be.to_backend(s, params)}
@@ -87,7 +80,7 @@ def step_fn(job: dict):
 
     def step() -> None:
         state["p"], _, _ = training.train_step(
-            s, bk, state["p"], opt, batches[next(count) % BATCHES]
+            s, bk, state["p"], opt, batches[next(count) % len(batches)]
         )
 
     return step

@@ -22,7 +22,7 @@ from functools import cache
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.models import OMEGA_BOUND, l2_wrec
+from rnngrad.models import OMEGA_BOUND, has_torch_module, l2_wrec
 from rnngrad.settings import OMEGA_KINDS, CellSettings
 from rnngrad.tasks import Batch
 from rnngrad.torch_backend import readout
@@ -52,7 +52,7 @@ def fused(s: CellSettings) -> bool:
     esn and the sigmoid and linear rnn (nn.RNN has tanh and relu), without Omega."""
     if s.penalty is not None and s.penalty.kind in OMEGA_KINDS:
         return False
-    return s.model in ("lstm", "gru") or (s.model == "rnn" and s.nonlinearity in ("tanh", "relu"))
+    return has_torch_module(s)
 
 
 @cache
