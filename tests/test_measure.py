@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -41,3 +44,46 @@ def test_peak_measures_see_an_allocation_of_known_size(measure):
     assert result == 1.0
     # the kernel counts resident pages in per-thread batches: a few hundred kB either way
     assert 0.98 * n <= peak <= n + 8_000_000
+
+
+FAULTS = """
+import resource, sys
+import numpy as np
+from rnngrad import measure
+
+kept = sys.argv[1] == "keep" and measure.keep_freed_memory()
+
+
+def step():  # a training step's pattern: arrays of 1 to 4 MB written, then freed
+    arrays = [np.ones(n * 32768) for n in (4, 12, 2, 8, 16)]
+    del arrays
+
+
+for _ in range(5):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
+result, peak = measure.rss_peak(lambda: float(np.ones(2_500_000)[-1]))  # 20 MB, under the threshold
+print(kept, faults, peak)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_keep_freed_memory_stops_the_page_faults_of_reallocated_arrays():
+    def run(mode):
+        out = subprocess.run(
+            [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True
+        )
+        kept, faults, peak = out.stdout.split()
+        return kept == "True", float(faults), int(peak)
+
+    pages = (4 + 12 + 2 + 8 + 16) * 32768 * 8 // 4096  # written a step
+    _, faults_default, _ = run("default")
+    kept, faults_kept, peak = run("keep")
+    if not kept:
+        pytest.skip("no glibc mallopt here")
+    assert faults_default > 0.25 * pages  # glibc hands most of them back to the kernel ...
+    assert faults_kept < 0.01 * pages  # ... and keeps them with keep_freed_memory
+    assert 0.98 * 20_000_000 <= peak <= 28_000_000  # rss_peak still sees a heap allocation

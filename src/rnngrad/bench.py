@@ -41,7 +41,14 @@ import numpy as np
 
 from rnngrad import train_bench
 from rnngrad.init import data_stream, init_params
-from rnngrad.measure import gemm_gflops, memory_method, peak_memory, timed, useful_flops
+from rnngrad.measure import (
+    gemm_gflops,
+    keep_freed_memory,
+    memory_method,
+    peak_memory,
+    timed,
+    useful_flops,
+)
 from rnngrad.provenance import bench_environment
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import make_batch, spec
@@ -198,6 +205,7 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
 def _worker(impl: str, jobs: list[dict], repeats: int) -> int:
     if impl != "numpy":
         import torch  # noqa: F401  (imported before any timing)
+    keep_freed_memory()  # in every worker alike, as in a cell's process
     json.dump([{**job, "impl": impl, **run_job(impl, job, repeats)} for job in jobs], sys.stdout)
     return 0
 

@@ -157,7 +157,9 @@ def cmd_cell(args) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from rnngrad.cell import run_cell, write_record
+    from rnngrad.measure import keep_freed_memory
 
+    keep_freed_memory()  # a training step's arrays are reused, not faulted in anew each step
     log = logging.getLogger("rnngrad.cell")
     try:
         record = run_cell(s, args.cell_id, args.checkpoint, args.checkpoint_every)

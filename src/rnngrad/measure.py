@@ -31,6 +31,32 @@ GEMM_WINDOWS = 5  # ... split into windows; the fastest counts
 CELL_GEMM_SECONDS = 0.03  # the same in a cell, where it adds to the cell's time
 
 
+# glibc's malloc hands a freed block of more than 128 KB back to the kernel (its dynamic mmap
+# threshold rises to the largest block freed so far, and the heap is trimmed when its free top
+# passes twice that); a training step allocates and frees such arrays by the dozen, and every
+# fresh page of them faults in again on the next step: 625 minor faults a step for the NumPy lstm
+# at H = 32, B = 20, T = 100 in float32 (a quarter of its time), 40 for plain PyTorch's, whose
+# step at H = 50, B = 128 ran 1.9x faster without them (docs/performance.md).
+MMAP_THRESHOLD = 32 * 1024 * 1024  # blocks below this come from the heap (glibc's largest)
+TRIM_THRESHOLD = 512 * 1024 * 1024  # the heap keeps up to this much freed memory at its top
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed blocks of up to :data:`MMAP_THRESHOLD` for reuse instead of
+    returning them to the kernel (mallopt, process-wide). Called once by every process rnngrad
+    starts that trains or times (the CLI and the bench workers). Returns False where there is no
+    glibc (macOS, musl), which changes nothing else."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+
+
 class Timed(NamedTuple):
     result: Any  # the warm-up's result
     best: float  # seconds of the fastest timed run

@@ -104,7 +104,9 @@ def _worker(impl: str) -> int:
     if impl != "numpy":
         import torch  # noqa: F401  (imported before any timing)
     from rnngrad import training  # noqa: F401
+    from rnngrad.measure import keep_freed_memory
 
+    keep_freed_memory()  # in all three workers alike, as in a cell's process
     print("ready", flush=True)
     for line in sys.stdin:
         job = json.loads(line)

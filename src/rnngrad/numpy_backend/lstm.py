@@ -62,39 +62,51 @@ def forward(
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns the
     states h (T+1, B, H) and the cache for backward (with c (T+1, B, H)).
 
-    Inside, every step's arrays are (units, batch): the states hT, cT (T+1, H, B) and the
-    activated gates (T, 4H, B) in the internal order o, i, f, g, so that each gate is one
-    contiguous (H, B) block; h and c are transposed views of hT and cT.
+    Inside, every step's arrays are (units, batch): the states hT (T+1, H, B) and one array
+    G (T+1, 5H, B) whose step k holds the activated gates of step k + 1 in the internal order
+    o, i, f, g and then c_k, so that each gate is one contiguous (H, B) block, and (i, f) and
+    (g, c_{t-1}) are two contiguous (2H, B) blocks: c_t = f c_{t-1} + i g is one product and
+    one sum. h and c are transposed views of hT and G.
     """
     W_hh = params["weight_hh"]
     T, B, _ = x.shape
     H = W_hh.shape[1]
-    hT = np.empty((T + 1, H, B), dtype=W_hh.dtype)
-    cT = np.empty_like(hT)
+    H3, H4 = 3 * H, 4 * H
+    dtype = W_hh.dtype
+    hT = np.empty((T + 1, H, B), dtype=dtype)
+    G = np.empty((T + 1, 5 * H, B), dtype=dtype)
     if h0 is None:
-        hT[0], cT[0] = 0, 0
+        hT[0], G[0, H4:] = 0, 0
     else:
-        hT[0], cT[0] = h0[0].T, h0[1].T
-    # input projections for all steps in one GEMM, then activated in place step by step
+        hT[0], G[0, H4:] = h0[0].T, h0[1].T
+    # input projections for all steps in one GEMM (T, 4H, B), added to each step's GEMM
     W_ih = _internal(params["weight_ih"], halve=True)
-    gates = np.matmul(W_ih, x.transpose(0, 2, 1)).astype(W_hh.dtype, copy=False)  # (T, 4H, B)
-    gates += _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None]
+    xp = np.matmul(W_ih, x.transpose(0, 2, 1)).astype(dtype, copy=False)
+    xp += _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None]
     W = _internal(W_hh, halve=True)  # (4H, H)
-    sig = gates[:, : 3 * H]  # o, i, f
-    o, i, f, g = (gates[:, j * H : (j + 1) * H] for j in range(4))
+    half = np.array(0.5, dtype=dtype)
+    products = np.empty((2 * H, B), dtype=dtype)  # i g and f c_{t-1}
+    ig, fc = products[:H], products[H:]
+    # every elementwise step writes in place (no temporary), and np.dot with an output is the
+    # cheapest GEMM call: a step costs 9 calls, at small sizes about 0.4 us each
+    dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(1, T + 1):
-            k = t - 1
-            gates[k] += W @ hT[k]  # one GEMM a step: a/2 of o, i, f and a of g
-            np.tanh(gates[k], gates[k])  # g, and tanh(a/2) of o, i, f
-            sig[k] *= 0.5
-            sig[k] += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
-            np.multiply(f[k], cT[k], cT[t])
-            cT[t] += i[k] * g[k]  # c_t = f c_{t-1} + i g
-            np.tanh(cT[t], hT[t])
-            hT[t] *= o[k]  # h_t = o tanh(c_t)
+        for g, p, h, h_next, g_next in zip(G[:T], xp, hT[:T], hT[1:], G[1:], strict=True):
+            a = g[:H4]
+            dot(W, h, a)  # one GEMM a step: a/2 of o, i, f and a of g
+            add(a, p, a)
+            tanh(a, a)  # g, and tanh(a/2) of o, i, f
+            sig = g[:H3]
+            mul(sig, half, sig)
+            add(sig, half, sig)  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
+            mul(g[H:H3], g[H3:], products)  # (i, f) * (g, c_{t-1})
+            c = g_next[H4:]
+            add(ig, fc, c)  # c_t = f c_{t-1} + i g
+            tanh(c, h_next)
+            mul(h_next, g[:H], h_next)  # h_t = o tanh(c_t)
+    cT = G[:, H4:]
     h, c = hT.transpose(0, 2, 1), cT.transpose(0, 2, 1)
-    return h, {"h": h, "c": c, "hT": hT, "cT": cT, "gates": gates, "x": x}
+    return h, {"h": h, "c": c, "hT": hT, "cT": cT, "gates": G[:T, :H4], "x": x}
 
 
 def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +144,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
 
     The chain rule of :func:`reference_backward` (step by step, the forward in reverse), in
     the (units, batch) layout of :func:`forward` and with the factors of each chunk of steps
-    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs five contiguous
-    products and one GEMM; a test holds the two equal.
+    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs five elementwise
+    calls, in place, and one GEMM; a test holds the two equal.
     """
     hT, gates, x = cache["hT"], cache["gates"], cache["x"]
     T, H, B = hT.shape[0] - 1, hT.shape[1], hT.shape[2]
@@ -150,6 +162,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     tmp = np.empty_like(dh)
     f = gates[:, 2 * H : 3 * H]
+    dot, add, mul = np.dot, np.add, np.multiply
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
             t0 = max(t1 - chunk, 0)
@@ -158,12 +171,13 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 k = t - 1 - t0
                 if norms:
                     grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-                np.multiply(dh, dtc[k], tmp)
-                dc += tmp  # through h_t = o tanh(c_t)
-                np.multiply(dh, F[k, 0], da4[k, 0])  # dL/d o's pre-activation
-                np.multiply(dc, F[k, 1:], da4[k, 1:])  # i's, f's and g's
-                dc *= f[t - 1]  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
-                np.matmul(W_T, da[k], dh)  # through W_hh
+                mul(dh, dtc[k], tmp)
+                add(dc, tmp, dc)  # through h_t = o tanh(c_t)
+                Fk, dk = F[k], da4[k]
+                mul(dh, Fk[0], dk[0])  # dL/d o's pre-activation
+                mul(dc, Fk[1:], dk[1:])  # i's, f's and g's
+                mul(dc, f[t - 1], dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                dot(W_T, da[k], dh)  # through W_hh
                 if scored is None or t - 1 in scored:
                     dh += dh_direct[t - 1].T
             n = t1 - t0
