@@ -11,10 +11,11 @@ adding task. Three implementations train from the same weights on the same batch
   (:func:`rnngrad.reference.plain_step`, the reference a cell times too).
 
 Each implementation runs in its own Python process (started once per thread setting, with the
-BLAS and OpenMP threads set), and the three measure each shape back to back, so that the load
-of a shared machine falls on all three alike. A measurement is ``--repeats`` timed rounds of
-``--steps`` training steps after a warm-up round; the best round's rate counts, the median
-beside it. Each row is printed as soon as it is measured.
+BLAS and OpenMP threads set). A shape is measured by all three at once: each builds its step
+and runs a warm-up round, then the three take turns, one timed round of ``--steps`` training
+steps each, ``--repeats`` times, so that a slow spell of a shared machine falls on all three
+alike. The best round's rate counts, the median beside it. Each row is printed as soon as it
+is measured.
 
 Example
 -------
@@ -86,21 +87,22 @@ def step_fn(job: dict):
     return step
 
 
-def measure(job: dict) -> dict:
-    """Steps per second of one job: the best and the median of ``repeats`` rounds."""
-    step = step_fn(job)
-    rates = []
-    for i in range(job["repeats"] + 1):
-        t0 = time.perf_counter()
-        for _ in range(job["steps"]):
-            step()
-        if i:  # the first round warms up
-            rates.append(job["steps"] / (time.perf_counter() - t0))
+def timed_round(step, steps: int) -> float:
+    """Steps per second of ``steps`` calls of ``step``."""
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - t0)
+
+
+def rates_summary(rates: list[float]) -> dict:
+    """The best and the median of a job's timed rounds."""
     return {"steps_per_s": max(rates), "median_steps_per_s": statistics.median(rates)}
 
 
 def _worker(impl: str) -> int:
-    """Read one job a line from stdin, write its result a line to stdout."""
+    """Serve one job at a time from stdin: a job's line builds its step and runs the warm-up
+    round, then each line ``round`` times one round and writes its steps/s to stdout."""
     if impl != "numpy":
         import torch  # noqa: F401  (imported before any timing)
     from rnngrad import training  # noqa: F401
@@ -108,9 +110,15 @@ def _worker(impl: str) -> int:
 
     keep_freed_memory()  # in all three workers alike, as in a cell's process
     print("ready", flush=True)
+    step, steps = None, 0
     for line in sys.stdin:
+        if line.strip() == "round":
+            print(json.dumps(timed_round(step, steps)), flush=True)
+            continue
         job = json.loads(line)
-        print(json.dumps(measure({**job, "impl": impl})), flush=True)
+        step, steps = step_fn({**job, "impl": impl}), job["steps"]
+        timed_round(step, steps)  # the warm-up
+        print("ready", flush=True)
     return 0
 
 
@@ -143,14 +151,35 @@ class Worker:
             )
         return line
 
-    def run(self, job: dict) -> dict:
-        self.proc.stdin.write(json.dumps(job) + "\n")
+    def _send(self, line: str) -> str:
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
-        return json.loads(self._read())
+        return self._read()
+
+    def setup(self, job: dict) -> None:
+        """Build the job's step and run its warm-up round."""
+        self._send(json.dumps(job))
+
+    def round(self) -> float:
+        """Steps per second of one timed round of the current job."""
+        return json.loads(self._send("round"))
 
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait()
+
+
+def measure(workers: list[Worker], job: dict) -> dict:
+    """Each worker's best and median steps/s on ``job``: after every worker's warm-up, the
+    timed rounds take turns, one round of each worker at a time (the first to go rotating), so
+    that a slow spell of a shared machine falls on all of them alike."""
+    for w in workers:
+        w.setup(job)
+    rates = {w.impl: [] for w in workers}
+    for r in range(job["repeats"]):
+        for w in workers[r % len(workers) :] + workers[: r % len(workers)]:
+            rates[w.impl].append(w.round())
+    return {impl: rates_summary(v) for impl, v in rates.items()}
 
 
 def plan(quick: bool, steps: int, repeats: int) -> list[dict]:
@@ -219,9 +248,7 @@ def run(args) -> int:
         workers = [Worker(impl, threads) for impl in IMPLS]
         try:
             for job in jobs:
-                row = {**job, "threads": threads}
-                for w in workers:
-                    row[w.impl] = w.run(job)
+                row = {**job, "threads": threads, **measure(workers, job)}
                 for impl in ("numpy", "torch"):
                     row[f"{impl}_vs_plain"] = row[impl]["steps_per_s"] / row["plain"]["steps_per_s"]
                 rows.append(row)
