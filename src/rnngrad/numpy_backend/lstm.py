@@ -11,9 +11,9 @@ c_t -> h_t is inside step t). So dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t with J
 :func:`step_jacobians`, and dL/dc_T = 0.
 
 Shapes: x (T, B, I); h and c (T+1, B, H) with the initial state at index 0; ``weight_ih (4H, I)``,
-``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh`` (4H,). The forward stores h, c and the activated
-gates, (units, batch) inside (see :func:`forward`): six (T, B, H) arrays in all; tanh(c_t) is
-recomputed in backward.
+``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh`` (4H,). The forward stores h (beside x), c,
+tanh(c) and the activated gates, (units, batch) inside (see :func:`forward`): seven (T, B, H)
+arrays in all.
 
 Example
 -------
@@ -32,16 +32,17 @@ import numpy as np
 from rnngrad.models import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
-# Inside forward and backward the gates run in the order o, i, f, g (PyTorch's i, f, g, o at
-# these rows): the three sigmoids are then one block, and so are the three gates whose
-# gradients are products with dL/dc_t. The sigmoid gates' weights enter halved (exactly), so
-# that one tanh over all four gates gives g and tanh(a/2) for sigmoid(a) = (1 + tanh(a/2)) / 2.
-INTERNAL = [3, 0, 1, 2]  # PyTorch's gate index of each internal gate
-PYTORCH = [1, 2, 3, 0]  # internal gate index of each of PyTorch's gates
+# Inside forward and backward the gates run in the order i, f, o, g (PyTorch's i, f, g, o at
+# these rows): the three sigmoids are then one block, (i, f) multiply (g, c_{t-1}) in one product,
+# and (i', f', o') multiply (g, c_{t-1}, tanh c_t) in one product. The sigmoid gates' weights
+# enter halved (exactly), so that one tanh over all four gates gives g and tanh(a/2) for
+# sigmoid(a) = (1 + tanh(a/2)) / 2.
+INTERNAL = [0, 1, 3, 2]  # PyTorch's gate index of each internal gate
+PYTORCH = [0, 1, 3, 2]  # internal gate index of each of PyTorch's gates (the same swap)
 
 
 def _internal(w: np.ndarray, halve: bool) -> np.ndarray:
-    """Rows of a (4H, ...) weight or bias in the internal order, o, i, f halved with ``halve``;
+    """Rows of a (4H, ...) weight or bias in the internal order, i, f, o halved with ``halve``;
     a new array."""
     H = w.shape[0] // 4
     out = w.reshape(4, H, *w.shape[1:])[INTERNAL]
@@ -62,75 +63,93 @@ def forward(
     """Run the LSTM over x (T, B, I) from h0 = (h_0, c_0) (zeros when None); returns the
     states h (T+1, B, H) and the cache for backward (with c (T+1, B, H)).
 
-    Inside, every step's arrays are (units, batch): the states hT (T+1, H, B) and one array
-    G (T+1, 5H, B) whose step k holds the activated gates of step k + 1 in the internal order
-    o, i, f, g and then c_k, so that each gate is one contiguous (H, B) block, and (i, f) and
-    (g, c_{t-1}) are two contiguous (2H, B) blocks: c_t = f c_{t-1} + i g is one product and
-    one sum. h and c are transposed views of hT and G.
+    Inside, every step's arrays are (units, batch), so that each gate is one contiguous (H, B)
+    block:
+
+    - ``hx`` (T+1, H+I+1, B): step k holds [h_k; x_{k+1}; 1], so that one GEMM with
+      [W_hh | W_ih | b] gives a step's pre-activations (and one GEMM a chunk of steps the
+      gradients of all three in backward);
+    - ``G`` (T+1, 6H, B): step k holds the activated gates of step k + 1 in the internal order
+      i, f, o, g, then c_k, then tanh(c_{k+1}). (i, f) and (g, c_{t-1}) are then contiguous
+      (2H, B) blocks: c_t = f c_{t-1} + i g is one product and one sum.
+
+    h, c and ``gates`` (T, 4H, B) are views of them.
     """
     W_hh = params["weight_hh"]
-    T, B, _ = x.shape
+    T, B, n_in = x.shape
     H = W_hh.shape[1]
-    H3, H4 = 3 * H, 4 * H
+    H2, H3, H4, H5 = 2 * H, 3 * H, 4 * H, 5 * H
     dtype = W_hh.dtype
-    hT = np.empty((T + 1, H, B), dtype=dtype)
-    G = np.empty((T + 1, 5 * H, B), dtype=dtype)
+    hx = np.empty((T + 1, H + n_in + 1, B), dtype=dtype)
+    G = np.empty((T + 1, 6 * H, B), dtype=dtype)
+    hx[:T, H : H + n_in] = x.transpose(0, 2, 1)
+    hx[:T, H + n_in] = 1
+    hx[T, H:] = 0  # step T has no input; its row is read by nothing but keeps hx defined
     if h0 is None:
-        hT[0], G[0, H4:] = 0, 0
+        hx[0, :H], G[0, H4:H5] = 0, 0
     else:
-        hT[0], G[0, H4:] = h0[0].T, h0[1].T
-    # input projections for all steps in one GEMM (T, 4H, B), added to each step's GEMM
-    W_ih = _internal(params["weight_ih"], halve=True)
-    xp = np.matmul(W_ih, x.transpose(0, 2, 1)).astype(dtype, copy=False)
-    xp += _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None]
-    W = _internal(W_hh, halve=True)  # (4H, H)
+        hx[0, :H], G[0, H4:H5] = h0[0].T, h0[1].T
+    W = np.concatenate(  # (4H, H+I+1): [W_hh | W_ih | b_ih + b_hh], o, i, f halved
+        [
+            _internal(W_hh, halve=True),
+            _internal(params["weight_ih"], halve=True),
+            _internal(params["bias_ih"] + params["bias_hh"], halve=True)[:, None],
+        ],
+        axis=1,
+    )
     half = np.array(0.5, dtype=dtype)
     products = np.empty((2 * H, B), dtype=dtype)  # i g and f c_{t-1}
     ig, fc = products[:H], products[H:]
+    hT = hx[:, :H]
     # every elementwise step writes in place (no temporary), and np.dot with an output is the
     # cheapest GEMM call: a step costs 9 calls, at small sizes about 0.4 us each
     dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
     with np.errstate(over="ignore", invalid="ignore"):
-        for g, p, h, h_next, g_next in zip(G[:T], xp, hT[:T], hT[1:], G[1:], strict=True):
+        for g, h, h_next, g_next in zip(G[:T], hx[:T], hT[1:], G[1:], strict=True):
             a = g[:H4]
-            dot(W, h, a)  # one GEMM a step: a/2 of o, i, f and a of g
-            add(a, p, a)
-            tanh(a, a)  # g, and tanh(a/2) of o, i, f
+            dot(W, h, a)  # one GEMM a step: a/2 of i, f, o and a of g
+            tanh(a, a)  # g, and tanh(a/2) of i, f, o
             sig = g[:H3]
             mul(sig, half, sig)
-            add(sig, half, sig)  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
-            mul(g[H:H3], g[H3:], products)  # (i, f) * (g, c_{t-1})
-            c = g_next[H4:]
+            add(sig, half, sig)  # i, f, o = sigmoid(a) = (1 + tanh(a/2)) / 2
+            mul(g[:H2], g[H3:H5], products)  # (i, f) * (g, c_{t-1})
+            c = g_next[H4:H5]
             add(ig, fc, c)  # c_t = f c_{t-1} + i g
-            tanh(c, h_next)
-            mul(h_next, g[:H], h_next)  # h_t = o tanh(c_t)
-    cT = G[:, H4:]
+            tc = g[H5:]
+            tanh(c, tc)  # kept for backward
+            mul(tc, g[H2:H3], h_next)  # h_t = o tanh(c_t)
+    cT = G[:, H4:H5]
     h, c = hT.transpose(0, 2, 1), cT.transpose(0, 2, 1)
-    return h, {"h": h, "c": c, "hT": hT, "cT": cT, "gates": G[:T, :H4], "x": x}
+    return h, {"h": h, "c": c, "hx": hx, "G": G, "gates": G[:T, :H4], "x": x}
 
 
-def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
-    """For steps t in (t0, t1]: dtc = o (1 - tanh^2 c_t) (dh_t/dc_t within the step), (n, H, B),
-    and F (n, 4, H, B), per internal gate the factor that turns dL/dh_t (for o) or dL/dc_t (for
-    i, f, g) into dL/d(its pre-activation): tanh(c_t) o', g i', c_{t-1} f', i g'."""
-    a = cache["gates"][t0:t1]
-    n, G, B = a.shape
-    H = G // 4
-    a = a.reshape(n, 4, H, B)
-    o, i, g = a[:, 0], a[:, 1], a[:, 3]
-    tc = np.tanh(cache["cT"][t0 + 1 : t1 + 1])
-    dtc = tc * tc
-    np.subtract(1, dtc, dtc)
-    dtc *= o
-    F = np.subtract(1, a)
-    F[:, :3] *= a[:, :3]  # the sigmoids' derivative s (1 - s)
-    F[:, 0] *= tc
-    F[:, 1] *= g
-    F[:, 2] *= cache["cT"][t0:t1]
-    np.multiply(g, g, F[:, 3])
-    np.subtract(1, F[:, 3], F[:, 3])  # tanh' = 1 - g^2
-    F[:, 3] *= i
-    return dtc, F
+def _chunk_factors(cache: dict, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For steps t in (t0, t1], each (n, H, B) and contiguous over the chunk's steps: dtc =
+    o (1 - tanh^2 c_t) (dh_t/dc_t within the step); F (4, n, H, B), per internal gate the
+    factor that turns dL/dc_t (for i, f, g) or dL/dh_t (for o) into dL/d(its pre-activation):
+    g i', c_{t-1} f', tanh(c_t) o', i g'; and the forget gate f.
+
+    The chunk's rows of G are copied gate-major first: an elementwise pass over a strided view
+    (a block of every step) cost NumPy 3x the same pass over a contiguous array."""
+    rows = cache["G"][t0:t1]
+    n, H6, B = rows.shape
+    H = H6 // 6
+    Gc = np.empty((6, n, H, B), dtype=rows.dtype)  # i, f, o, g, c_{t-1}, tanh c_t
+    np.copyto(Gc.transpose(1, 0, 2, 3), rows.reshape(n, 6, H, B))
+    i, o, g, tc = Gc[0], Gc[2], Gc[3], Gc[5]
+    one = np.array(1, dtype=rows.dtype)
+    F = np.empty((4, n, H, B), dtype=rows.dtype)
+    sig = F[:3]
+    np.subtract(one, Gc[:3], sig)
+    np.multiply(sig, Gc[:3], sig)  # the sigmoids' derivative s (1 - s) ...
+    np.multiply(sig, Gc[3:], sig)  # ... times g, c_{t-1}, tanh c_t
+    np.multiply(g, g, F[3])
+    np.subtract(one, F[3], F[3])  # tanh' = 1 - g^2
+    np.multiply(F[3], i, F[3])
+    dtc = np.multiply(tc, tc)
+    np.subtract(one, dtc, dtc)
+    np.multiply(dtc, o, dtc)
+    return dtc, F, Gc[1]
 
 
 def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
@@ -144,39 +163,43 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
 
     The chain rule of :func:`reference_backward` (step by step, the forward in reverse), in
     the (units, batch) layout of :func:`forward` and with the factors of each chunk of steps
-    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs five elementwise
-    calls, in place, and one GEMM; a test holds the two equal.
+    multiplied out beforehand (:func:`_chunk_factors`), so that a step costs seven elementwise
+    calls on contiguous (H, B) blocks, in place, and one GEMM; a test holds the two equal.
     """
-    hT, gates, x = cache["hT"], cache["gates"], cache["x"]
-    T, H, B = hT.shape[0] - 1, hT.shape[1], hT.shape[2]
+    hx, x = cache["hx"], cache["x"]
+    T, K, B = hx.shape
+    T -= 1
+    H = cache["G"].shape[1] // 6
+    n_in = x.shape[2]
     W_T = np.ascontiguousarray(_internal(params["weight_hh"], halve=False).T)  # (H, 4H)
-    grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
+    dW = np.zeros((4 * H, K), dtype=hx.dtype)  # [dW_hh | dW_ih | db], internal order
     grad_norm = np.empty(T + 1) if norms else None
     weight_grad_norm = np.empty(T) if norms else None
-    chunk = backward_chunk(4 * H * B * hT.itemsize)  # the factors F of a step: (4, H, B)
+    chunk = backward_chunk(4 * H * B * hx.itemsize)  # the factors F of a step: (4, H, B)
     n_max = min(chunk, T)
-    da = np.empty((n_max, 4 * H, B), dtype=hT.dtype)  # dL/d gates (pre-activation), internal
+    da = np.empty((n_max, 4 * H, B), dtype=hx.dtype)  # dL/d gates (pre-activation), internal
     da4 = da.reshape(n_max, 4, H, B)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
     dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     tmp = np.empty_like(dh)
-    f = gates[:, 2 * H : 3 * H]
     dot, add, mul = np.dot, np.add, np.multiply
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
             t0 = max(t1 - chunk, 0)
-            dtc, F = _chunk_factors(cache, t0, t1)
+            dtc, (Fi, Ff, Fo, Fg), f = _chunk_factors(cache, t0, t1)
             for t in range(t1, t0, -1):
                 k = t - 1 - t0
                 if norms:
                     grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
+                d = da4[k]
                 mul(dh, dtc[k], tmp)
                 add(dc, tmp, dc)  # through h_t = o tanh(c_t)
-                Fk, dk = F[k], da4[k]
-                mul(dh, Fk[0], dk[0])  # dL/d o's pre-activation
-                mul(dc, Fk[1:], dk[1:])  # i's, f's and g's
-                mul(dc, f[t - 1], dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                mul(dh, Fo[k], d[2])  # dL/d o's pre-activation
+                mul(dc, Fi[k], d[0])  # i's, f's and g's
+                mul(dc, Ff[k], d[1])
+                mul(dc, Fg[k], d[3])
+                mul(dc, f[k], dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
                 dot(W_T, da[k], dh)  # through W_hh
                 if scored is None or t - 1 in scored:
                     dh += dh_direct[t - 1].T
@@ -184,15 +207,18 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
             if norms:
                 weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), cache["h"][t0:t1])
-            # copies (4H, steps x batch) and (H, steps x batch) of dL/d gates_t and h_{t-1}
-            d = d.transpose(1, 0, 2).reshape(4 * H, n * B)
-            hp = hT[t0:t1].transpose(1, 0, 2).reshape(H, n * B)
-            grads["weight_ih"] += d @ x[t0:t1].reshape(n * B, -1)
-            grads["weight_hh"] += d @ hp.T
-            grads["bias_ih"] += d.sum(axis=1)
+            # one GEMM on copies (4H, steps x batch) of dL/d gates_t and (H+I+1, steps x batch)
+            # of [h_{t-1}; x_t; 1]
+            dW += d.transpose(1, 0, 2).reshape(4 * H, n * B) @ (
+                hx[t0:t1].transpose(1, 0, 2).reshape(K, n * B).T
+            )
         if norms:
             grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-    grads = {k: _pytorch(v) for k, v in grads.items()}
+    grads = {
+        "weight_hh": _pytorch(dW[:, :H]),
+        "weight_ih": _pytorch(dW[:, H : H + n_in]),
+        "bias_ih": _pytorch(dW[:, H + n_in]),
+    }
     grads["bias_hh"] = grads["bias_ih"].copy()
     return {
         "grads": grads,
@@ -215,7 +241,7 @@ def reference_backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict
     dh = dh_direct[T].copy()  # dL/dh_T
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     for t in range(T, 0, -1):
-        o, i, f, g = (v.T for v in np.split(gates[t - 1], 4))  # the internal order, (B, H)
+        i, f, o, g = (v.T for v in np.split(gates[t - 1], 4))  # the internal order, (B, H)
         tc = np.tanh(c[t])
         do = dh * tc  # h_t = o tanh(c_t)
         dc = dc + dh * o * (1 - tc * tc)  # ... and through tanh(c_t)
@@ -241,12 +267,11 @@ def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     dh_t/dc_{t-1} = diag(o tanh'(c_t) f)
     """
     T, H = cache["h"].shape[0] - 1, params["weight_hh"].shape[1]
-    dtc, F = (a[..., b] for a in _chunk_factors(cache, 0, T))  # (T, H), (T, 4, H)
-    f = cache["gates"][:, 2 * H : 3 * H, b]
-    W = _internal(params["weight_hh"], halve=False).reshape(4, H, H)  # W_o, W_i, W_f, W_g
-    dc_dh = F[:, 1, :, None] * W[1] + F[:, 2, :, None] * W[2] + F[:, 3, :, None] * W[3]
+    dtc, F, f = (a[..., b] for a in _chunk_factors(cache, 0, T))  # (T, H), (4, T, H), (T, H)
+    W = _internal(params["weight_hh"], halve=False).reshape(4, H, H)  # W_i, W_f, W_o, W_g
+    dc_dh = F[0][..., None] * W[0] + F[1][..., None] * W[1] + F[3][..., None] * W[3]
     J = np.zeros((T, 2 * H, 2 * H), dtype=W.dtype)
-    J[:, :H, :H] = F[:, 0, :, None] * W[0] + dtc[:, :, None] * dc_dh
+    J[:, :H, :H] = F[2][..., None] * W[2] + dtc[:, :, None] * dc_dh
     J[:, H:, :H] = dc_dh
     diag = np.arange(H)
     J[:, diag, H + diag] = dtc * f
