@@ -102,22 +102,32 @@ def forward(
     ig, fc = products[:H], products[H:]
     hT = hx[:, :H]
     # every elementwise step writes in place (no temporary), and np.dot with an output is the
-    # cheapest GEMM call: a step costs 9 calls, at small sizes about 0.4 us each
+    # cheapest GEMM call: a step costs 9 calls, at small sizes about 0.4 us each. The loop walks
+    # views of every step's blocks at once (each step's block is contiguous): iterating over
+    # them cost 15% less than slicing each step's row
+    steps = zip(
+        G[:T, :H4],  # the pre-activations, then the activated gates
+        hx[:T],  # [h_{t-1}; x_t; 1]
+        G[:T, :H3],  # the sigmoid gates i, f, o
+        G[:T, :H2],  # (i, f)
+        G[:T, H3:H5],  # (g, c_{t-1})
+        G[1:, H4:H5],  # c_t
+        G[:T, H5:],  # tanh(c_t)
+        G[:T, H2:H3],  # o
+        hT[1:],  # h_t
+        strict=True,
+    )
     dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
     with np.errstate(over="ignore", invalid="ignore"):
-        for g, h, h_next, g_next in zip(G[:T], hx[:T], hT[1:], G[1:], strict=True):
-            a = g[:H4]
+        for a, h, sig, i_f, g_c, c, tc, o, h_next in steps:
             dot(W, h, a)  # one GEMM a step: a/2 of i, f, o and a of g
             tanh(a, a)  # g, and tanh(a/2) of i, f, o
-            sig = g[:H3]
             mul(sig, half, sig)
             add(sig, half, sig)  # i, f, o = sigmoid(a) = (1 + tanh(a/2)) / 2
-            mul(g[:H2], g[H3:H5], products)  # (i, f) * (g, c_{t-1})
-            c = g_next[H4:H5]
+            mul(i_f, g_c, products)  # (i, f) * (g, c_{t-1})
             add(ig, fc, c)  # c_t = f c_{t-1} + i g
-            tc = g[H5:]
             tanh(c, tc)  # kept for backward
-            mul(tc, g[H2:H3], h_next)  # h_t = o tanh(c_t)
+            mul(tc, o, h_next)  # h_t = o tanh(c_t)
     cT = G[:, H4:H5]
     h, c = hT.transpose(0, 2, 1), cT.transpose(0, 2, 1)
     return h, {"h": h, "c": c, "hx": hx, "G": G, "gates": G[:T, :H4], "x": x}
@@ -187,23 +197,28 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
             t0 = max(t1 - chunk, 0)
+            n = t1 - t0
             dtc, (Fi, Ff, Fo, Fg), f = _chunk_factors(cache, t0, t1)
-            for t in range(t1, t0, -1):
-                k = t - 1 - t0
+            back = slice(n - 1, None, -1)  # the chunk's steps, last first
+            steps = zip(
+                range(t1, t0, -1),
+                *(a[back] for a in (dtc, Fo, Fi, Ff, Fg, f, da)),
+                *(da4[back, j] for j in range(4)),
+                strict=True,
+            )
+            for t, dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
                 if norms:
                     grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-                d = da4[k]
-                mul(dh, dtc[k], tmp)
+                mul(dh, dtc_t, tmp)
                 add(dc, tmp, dc)  # through h_t = o tanh(c_t)
-                mul(dh, Fo[k], d[2])  # dL/d o's pre-activation
-                mul(dc, Fi[k], d[0])  # i's, f's and g's
-                mul(dc, Ff[k], d[1])
-                mul(dc, Fg[k], d[3])
-                mul(dc, f[k], dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
-                dot(W_T, da[k], dh)  # through W_hh
+                mul(dh, Fo_t, do)  # dL/d o's pre-activation
+                mul(dc, Fi_t, di)  # i's, f's and g's
+                mul(dc, Ff_t, df)
+                mul(dc, Fg_t, dg)
+                mul(dc, f_t, dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                dot(W_T, da_t, dh)  # through W_hh
                 if scored is None or t - 1 in scored:
                     dh += dh_direct[t - 1].T
-            n = t1 - t0
             d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
             if norms:
                 weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), cache["h"][t0:t1])
