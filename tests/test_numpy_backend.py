@@ -164,3 +164,38 @@ def test_backward_equals_its_readable_reference(name, case, norm_err):
             assert norm_err(fast["grads"][k], ref["grads"][k]) < 1e-12, k
     for a, b in zip(np.atleast_1d(fast["dh0"]), np.atleast_1d(ref["dh0"]), strict=True):
         assert norm_err(a, b) < 1e-12
+
+
+@pytest.mark.parametrize("kind", ["mse", "xent"])
+@pytest.mark.parametrize("steps", [[2, 5, 5], [5, 2], [4]])
+def test_readout_gradients_where_steps_repeat_or_come_unsorted(kind, steps):
+    rng = np.random.default_rng(3)
+    T, B, H, O = 6, 3, 4, 2
+    L = len(steps)
+    targets = rng.normal(size=(L, B, O)) if kind == "mse" else rng.integers(0, O, size=(L, B))
+    batch = nb.Batch(
+        x=np.zeros((T, B, 1)),
+        targets=targets,
+        loss_steps=np.array(steps),
+        kind=kind,
+        scale=0.7,
+        n_out=O,
+    )
+    params = {"weight_out": rng.normal(size=(O, H)), "bias_out": rng.normal(size=O)}
+    h = rng.normal(size=(T + 1, B, H))
+    out = readout.loss_forward_backward(params, h, batch)
+    y = [h[t] @ params["weight_out"].T + params["bias_out"] for t in steps]  # (B, O) each
+    if kind == "mse":
+        terms = [np.mean((y_l - targets[l]) ** 2) for l, y_l in enumerate(y)]
+    else:
+        logp = [y_l - np.log(np.exp(y_l).sum(axis=1, keepdims=True)) for y_l in y]
+        terms = [-np.mean(lp[np.arange(B), targets[l]]) for l, lp in enumerate(logp)]
+    assert out["loss"] == pytest.approx(0.7 * sum(terms), rel=1e-13)  # summed over the steps
+    dense = np.stack([out["dh_direct"][t] for t in range(T + 1)])
+
+    def loss():
+        return readout.loss_forward_backward(params, h, batch)["loss"]
+
+    _assert_close(dense, _central(loss, h), "dL/dh")
+    for k in ("weight_out", "bias_out"):
+        _assert_close(out["grads"][k], _central(loss, params[k]), k)
