@@ -401,12 +401,38 @@ def optimizer_step(s: CellSettings, params: dict, grads: dict, state: dict) -> d
             step_size = lr / (1 - b1**t)
             root_bc2 = (1 - b2**t) ** 0.5  # Python floats keep float32 weights float32
             m, v = state["exp_avg"], state["exp_avg_sq"]
+            if not isinstance(next(iter(params.values())), np.ndarray):
+                return _adam_torch(params, grads, m, v, step_size, root_bc2)
             for k, p in params.items():
                 g = grads[k]
                 m[k] = (1 - b1) * g if k not in m else m[k] + (1 - b1) * (g - m[k])
                 v[k] = (1 - b2) * g * g if k not in v else b2 * v[k] + (1 - b2) * g * g
                 new[k] = p - step_size * m[k] / (v[k] ** 0.5 / root_bc2 + EPS)
     return new
+
+
+def _adam_torch(params: dict, grads: dict, m: dict, v: dict, step_size: float, root_bc2: float):
+    """:func:`optimizer_step`'s Adam on torch tensors, all weights at once (torch's multi-tensor
+    ``_foreach`` ops, as torch.optim.Adam(foreach=True)): seven calls in place of a dozen per
+    weight, the same arithmetic; the moments are updated in place, the weights are new."""
+    import torch
+
+    b1, b2 = BETAS
+    keys = list(params)
+    g = [grads[k] for k in keys]
+    if keys[0] not in m:
+        m.update(zip(keys, torch._foreach_mul(g, 1 - b1), strict=True))
+        v.update(zip(keys, torch._foreach_mul(torch._foreach_mul(g, g), 1 - b2), strict=True))
+    else:
+        torch._foreach_lerp_([m[k] for k in keys], g, 1 - b1)  # m + (1 - b1)(g - m)
+        vs = [v[k] for k in keys]
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, g, g, value=1 - b2)
+    denom = torch._foreach_sqrt([v[k] for k in keys])
+    torch._foreach_div_(denom, root_bc2)
+    torch._foreach_add_(denom, EPS)
+    new = torch._foreach_addcdiv([params[k] for k in keys], [m[k] for k in keys], denom, -step_size)
+    return dict(zip(keys, new, strict=True))
 
 
 def heldout_set(s: CellSettings) -> list[Batch]:
