@@ -177,8 +177,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     calls on contiguous (H, B) blocks, in place, and one GEMM; a test holds the two equal.
     """
     hx, x = cache["hx"], cache["x"]
-    T, K, B = hx.shape
-    T -= 1
+    T, (K, B) = hx.shape[0] - 1, hx.shape[1:]
     H = cache["G"].shape[1] // 6
     n_in = x.shape[2]
     W_T = np.ascontiguousarray(_internal(params["weight_hh"], halve=False).T)  # (H, 4H)
