@@ -28,7 +28,16 @@ NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
-TASKS = ("adding", "copy", "temporal_order", "digits", "memory")
+TASKS = (
+    "adding",
+    "adding_hs",
+    "adding_pascanu",
+    "copy",
+    "temporal_order",
+    "temporal_order_hs",
+    "digits",
+    "memory",
+)
 OPTIMIZERS = ("sgd", "momentum", "adam")
 CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
@@ -173,7 +182,12 @@ class CellSettings:
     device: str = setting(
         "cpu", "category", "cpu or cuda: the torch backend's device (numpy ignores it)"
     )
-    task: str = setting("adding", "category", "adding, copy, temporal_order, digits or memory")
+    task: str = setting(
+        "adding",
+        "category",
+        "adding (fixed length), adding_hs, adding_pascanu, copy, temporal_order (Pascanu's), "
+        "temporal_order_hs, digits or memory",
+    )
     batch: int = setting(32, "sequences", "sequences per training batch and in the probe batch")
     train_steps: int = setting(
         100, "steps", "training steps (0 = gradient profile at initialization only)"
