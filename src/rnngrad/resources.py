@@ -34,7 +34,7 @@ from rnngrad.init import GATES
 from rnngrad.measure import TIMING_BUDGET, TIMING_REPEATS
 from rnngrad.reference import ROUNDS, supported
 from rnngrad.settings import OMEGA_KINDS, CellSettings
-from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES
+from rnngrad.tasks import EVAL_CHUNK
 
 # per-step costs on one core (seconds), numpy backend, fitted by least squares (relative error)
 STEP_SECONDS = {"numpy": 7.4e-6, "torch": 20e-6}  # c0: torch's autograd loop records every op
@@ -115,7 +115,7 @@ def cell_seconds(s: CellSettings) -> float:
                 else "none"
             )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
-        t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
+        t += s.eval_sequences // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     if s.plain_reference_steps > 0 and supported(s):  # fused torch: about a numpy step
         plain = pass_seconds(replace(s, backend="numpy")) + TRAIN_STEP_SECONDS["numpy"]
         t += (ROUNDS + 1) * s.plain_reference_steps * plain

@@ -58,6 +58,7 @@ CHOICES = {
 }
 # study and remedy names: the whole string (fullmatch; `$` would let a final newline through)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MIN_EVAL_SEQUENCES = 1000  # the final evaluation's smallest set
 SHOWN_CHARS = 300  # at most this many characters of a value in a message
 
 _repr = reprlib.Repr()
@@ -214,6 +215,12 @@ class CellSettings:
         "stop training at the first held-out evaluation that is solved "
         "(train_steps is then the budget); needs eval_every >= 1",
     )
+    eval_sequences: int = setting(
+        1000,
+        "sequences",
+        "fresh sequences that judge the trained run (never the held-out set that decides "
+        "stopping), a multiple of 50 and at least 1000; Pascanu et al.'s code uses 10000",
+    )
     leak: float = setting(1.0, "1", "ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)")
     ridge: float = setting(
         1e-6,
@@ -329,6 +336,11 @@ class CellSettings:
         integer("batch", 1)
         integer("train_steps", 0)
         integer("eval_every", 0)
+        integer("eval_sequences", MIN_EVAL_SEQUENCES)
+        from rnngrad.tasks import EVAL_CHUNK
+
+        if self.eval_sequences % EVAL_CHUNK:
+            raise bad("eval_sequences", f"must be a multiple of {EVAL_CHUNK}")
         integer("plain_reference_steps", 0)
         real("w_rec_scale", 0.0)
         real("input_scale", 0.0)

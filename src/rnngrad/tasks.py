@@ -57,9 +57,8 @@ ADDING_TOLERANCE = 0.08
 HS_ADDING_TOLERANCE = 0.04  # H&S 1997, experiment 4: correct when |error| < 0.04
 PASCANU_SQUARED_ERROR = 0.04  # trainingRNNs RNN.py: an error when (t - y)^2 > 0.04
 HS_ORDER_TOLERANCE = 0.3  # H&S 1997, experiment 6a: every output's |error| below 0.3
-HS_FIRST_MARKERS = 10  # H&S 1997: the first marker is one of the first ten pairs
-EVAL_SEQUENCES = 1000  # fresh sequences for a trained cell's final metrics (at least 1000)
 EVAL_CHUNK = 50  # evaluation sequences a forward: bounds memory, and fixes the draw order
+HS_FIRST_MARKERS = 10  # H&S 1997: the first marker is one of the first ten pairs
 DIGITS_STEPS = 64
 
 

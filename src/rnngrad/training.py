@@ -41,9 +41,10 @@ Periodic evaluation and early stopping
     step whose held-out accuracy is >= SOLVED_ACCURACY (None when none is) and
     ``sequences_to_solve`` that times the batch (Hochreiter and Schmidhuber's measure). With
     ``stop_when_solved`` training ends at that step; ``train_steps`` is then the budget and
-    ``steps_trained`` says how many steps ran. The final metrics are always on EVAL_SEQUENCES
-    fresh sequences of ``data_stream(s, "eval")``, so ``solved`` may differ from the held-out
-    verdict by a sequence or two.
+    ``steps_trained`` says how many steps ran. The final metrics are always on
+    ``eval_sequences`` fresh sequences of ``data_stream(s, "eval")``, a set that did not decide
+    stopping: ``solved`` (accuracy >= 0.99 there) is the run's verdict, and a run stopped at its
+    first held-out 297 of 300 may well miss it.
 
 Progress
     Every PROGRESS_EVERY seconds of training, a line to the ``rnngrad.training`` logger: step,
@@ -81,9 +82,10 @@ import numpy as np
 from rnngrad import esn, tasks
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
+from rnngrad.intervals import wilson
 from rnngrad.provenance import code_hash, settings_hash
 from rnngrad.settings import CellSettings
-from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
+from rnngrad.tasks import EVAL_CHUNK, Batch
 
 log = logging.getLogger("rnngrad.training")
 
@@ -463,23 +465,34 @@ def score(s: CellSettings, bk, p: dict, batches) -> dict[str, float]:
 
 
 def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
-    """Final metrics on EVAL_SEQUENCES fresh sequences of ``data_stream(s, "eval")``, in chunks
-    of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
-    the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
+    """Final metrics on ``s.eval_sequences`` fresh sequences of ``data_stream(s, "eval")`` (a
+    stream apart from the held-out set that decides stopping), in chunks of EVAL_CHUNK; the loss
+    and accuracy are means over equal chunks, the accuracy with its 95% Wilson interval
+    (``accuracy_low``, ``accuracy_high``), and the memory capacity is the mean of the chunks'
+    (each of EVAL_CHUNK x (T - K) samples a delay)."""
     rng = data_stream(s, "eval")
     batches = (
         tasks.make_batch(s.task, s.seq_len, EVAL_CHUNK, rng, s.hidden)
-        for _ in range(EVAL_SEQUENCES // EVAL_CHUNK)
+        for _ in range(s.eval_sequences // EVAL_CHUNK)
     )
     scores = score(s, bk, p, batches)
     baseline = tasks.baseline_loss(s.task, s.seq_len)
+    acc = scores["accuracy"]
+    low, high = (
+        wilson(round(acc * s.eval_sequences), s.eval_sequences)
+        if np.isfinite(acc)
+        else (float("nan"), float("nan"))
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         out = {
             "final_loss": scores["loss"],
-            "accuracy": scores["accuracy"],
+            "accuracy": acc,
+            "accuracy_low": low,
+            "accuracy_high": high,
             "baseline_loss": baseline,
+            "short_memory_loss": tasks.short_memory_loss(s.task, s.seq_len),
             "normalized_loss": scores["loss"] / baseline,
-            "solved": is_solved(scores["accuracy"]),
+            "solved": is_solved(acc),
         }
     if s.task == "memory":
         out["memory_capacity"] = scores["memory_capacity"]
