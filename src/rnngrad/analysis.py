@@ -49,7 +49,10 @@ VERDICT_COLOURS = {
     "chaotic": "#56B4E9",
     "agrees": "#009E73",
     "differs": "#D55E00",
+    "inconclusive": "#E69F00",
     "not measured here": "#999999",
+    "holds": "#009E73",
+    "fails": "#D55E00",
 }
 
 

@@ -368,7 +368,16 @@ def build_report(
     )
     prov = [(c, _distinct(cells[c])) for c in PROVENANCE if c in cells]
     published = [
-        {**r, "colour": analysis.VERDICT_COLOURS[r["verdict"]]}
+        {
+            **r,
+            "n_runs": None if pd.isna(r["n_runs"]) else int(r["n_runs"]),
+            "interval": (
+                ""
+                if pd.isna(r["interval_low"])
+                else f"{r['interval_low']:.2f}-{r['interval_high']:.2f}"
+            ),
+            "colour": analysis.VERDICT_COLOURS[r["verdict"]],
+        }
         for r in claims.evaluate(tables, config).to_dict("records")
     ]
     env = Environment(
