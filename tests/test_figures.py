@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -345,9 +347,31 @@ def test_remedy_colours_fixed_and_distinct():
 def test_backend_agreement_verdicts(tables):
     ag = analysis.backend_agreement(tables)
     assert len(ag) == len(tables["cells"]) // 2
-    # non-chaotic pairs differ by ~1e-15: they agree; chaotic ones are flagged as chaotic
+    # non-chaotic pairs differ by ~1e-15: they agree; chaotic ones (1e-5 apart here) are
+    # flagged as chaotic
     assert set(ag.loc[ag["lyapunov_max"] <= 0, "verdict"]) == {"agree"}
     assert set(ag.loc[ag["lyapunov_max"] > 0, "verdict"]) <= {"chaotic"}
+    # a pair with a positive exponent (an IRNN at s > 1 grows, linearly) that agrees to
+    # rounding agrees: it is not called chaotic; one 1e-6 apart is
+    row = {
+        "seq_len": 50,
+        "remedy": "identity_init",
+        "w_rec_scale": 1.5,
+        "seed": 0,
+        "dtype": "float64",
+        "init_lyapunov_max": math.log(1.5),
+        "init_decay_rate": math.log10(1.5),
+    }
+    pair = pd.DataFrame(
+        [
+            {**row, "backend": b, "cell_id": f"backend={b}/remedy=identity_init"}
+            for b in ("numpy", "torch")
+        ]
+    )
+    pair.loc[1, "init_decay_rate"] *= 1 + 2e-15
+    assert list(analysis.backend_agreement({"cells": pair})["verdict"]) == ["agree"]
+    pair.loc[1, "init_decay_rate"] *= 1 + 1e-6
+    assert list(analysis.backend_agreement({"cells": pair})["verdict"]) == ["chaotic"]
     # a relative difference of 1e-6 in a non-chaotic pair is a disagreement
     cells = tables["cells"].copy()
     i = cells.index[(cells["backend"] == "torch") & (cells["init_lyapunov_max"] < 0)][0]

@@ -42,9 +42,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.analysis import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
+from rnngrad.analysis import (  # sup |f'|; a table of ``tables``; success; plateaus
+    GAMMA,
+    frame,
+    short_memory_levels,
+    succeeded,
+)
 from rnngrad.intervals import wilson
-from rnngrad.tasks import short_memory_loss
 
 COLUMNS = (
     "claim_id",
@@ -280,18 +284,12 @@ def outcome(cells: pd.DataFrame) -> str:
 
 
 def _short_memory_note(cells: pd.DataFrame) -> str:
-    """' (short-memory level 0.5)': the normalized loss of remembering only the latest marked
-    item, beside the memoryless 1, where the task has one."""
-    if not {"task", "seq_len", "baseline_loss"} <= set(cells.columns):
-        return ""
-    levels = {
-        round(short_memory_loss(t, int(T)) / b, 3)
-        for t, T, b in zip(cells["task"], cells["seq_len"], cells["baseline_loss"], strict=True)
-        if np.isfinite(short_memory_loss(t, int(T))) and b > 0
-    }
+    """' (short-memory level 0.5, memoryless 1)': the normalized loss of remembering only the
+    latest marked item, where the task has one."""
+    levels = short_memory_levels(cells)
     if not levels:
         return ""
-    return f" (short-memory level {'/'.join(f'{v:.3g}' for v in sorted(levels))}, memoryless 1)"
+    return f" (short-memory level {'/'.join(f'{v:g}' for v in levels)}, memoryless 1)"
 
 
 def _span(values: pd.Series) -> str:
