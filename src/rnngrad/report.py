@@ -84,16 +84,17 @@ REMEDY_TEXT = {
         "dynamics of learning in deep linear neural networks, ICLR.",
     ),
     "identity_init": (
-        "IRNN: W_rec = s times the identity with ReLU units, so at s = 1 the state "
-        "is copied forward and the gradient passes back unchanged through active "
-        "units.",
+        "W_rec = s times the identity with ReLU units and input weights of std 0.001; at "
+        "s = 1 (Le et al.'s IRNN, the only scale the claims call IRNN) the state is copied "
+        "forward and the gradient passes back unchanged through active units.",
         "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
         "of rectified linear units, arXiv:1504.00941.",
     ),
     "smart_init": (
-        "Pascanu's 'smart' initialization: sparse W_rec (15 incoming weights per unit) "
-        "scaled to spectral radius s, and small input weights.",
-        "Pascanu et al. 2013, after Sutskever, Martens, Dahl and Hinton 2013.",
+        "Pascanu's 'smart' initialization as their code: sparse W_rec (15 nonzero outgoing "
+        "weights per unit) scaled to spectral radius s (0.95 in their runs), input and output "
+        "weights of std 0.01.",
+        "Pascanu, Mikolov and Bengio 2013, section 4.1; trainingRNNs RNN.py lines 125-138.",
     ),
     "esn": (
         "Echo state network: a fixed random leaky reservoir whose output weights are fitted "
