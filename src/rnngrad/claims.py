@@ -276,7 +276,7 @@ def outcome(cells: pd.DataFrame) -> str:
         parts.append(
             f"{len(rest)} unsolved"
             + (f" after {_span(trained)} steps" if len(trained) else "")
-            + f", best accuracy {rest['accuracy'].max():.2f}, "
+            + f", best accuracy {rest['accuracy'].max():.3f}, "
             f"median normalized loss {rest['normalized_loss'].median():.3g}"
             + _short_memory_note(rest)
         )
