@@ -161,7 +161,6 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
                 "early stopping": stopping,
                 "runs": len(d),
                 "solved": int(analysis.succeeded(d).sum()),
-                "final accuracy >= 0.99": int(d["solved"].fillna(False).astype(bool).sum()),
                 "steps to solve (median)": _fmt(float(to_solve.median())) if len(to_solve) else "",
             }
         )
