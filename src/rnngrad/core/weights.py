@@ -23,7 +23,9 @@ import zlib
 
 import numpy as np
 
+from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import Batch
 
 GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3}
 # Pascanu et al.'s smart tanh init (trainingRNNs RNN.py lines 125-138): 15 nonzero entries in
@@ -108,3 +110,10 @@ def data_stream(s: CellSettings, purpose: str) -> np.random.Generator:
     """Data generator for ``purpose`` (probe, train, eval, fit), independent of scale, remedy,
     backend and model, so every such pair of cells sees the same sequences."""
     return stream(s.seed, "data", s.task, s.seq_len, purpose)
+
+
+def cell_batch(s: CellSettings, rng: np.random.Generator, size: int | None = None) -> Batch:
+    """Draw ``size`` (default ``s.batch``) sequences of a cell's task from ``rng``: the one way
+    the cell, its training, evaluation and benchmarks draw their data (``rng`` is one of
+    :func:`data_stream`'s streams)."""
+    return tasks.make_batch(s.task, s.seq_len, size or s.batch, rng, s.hidden)

@@ -40,9 +40,10 @@ Periodic evaluation and early stopping
     step whose held-out accuracy is >= SOLVED_ACCURACY (None when none is) and
     ``sequences_to_solve`` that times the batch (Hochreiter and Schmidhuber's measure). With
     ``stop_when_solved`` training ends at that step; ``train_steps`` is then the budget and
-    ``steps_trained`` says how many steps ran. The final metrics are always on EVAL_SEQUENCES
-    fresh sequences of ``data_stream(s, "eval")``, so ``solved`` may differ from the held-out
-    verdict by a sequence or two.
+    ``steps_trained`` says how many steps ran. The final metrics are always on
+    ``eval_sequences`` fresh sequences of ``data_stream(s, "eval")``, a set that did not decide
+    stopping: ``solved`` (accuracy >= 0.99 there) is the run's verdict, and a run stopped at its
+    first held-out 297 of 300 may well miss it.
 
 Progress
     Every PROGRESS_EVERY seconds of training, a line to the ``rnngrad.run.loop`` logger: step,
@@ -76,10 +77,10 @@ from typing import Any
 import numpy as np
 
 from rnngrad import backends
-from rnngrad.core import esn, tasks
+from rnngrad.core import esn
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import Batch
-from rnngrad.core.weights import data_stream
+from rnngrad.core.weights import cell_batch, data_stream
 from rnngrad.run import checkpoint as ckpt
 from rnngrad.run.checkpoint import CURVE
 from rnngrad.run.evaluate import evaluate, first_solved, heldout_set, is_solved, score
@@ -174,7 +175,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
     for step in range(first, s.train_steps + 1):
         if solved and s.stop_when_solved:
             break
-        batch = tasks.cell_batch(s, rng)
+        batch = cell_batch(s, rng)
         p, record, finite = train_step(s, bk, p, opt, batch)
         if finite and heldout and step % s.eval_every == 0:
             scores = score(s, bk, p, heldout)
