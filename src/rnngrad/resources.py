@@ -56,7 +56,7 @@ START_SECONDS = {"numpy": 0.4, "torch": 1.9}  # interpreter, imports (torch: 1.4
 INTERPRETER_MB = {"numpy": 300, "torch": 500}
 # (T+1, B, H) arrays a forward pass keeps: h; the esn's f(a_t) too; the lstm's gates i, f, g, o,
 # c and tanh(c); the gru's r, z, n
-FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4}
+FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4, "exprnn": 1, "antisymmetric": 2}
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores

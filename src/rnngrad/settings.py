@@ -23,8 +23,8 @@ from functools import lru_cache
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
-MODELS = ("rnn", "lstm", "gru", "esn")
-NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric")
+NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
@@ -34,6 +34,8 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
+# models with a closed set of nonlinearities other than the rnn's: model -> allowed
+MODEL_NONLINEARITIES = {"exprnn": ("tanh", "modrelu"), "antisymmetric": ("tanh",)}
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
 CHOICES = {
     "backend": BACKENDS,
@@ -150,7 +152,12 @@ class CellSettings:
     seq_len: int = setting(
         30, "steps", "task length T before task-specific additions (copy adds 20)"
     )
-    w_rec_scale: float = setting(1.0, "1", "spectral radius of W_rec at initialization")
+    w_rec_scale: float = setting(
+        1.0,
+        "1",
+        "spectral radius of W_rec at initialization (exprnn, orthogonal: the largest rotation "
+        "angle of W_rec at initialization, in units of pi)",
+    )
     remedy: str = setting(
         "none", "category", "name of the remedy preset that produced these settings"
     )
@@ -158,11 +165,12 @@ class CellSettings:
         0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
     )
     # defaults (any scalar one may also be a grid axis)
-    model: str = setting("rnn", "category", "rnn, lstm, gru or esn")
+    model: str = setting("rnn", "category", "rnn, lstm, gru, esn, exprnn or antisymmetric")
     nonlinearity: str = setting(
         "tanh",
         "category",
-        "tanh, relu, sigmoid or linear (rnn and esn only; gated models are tanh)",
+        "tanh, relu, sigmoid or linear (rnn and esn; gated models and antisymmetric are tanh); "
+        "tanh or modrelu (exprnn)",
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
@@ -365,6 +373,22 @@ class CellSettings:
             raise SettingsError(
                 f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
                 f"it does not fit model {shown(self.model)} (value {shown(self.nonlinearity)})"
+            )
+        allowed = MODEL_NONLINEARITIES.get(self.model)
+        if allowed is not None and self.nonlinearity not in allowed:
+            raise SettingsError(
+                f"{path}nonlinearity: model {self.model} takes {' or '.join(allowed)} "
+                f"(value {shown(self.nonlinearity)})"
+            )
+        if self.nonlinearity == "modrelu" and self.model != "exprnn":
+            raise SettingsError(
+                f"{path}nonlinearity: modrelu (with its own bias) is the exprnn's; "
+                f"model {shown(self.model)} does not take it (value 'modrelu')"
+            )
+        if self.model == "exprnn" and self.penalty is not None:
+            raise SettingsError(
+                f"{path}penalty.kind: the exprnn's W_hh is orthogonal (||W_hh||_F^2 = hidden "
+                f"always), so no penalty on it applies (value {shown(self.penalty.kind)})"
             )
         if self.model == "esn":
             for k in NESTED:
