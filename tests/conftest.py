@@ -20,6 +20,7 @@ MODELS = {
     "gru": {"model": "gru"},
     "exprnn-tanh": {"model": "exprnn", "nonlinearity": "tanh"},
     "exprnn-modrelu": {"model": "exprnn", "nonlinearity": "modrelu"},
+    "antisymmetric": {"model": "antisymmetric"},
 }
 
 

@@ -46,6 +46,14 @@ def _reference_step(s, P: dict):
         return step
     f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda a: a}
     leak = s.leak if s.model == "esn" else 1.0
+    if s.model == "antisymmetric":  # W_hh here is M = W - W^T - gamma I
+        eps = model_kwargs(s)["eps"]
+
+        def step(W_hh, h, x_t):
+            a = x_t @ P["weight_ih"].T + P["bias_ih"] + h @ W_hh.T + P["bias_hh"]
+            return h + eps * torch.tanh(a)
+
+        return step
     if s.nonlinearity == "modrelu":  # the exprnn's, with bias_hh as modrelu's bias
 
         def step(W_hh, h, x_t):
@@ -63,10 +71,13 @@ def _reference_step(s, P: dict):
 
 def _reference_recurrence(s, W: torch.Tensor) -> torch.Tensor:
     """The matrix a step multiplies h_{t-1} by, from the trained recurrent weight W: W itself,
-    or the exprnn's expm(A) with A the skew-symmetric matrix of W's strict upper triangle."""
+    the exprnn's expm(A) with A the skew-symmetric matrix of W's strict upper triangle, or the
+    antisymmetric's W - W^T - gamma I."""
     if s.model == "exprnn":
         A = torch.triu(W, diagonal=1)
         return torch.linalg.matrix_exp(A - A.T)
+    if s.model == "antisymmetric":
+        return W - W.T - model_kwargs(s)["gamma"] * torch.eye(W.shape[0], dtype=W.dtype)
     return W
 
 
