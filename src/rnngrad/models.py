@@ -23,6 +23,9 @@ OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives
 # eps the Euler step (their grid, App. C: 0.01, 0.1, 1), gamma the diffusion that damps the
 # forward Euler step's growth sqrt(1 + eps^2 omega^2) (docs/config.md)
 ANTISYMMETRIC_EPS = 0.1
+# the trained weights of a model's recurrence, theta_rec of the curse-of-memory metric
+# (rnngrad.memory), where they are not ("weight_hh",)
+RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",)}
 ANTISYMMETRIC_GAMMA = 0.01
 
 
