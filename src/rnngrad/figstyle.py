@@ -59,6 +59,14 @@ def remedy_colour(name: str) -> str:
     return EXTRA_COLOURS[sum(map(ord, name)) % len(EXTRA_COLOURS)]
 
 
+def remedy_palette(names) -> dict[str, str]:
+    """Colours of several remedies drawn together: the fixed ones, and for names without one
+    the extra colours in turn (distinct while there are enough of them, unlike
+    :func:`remedy_colour`'s stable choice)."""
+    spare = iter([c for c in EXTRA_COLOURS if c not in REMEDY_COLOURS.values()] * len(names))
+    return {n: REMEDY_COLOURS[n] if n in REMEDY_COLOURS else next(spare) for n in names}
+
+
 def scale_colours(scales) -> dict:
     """Scales below 1 blue, above 1 red, 1 grey: the same reading as the phase diagram (the
     map's pale middle is skipped so every line stays visible on white)."""

@@ -515,7 +515,9 @@ def plot_curse_of_memory(tables) -> Figure | None:
             lw=1.2,
             label=f"diagonal linear, {what}: closed form",
         )
-    for rem in an.remedy_order(pts["remedy"]):
+    remedies = an.remedy_order(pts["remedy"])
+    colours = st.remedy_palette(remedies)
+    for rem in remedies:
         d = pts[pts["remedy"] == rem].sort_values("timescale")
         inf = ~np.isfinite(d["timescale"])
         ax.errorbar(
@@ -523,7 +525,7 @@ def plot_curse_of_memory(tables) -> Figure | None:
             d["sensitivity"],
             yerr=[d["sensitivity"] - d["lo"], d["hi"] - d["sensitivity"]],
             fmt="none",
-            ecolor=st.remedy_colour(rem),
+            ecolor=colours[rem],
             elinewidth=1,
         )
         for sel, marker in ((~inf, "o"), (inf, ">")):
@@ -533,7 +535,7 @@ def plot_curse_of_memory(tables) -> Figure | None:
                     d["sensitivity"][sel],
                     marker,
                     ms=6,
-                    color=st.remedy_colour(rem),
+                    color=colours[rem],
                     mec="white",
                     mew=0.5,
                     label=rem + (" (no decay: tau beyond T)" if marker == ">" else ""),
