@@ -100,7 +100,10 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
         dW = np.zeros_like(W_hh)
         weight_grad_norm = add_step_terms(dW, da, h[:-1], norms)  # dL/dW_hh and its terms
         # through W = expm(A): dL/dA = L_expm(A^T, dL/dW); then through A = U - U^T
-        dA = expm_frechet(cache["A"].T, dW.astype(np.float64), compute_expm=False)
+        if np.all(np.isfinite(dW)):
+            dA = expm_frechet(cache["A"].T, dW.astype(np.float64), compute_expm=False)
+        else:  # overflow is data: a non-finite gradient, which training records as diverged
+            dA = np.full(dW.shape, np.nan)
         dU = np.triu(dA - dA.T, 1).astype(h.dtype, copy=False)
         grads = {
             "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
