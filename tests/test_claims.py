@@ -490,6 +490,12 @@ def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
     return rows
 
 
+def test_methods_name_the_new_models():
+    rows = [cell(0, model="exprnn"), cell(1, model="antisymmetric"), cell(2, model="lstm")]
+    m = claims.method(pd.DataFrame(rows))
+    assert list(m) == ["expRNN", "AntisymmetricRNN", "LSTM"]
+
+
 @pytest.mark.parametrize(
     "ortho_solved,n,lstm_loss,expected",
     [
