@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnngrad import metrics, reference, tasks
+from rnngrad import metrics, reference, tasks, theory
 from rnngrad.config import cell_id
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
@@ -118,7 +118,8 @@ def run_cell(
     spec = tasks.spec(s.task, s.seq_len, s.hidden)
     params = init_params(s, spec.n_in, spec.n_out)
     probe = tasks.make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
-    record_metrics: dict[str, Any] = {}
+    # the mean field's statistics and prediction at initialization (rnngrad.theory)
+    record_metrics: dict[str, Any] = theory.cell_mean_field(s, params, probe.x)
     profiles = []
 
     m, prof = measure_profile(s, params, probe, be)

@@ -40,6 +40,7 @@ from rnngrad.files import atomic_write
 from rnngrad.provenance import PROVENANCE
 from rnngrad.settings import NESTED, CellSettings
 from rnngrad.settings import describe as describe_settings
+from rnngrad.theory import MEAN_FIELD_COLUMNS
 
 PHASES = ("init", "trained")
 # gradient metrics of a phase (docs/metrics.md), in column order; others a record has follow
@@ -86,6 +87,7 @@ _METRIC_DTYPES = {
     "steps_to_solve": "Int64",
     "sequences_to_solve": "Int64",
     "status": "object",
+    **dict.fromkeys(MEAN_FIELD_COLUMNS, "float64"),
 }
 PROFILE_DTYPES = {
     "cell_id": "object",
@@ -175,6 +177,32 @@ COLUMNS = {
         "first step whose held-out evaluation reached accuracy 0.99; empty if never",
     ),
     "sequences_to_solve": ("sequences", "steps_to_solve x batch (Hochreiter and Schmidhuber)"),
+    "sigma_w": (
+        "1",
+        "mean field, at initialization: RMS of W_rec's entries times sqrt(hidden), "
+        "||W_rec||_F / sqrt(N); empty where the mean field does not apply (gated models, "
+        "identity init, leaky esn)",
+    ),
+    "sigma_u": (
+        "1",
+        "RMS over units, steps and probe sequences of the input's contribution W_ih x_t to a "
+        "pre-activation: sqrt(tr(W_ih M W_ih^T) / N), M the inputs' second moment",
+    ),
+    "sigma_b": ("1", "RMS of the bias b_ih + b_hh over units"),
+    "mf_q": (
+        "state units^2",
+        "q*, fixed point of q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_u^2 + sigma_b^2",
+    ),
+    "mf_chi": (
+        "1 per step",
+        "sigma_w^2 E[phi'(sqrt(q*) z)^2]: mean factor of the squared gradient norm a step; "
+        "1 is the order/chaos boundary",
+    ),
+    "mf_decay_rate": ("log10 per step", "mean field's decay_rate, log10(mf_chi) / 2"),
+    "mf_depth_scale": (
+        "steps",
+        "1 / |ln mf_chi|: steps over which the squared gradient norm changes by a factor e",
+    ),
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
@@ -288,7 +316,7 @@ def cells_table(records: list[Mapping[str, Any]]) -> pd.DataFrame:
     settings = setting_dtypes()
     extra: list[str] = []
     phase_names = list(PHASE_METRICS)
-    other: list[str] = [*list(TRAINING_METRICS), "status", "runtime_s"]
+    other: list[str] = [*TRAINING_METRICS, *MEAN_FIELD_COLUMNS, "status", "runtime_s"]
     provenance = list(PROVENANCE)
     rows = []
     for r in records:
