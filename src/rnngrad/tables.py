@@ -5,7 +5,7 @@
   prefix (``init_decay_rate``, ``trained_decay_rate``, ...; empty where the phase was not
   measured), the training metrics, ``status``, ``runtime_s`` and the provenance columns.
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
-  ``weight_grad_norm``.
+  ``weight_grad_norm``, ``jacobian_sv_median``, ``jacobian_sv_min``.
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
   ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
   without one).
@@ -18,8 +18,8 @@ and strings ``object``.
 Example
 -------
 >>> t = build_tables([])
->>> list(t.profiles.columns)
-['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm', 'weight_grad_norm']
+>>> list(t.profiles.columns)[:5]
+['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm']
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ PROFILE_DTYPES = {
     "grad_norm": "float64",
     "jacobian_norm": "float64",
     "weight_grad_norm": "float64",
+    "jacobian_sv_median": "float64",
+    "jacobian_sv_min": "float64",
 }
 TRAINING_DTYPES = {
     "cell_id": "object",
@@ -228,6 +230,15 @@ COLUMNS = {
     ),
     "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
     "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
+    "jacobian_sv_median": (
+        "1",
+        "median singular value of ds_steps / ds_{steps-k} on the first probe sequence "
+        "(dynamical isometry: all near 1)",
+    ),
+    "jacobian_sv_min": (
+        "1",
+        "smallest singular value of ds_steps / ds_{steps-k} (rounding below 1e-8 of the largest)",
+    ),
     # training
     "step": ("step", "training step"),
     "loss": ("loss units of the task", "training batch loss"),
