@@ -482,6 +482,8 @@ def chi_rows(flip: int, hidden: int = 128, seeds: int = 10) -> list[dict]:
                     hidden=hidden,
                     mf_chi=10 ** (2 * mf),
                     mf_decay_rate=mf,
+                    sigma_u=0.5,
+                    sigma_b=0.0,
                     sigma_w=1.0,
                     init_decay_rate=measured,
                     task="adding",

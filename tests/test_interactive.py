@@ -179,12 +179,10 @@ def test_clicked_tile_shows_its_cell_as_cells_csv_has_it(tables, tmp_path):
             )
             cell_id = page.get_attribute("#cell-detail", "data-cell-id")
             value = page.get_attribute("#cell-detail", "data-value")
-            assert page.get_attribute("#cell-detail", "data-value-column") == (
-                "init_log10_grad_ratio"
-            )
+            assert page.get_attribute("#cell-detail", "data-value-column") == "init_decay_rate"
             assert cell_id in tip
             row = csv.loc[cell_id]
-            assert float(value.replace("inf", "Infinity")) == row["init_log10_grad_ratio"]
+            assert float(value.replace("inf", "Infinity")) == row["init_decay_rate"]
             assert row["backend"] == "numpy" and row["seed"] == 0  # the selectors' defaults
             assert f"{row['w_rec_scale']:g}" in tip.replace("w_rec_scale", "")
             assert page.locator("#detail-profile svg .mark-line path").count() >= 1

@@ -671,8 +671,9 @@ def decay_panels(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str
 
 def _mean_field_cells(cells: pd.DataFrame) -> pd.DataFrame:
     """The cells with mean-field columns, where the theory applies (rnngrad.theory.applies)."""
-    if cells.empty or "mf_chi" not in cells:
-        return cells.iloc[0:0]
+    need = {"mf_chi", "mf_decay_rate", "sigma_w", "sigma_u", "sigma_b", "init_decay_rate"}
+    if cells.empty or not need <= set(cells) or not {"w_rec_scale", "remedy"} <= set(cells):
+        return pd.DataFrame()
     return cells[cells["mf_chi"].notna() & cells["sigma_w"].notna()]
 
 
@@ -681,9 +682,9 @@ def mean_field_statistics(cells: pd.DataFrame) -> pd.DataFrame:
     matrix's own ratio: 1 for orthogonal, about 1/rho(G) for a gaussian W scaled by radius),
     sigma_u and sigma_b, and the nonlinearity: what the mean-field curve of a panel needs."""
     c = _mean_field_cells(cells)
-    c = c[c["w_rec_scale"] > 0]
-    if c.empty:
+    if c.empty or not (c["w_rec_scale"] > 0).any():
         return pd.DataFrame()
+    c = c[c["w_rec_scale"] > 0]
     c = c.assign(condition=init_conditions(c), ratio=c["sigma_w"] / c["w_rec_scale"])
     if "nonlinearity" not in c:
         c = c.assign(nonlinearity="tanh")
@@ -734,6 +735,8 @@ def mean_field_gaps(cells: pd.DataFrame) -> pd.DataFrame:
     """|init_decay_rate - mf_decay_rate| per cell where both are finite, with the cell's
     settings: what the finite-size figure and the boundary claim read."""
     c = _mean_field_cells(cells)
+    if c.empty:
+        return c
     c = c[np.isfinite(c["init_decay_rate"]) & np.isfinite(c["mf_decay_rate"])]
     return c.assign(gap=(c["init_decay_rate"] - c["mf_decay_rate"]).abs())
 

@@ -683,6 +683,8 @@ def _chi_boundary(ctx) -> tuple[str, str, str] | None:
     from rnngrad.analysis import mean_field_gaps
 
     c = mean_field_gaps(ctx["cells"])
+    if c.empty or "hidden" not in c:
+        return None
     c = c[(c["hidden"] >= BOUNDARY_MIN_N) & (c["mf_decay_rate"].abs() >= BOUNDARY_MARGIN)]
     if c.empty or c["seed"].nunique() < BOUNDARY_MIN_SEEDS:
         return None

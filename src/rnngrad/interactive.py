@@ -65,7 +65,7 @@ WIDTH = 150  # px of one facet
 # facets a row and the width of a solved-against-seq_len panel: with legends on top, every chart
 # fits the charts' column beside the cell panel from a 1280 px window up (about 790 px)
 FACET_COLUMNS = 3
-SOLVED_WIDTH = 190
+SOLVED_WIDTH = 160
 EMBED_OPTIONS = {  # vega-embed: export buttons only (its editor links would leave the page)
     "actions": {"export": True, "source": False, "compiled": False, "editor": False},
     "tooltip": {"theme": "light"},
@@ -353,9 +353,7 @@ def mean_field(cells: pd.DataFrame) -> dict | None:
     models, the identity init) are left out."""
     if cells.empty or "mf_decay_rate" not in cells or cells["mf_decay_rate"].isna().all():
         return None
-    base = alt.Chart(alt.NamedData(name="cells")).transform_filter(
-        "isValid(datum.mf_decay_rate) && isFinite(datum.init_decay_rate)"
-    )
+    base = alt.Chart()
     colour = alt.Color(
         "seq_len:O", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="top")
     )
@@ -371,8 +369,13 @@ def mean_field(cells: pd.DataFrame) -> dict | None:
     lines = base.mark_line(strokeWidth=1.2).encode(
         x=x, y="median(mf_decay_rate):Q", color=colour, detail="backend:N"
     )
-    chart = alt.layer(lines, points).properties(width=WIDTH + 30, height=WIDTH)
-    return _facet(chart, cells, "remedy", axis_values(cells, "remedy")).to_dict()
+    chart = alt.layer(lines, points, data=alt.NamedData(name="cells")).properties(
+        width=WIDTH + 30, height=WIDTH
+    )
+    # filtered before the facets, so that remedies without a mean field get no empty panel
+    keep = "isValid(datum.mf_decay_rate) && isFinite(datum.init_decay_rate)"
+    facets = _facet(chart, cells, "remedy", axis_values(cells, "remedy"))
+    return facets.transform_filter(keep).to_dict()
 
 
 def decay_curves(cells: pd.DataFrame) -> dict | None:
