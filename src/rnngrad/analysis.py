@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -624,12 +625,15 @@ def init_conditions(cells: pd.DataFrame) -> pd.Series:
 
 
 def condition_order(conditions: pd.Series) -> list[str]:
-    """Conditions in the order of their first remedy (:data:`REMEDY_ORDER`), then by name."""
+    """Conditions in the order of their first remedy (:data:`REMEDY_ORDER`), then by name, its
+    numbers as numbers (hidden 16 before 128)."""
     rank = {r: i for i, r in enumerate(REMEDY_ORDER)}
-    return sorted(
-        pd.unique(conditions.dropna()),
-        key=lambda c: (rank.get(c.split(" (")[0].split(", ")[0], len(rank)), c),
-    )
+
+    def key(c: str) -> tuple:
+        natural = [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", c)]
+        return rank.get(c.split(" (")[0].split(", ")[0], len(rank)), natural
+
+    return sorted(pd.unique(conditions.dropna()), key=key)
 
 
 def torch_differs(cells: pd.DataFrame) -> set[str]:
