@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
-from rnngrad import theory
-from rnngrad.cell import run_cell
-from rnngrad.settings import CellSettings
+from rnngrad.core import theory
+from rnngrad.core.settings import CellSettings
+from rnngrad.run.cell import run_cell
 
 
 @pytest.mark.parametrize("sigma_w", [0.3, 0.9, 1.0, 1.4, 2.5])
