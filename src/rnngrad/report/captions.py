@@ -71,9 +71,11 @@ CAPTIONS = {
         "Dynamical isometry (Pennington, Schoenholz and Ganguli 2017): the largest, median "
         "(dashed) and smallest singular value of the state Jacobian product ds_T/ds_{T-k} "
         "against lag k, at initialization, on the first probe sequence, for each condition at "
-        "its w_rec_scale nearest chi = 1. Isometry is all of them near 1 (dotted): an "
-        "orthogonal W_rec keeps the band narrow, a gaussian one spreads it with depth even "
-        "where chi is near 1, so some directions die while others survive."
+        "its w_rec_scale nearest chi = 1 (the smallest drawn while above 1e-8 of the largest: "
+        "below that it is rounding). Isometry is all of them near 1 (dotted). Pennington et al. "
+        "find it for orthogonal W with tanh units only where q* is near 0; an input that keeps "
+        "q* large (the adding task's, sigma_u^2 near 0.35) spreads the spectrum even at chi "
+        "near 1, and a gaussian W spreads it faster than an orthogonal one."
     ),
     "trainability": (
         "Trainability against depth (Schoenholz et al. 2017; Chen, Pennington and Schoenholz "
