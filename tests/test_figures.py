@@ -575,6 +575,8 @@ def test_mean_field_size_figure_needs_several_sizes():
             "init": "orthogonal",
             "nonlinearity": "tanh",
             "sigma_w": s,
+            "sigma_u": 0.5,
+            "sigma_b": 0.0,
             "mf_chi": 0.5,
             "mf_decay_rate": -0.1,
             "init_decay_rate": -0.1 + 0.3 / n**0.5,
