@@ -4,6 +4,7 @@ differ, plus one end-to-end check on real cells against closed forms."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -489,7 +490,51 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     assert "pascanu_linear" not in section  # ids stay internal; the claim text is shown
     assert "exact: decay_rate" not in section
     assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped
-    assert analysis.VERDICT_COLOURS["holds"] in section and "fails" not in section
+    # every verdict holds (the intro names the verdicts, so read the verdict cells alone)
+    verdicts = re.findall(r'class="swatch" style="background: [^"]*"></span>([^<]*)<', section)
+    assert verdicts and set(verdicts) == {"holds"}, verdicts
+    assert analysis.VERDICT_COLOURS["holds"] in section
+
+
+def chi_rows(flip: int, hidden: int = 128, seeds: int = 10) -> list[dict]:
+    """Cells on both sides of chi = 1; the first ``flip`` have the measured sign wrong."""
+    rows, i = [], 0
+    for seed in range(seeds):
+        for mf in (-0.3, -0.1, 0.05, 0.2):
+            measured = -mf if i < flip else mf + 0.005
+            rows.append(
+                cell(
+                    i,
+                    seed=seed,
+                    hidden=hidden,
+                    mf_chi=10 ** (2 * mf),
+                    mf_decay_rate=mf,
+                    sigma_u=0.5,
+                    sigma_b=0.0,
+                    sigma_w=1.0,
+                    init_decay_rate=measured,
+                    task="adding",
+                    train_steps=0,
+                )
+            )
+            i += 1
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("flip", "expected"), [(0, "agrees"), (24, "differs"), (2, "inconclusive")]
+)
+def test_chi_boundary_is_judged_by_the_wilson_interval(flip, expected):
+    row = verdict(tables(chi_rows(flip)), "poole_chi_boundary")
+    assert row["verdict"] == expected
+    assert f"{40 - flip} of 40" in row["measured_value"]
+    assert "n_runs 40" in row["reason"]
+
+
+def test_chi_boundary_needs_wide_networks_and_five_seeds():
+    for rows in (chi_rows(0, hidden=64), chi_rows(0, seeds=4)):
+        out = claims.evaluate(tables(rows))
+        assert "poole_chi_boundary" not in set(out["claim_id"])
 
 
 def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:

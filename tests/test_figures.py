@@ -10,7 +10,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from rnngrad.core import memory
+from rnngrad.core import memory, theory
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import baseline_loss, make_batch, spec
 from rnngrad.core.weights import data_stream, init_params
@@ -87,6 +87,7 @@ def make_tables(
                         chaotic = m["lyapunov_max"] > 0
                         eps = 0.0 if backend == "numpy" else (1e-5 if chaotic else 1e-15)
                         row = {"cell_id": cid, "steps": probe.steps, **s.flat()}
+                        row.update(theory.cell_mean_field(s0, params, probe.x))
                         for k, v in m.items():
                             if k != "finite":
                                 row[f"init_{k}"] = v * (1 + eps) if isinstance(v, float) else v
@@ -154,6 +155,8 @@ def make_tables(
                                         "grad_norm": gn,
                                         "jacobian_norm": p["jacobian_norm"],
                                         "weight_grad_norm": p["weight_grad_norm"],
+                                        "jacobian_sv_median": p["jacobian_sv_median"],
+                                        "jacobian_sv_min": p["jacobian_sv_min"],
                                     }
                                 )
                             )
@@ -185,7 +188,8 @@ def tables():
 
 def test_every_figure_draws_from_full_tables(tables):
     for name, plot in figures.FIGURES.items():
-        if name == "memory_capacity":  # drawn from memory-task cells only (test below)
+        # memory-task cells only, and several hidden sizes only (tests below)
+        if name in ("memory_capacity", "mean_field_size"):
             assert plot(tables) is None
             continue
         fig = plot(tables)
@@ -510,6 +514,105 @@ def test_steps_to_solve_figure_counts_fresh_set_success():
     assert list(right.get_lines()[1].get_ydata()) == [400, 700]  # lstm's median steps to solve
     assert "1 diverged" in fig._suptitle.get_text()
     assert figures.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None
+
+
+# -- mean field against measurement -----------------------------------------------------------
+def _condition_cells():
+    rows = []
+    for backend in ("numpy", "torch"):
+        for remedy, init in (
+            ("none", "gaussian"),
+            ("clip_norm", "gaussian"),
+            ("orthogonal_init", "orthogonal"),
+        ):
+            rows.append(
+                {
+                    "cell_id": f"backend={backend}/remedy={remedy}/seq_len=10/w_rec_scale=1/seed=0",
+                    "backend": backend,
+                    "remedy": remedy,
+                    "seq_len": 10,
+                    "w_rec_scale": 1.0,
+                    "seed": 0,
+                    "model": "rnn",
+                    "init": init,
+                    "nonlinearity": "tanh",
+                    "init_decay_rate": -0.1,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_remedies_that_share_an_init_share_a_panel():
+    c = _condition_cells()
+    names = analysis.init_conditions(c)
+    assert names.iloc[0] == names.iloc[1] == "none, clip_norm"
+    assert names.iloc[2] == "orthogonal_init"
+    _, panels = analysis.decay_panels(c)
+    assert panels == [("none, clip_norm", "numpy"), ("orthogonal_init", "numpy")]
+    # torch gets a panel where it differs from numpy, and only there
+    c.loc[(c["backend"] == "torch") & (c["remedy"] == "orthogonal_init"), "init_decay_rate"] = -0.2
+    _, panels = analysis.decay_panels(c)
+    assert ("orthogonal_init", "torch") in panels and ("none, clip_norm", "torch") not in panels
+
+
+def test_conditions_named_alike_are_told_apart():
+    c = pd.DataFrame(
+        {"remedy": ["none", "none"], "nonlinearity": ["tanh", "sigmoid"], "init": ["gaussian"] * 2}
+    )
+    assert list(analysis.init_conditions(c)) == ["none (tanh)", "none (sigmoid)"]
+
+
+@pytest.mark.parametrize(
+    ("nonlinearity", "edge"), [("tanh", 1.0), ("relu", 2**0.5), ("linear", 1.0)]
+)
+def test_mean_field_boundary_without_input(nonlinearity, edge):
+    # no input: q* = 0 below the edge, where chi = sigma_w^2 phi'(0)^2 (relu: 1/2)
+    row = pd.Series({"nonlinearity": nonlinearity, "ratio": 1.0, "sigma_u": 0.0, "sigma_b": 0.0})
+    assert analysis.mean_field_boundary(row) == pytest.approx(edge, rel=1e-8)
+    scales = np.array([0.5, 0.9])
+    want = np.log10(scales * (1 if nonlinearity != "relu" else 0.5**0.5))
+    np.testing.assert_allclose(analysis.mean_field_curve(row, scales), want, atol=1e-12)
+
+
+def test_phase_diagram_colours_the_per_step_decay(tables):
+    fig = figures.plot_phase_diagram(tables)
+    cells = tables["cells"]
+    numpy_none = cells[(cells["backend"] == "numpy") & (cells["remedy"] == "none")]
+    want = numpy_none.groupby(["w_rec_scale", "seq_len"])["init_decay_rate"].median()
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {f"{v:.2f}" for v in want} <= texts
+    # the dashed chi = 1 line of the mean field is drawn on the panel of a random W_rec
+    assert any(line.get_linestyle() == "--" for line in fig.axes[0].get_lines())
+
+
+def test_mean_field_size_figure_needs_several_sizes():
+    rows = [
+        {
+            "cell_id": f"c{n}{s}{seed}",
+            "backend": "numpy",
+            "remedy": "none",
+            "seq_len": 50,
+            "w_rec_scale": s,
+            "seed": seed,
+            "hidden": n,
+            "model": "rnn",
+            "init": "orthogonal",
+            "nonlinearity": "tanh",
+            "sigma_w": s,
+            "sigma_u": 0.5,
+            "sigma_b": 0.0,
+            "mf_chi": 0.5,
+            "mf_decay_rate": -0.1,
+            "init_decay_rate": -0.1 + 0.3 / n**0.5,
+        }
+        for n in (16, 64, 256)
+        for s in (0.5, 1.0)
+        for seed in (0, 1)
+    ]
+    fig = figures.plot_mean_field_size({"cells": pd.DataFrame(rows)})
+    line = fig.axes[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), 0.3 / np.array([4.0, 8.0, 16.0]), rtol=1e-12)
+    assert figures.plot_mean_field_size({"cells": pd.DataFrame(rows[:4])}) is None
 
 
 def test_curse_of_memory_figure_draws_the_closed_forms_and_non_decaying_cells():

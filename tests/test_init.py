@@ -19,6 +19,26 @@ def test_spectral_radius_is_the_scale(init, scale):
     assert np.max(np.abs(np.linalg.eigvals(W))) == pytest.approx(scale, rel=1e-10)
 
 
+@pytest.mark.parametrize("init", ["gaussian", "orthogonal", "identity", "sparse"])
+def test_sigma_w_scaling_sets_the_rms_of_the_entries(init):
+    W = recurrent_matrix(init, 30, 1.3, np.random.default_rng(0), "sigma_w")
+    assert np.sqrt(np.mean(W**2) * 30) == pytest.approx(1.3, rel=1e-12)
+
+
+def test_the_two_scalings_draw_the_same_matrix():
+    """The scaling changes the normalization alone: W_sigma_w = W_radius * rho(G) / sigma_w(G),
+    and cells along the scale axis stay paired under either."""
+    a = _params(w_rec_scale=0.5)
+    b = _params(w_rec_scale=1.5, w_rec_scaling="sigma_w")
+    ratio = b["weight_hh"] / a["weight_hh"]
+    assert np.allclose(ratio, ratio.flat[0], rtol=1e-12)
+    sigma_w = np.linalg.norm(a["weight_hh"]) / np.sqrt(20)
+    assert ratio.flat[0] == pytest.approx(1.5 / sigma_w, rel=1e-12)
+    for k in a:
+        if k != "weight_hh":
+            assert np.array_equal(a[k], b[k]), k
+
+
 def test_orthogonal_is_scaled_orthogonal():
     W = recurrent_matrix("orthogonal", 12, 0.9, np.random.default_rng(5))
     np.testing.assert_allclose(W @ W.T, 0.81 * np.eye(12), atol=1e-13)

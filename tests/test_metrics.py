@@ -60,6 +60,26 @@ def test_jacobian_norms_against_direct_products():
     np.testing.assert_allclose(metrics.jacobian_log10_norms(J), want, atol=1e-12)
 
 
+def test_jacobian_spectra_against_numpy_svd():
+    rng = np.random.default_rng(4)
+    J = rng.standard_normal((12, 6, 6)) * 0.5
+    P = np.eye(6)
+    out = metrics.jacobian_log10_spectra(J)
+    np.testing.assert_array_equal(out[0], np.zeros(6))
+    for k in range(1, 12):
+        P = P @ J[12 - k]
+        want = np.sort(np.linalg.svd(P, compute_uv=False))
+        # squared: the small ones keep about half the digits, relative to the largest
+        np.testing.assert_allclose(10 ** out[k], want, rtol=1e-9, atol=1e-7 * want[-1])
+
+
+def test_orthogonal_products_are_isometries():
+    """Pennington et al. 2017: a product of scaled orthogonal maps has every singular value s^k."""
+    Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((5, 5)))
+    out = metrics.jacobian_log10_spectra(np.repeat((0.9 * Q)[None], 40, axis=0))
+    np.testing.assert_allclose(out, np.log10(0.9) * np.arange(40)[:, None] + 0 * out, atol=1e-9)
+
+
 def test_jacobian_norms_do_not_underflow():
     Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((4, 4)))
     J = np.repeat((0.1 * Q)[None], 2000, axis=0)  # 0.1^1999 is far below float64's range

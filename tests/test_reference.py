@@ -78,11 +78,12 @@ def test_older_records_keep_their_settings_hash():
     settings as they were before it existed, so their records stay done."""
     s = settings()
     d = s.to_dict()
-    for key in ("extra_axes", "plain_reference_steps"):
+    for key in ("extra_axes", "plain_reference_steps", "w_rec_scaling"):
         d.pop(key)
     before = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
     assert settings_hash(s) == before
     assert settings_hash(dataclasses.replace(s, plain_reference_steps=10)) != before
+    assert settings_hash(dataclasses.replace(s, w_rec_scaling="sigma_w")) != before
 
 
 def test_the_cost_model_counts_the_reference():

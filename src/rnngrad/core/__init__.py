@@ -5,10 +5,10 @@ their data (:mod:`~rnngrad.core.tasks`), the initial weights and the seeded rand
 (:mod:`~rnngrad.core.weights`), the gradient metrics read off a profile
 (:mod:`~rnngrad.core.metrics`), the curse-of-memory metric (:mod:`~rnngrad.core.memory`),
 what both backends share (:mod:`~rnngrad.core.shared`), the
-echo state network's readout (:mod:`~rnngrad.core.esn`) and atomic file writes
-(:mod:`~rnngrad.core.files`).
+echo state network's readout (:mod:`~rnngrad.core.esn`), the mean-field theory of a cell at
+initialization (:mod:`~rnngrad.core.theory`) and atomic file writes (:mod:`~rnngrad.core.files`).
 
-Imports: NumPy and the standard library only (and SciPy's ``linalg`` where the exprnn's matrix
-exponential is taken, imported there), and nothing of rnngrad outside ``core``; torch is never
-imported here.
+Imports: NumPy, SciPy (the mean field's quadrature and root finder; ``linalg`` where the exprnn's
+matrix exponential is taken, imported there) and the standard library only, and nothing of
+rnngrad outside ``core``; torch is never imported here.
 """

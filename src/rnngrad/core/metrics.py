@@ -97,14 +97,22 @@ def _one_blas_thread():
 
 
 def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
-    """log10 ||ds_T/ds_{T-k}||_2 for every lag k = 0..T-1, from the step Jacobians J (T, S, S).
+    """log10 ||ds_T/ds_{T-k}||_2 for every lag k = 0..T-1, from the step Jacobians J (T, S, S):
+    the last column of :func:`jacobian_log10_spectra`."""
+    return jacobian_log10_spectra(J)[:, -1]
+
+
+def jacobian_log10_spectra(J: np.ndarray) -> np.ndarray:
+    """log10 of every singular value of ds_T/ds_{T-k}, ascending, for every lag k = 0..T-1,
+    from the step Jacobians J (T, S, S): an array (T, S).
 
     The product P_k = J_T J_{T-1} ... J_{T-k+1} is accumulated once (O(T S^3)) and rescaled every
-    step, its scale kept in logs, so long sequences neither underflow nor overflow; each P_k's
-    spectral norm is the square root of the largest eigenvalue of P_k P_k^T, taken in batches.
+    step, its scale kept in logs, so long sequences neither underflow nor overflow; P_k's squared
+    singular values are the eigenvalues of P_k P_k^T, taken in batches. Squaring halves the
+    digits: a singular value below about 1e-8 of the largest is rounding (and may read -inf).
     """
     T, S, _ = J.shape
-    out = np.empty(T)
+    out = np.empty((T, S))
     out[0] = 0.0  # ds_T/ds_T = I
     P = np.eye(S, dtype=np.float64)
     log_scale = 0.0
@@ -128,8 +136,8 @@ def jacobian_log10_norms(J: np.ndarray) -> np.ndarray:
             buf[n], logs[n] = P, log_scale
             n += 1
             if n == len(buf) or k == T - 1:
-                top = np.linalg.eigvalsh(buf[:n] @ buf[:n].transpose(0, 2, 1))[:, -1]
-                out[k - n + 1 : k + 1] = 0.5 * np.log10(np.maximum(top, 0.0)) + logs[:n]
+                eig = np.linalg.eigvalsh(buf[:n] @ buf[:n].transpose(0, 2, 1))
+                out[k - n + 1 : k + 1] = 0.5 * np.log10(np.maximum(eig, 0.0)) + logs[:n, None]
                 n = 0
     return out
 

@@ -25,6 +25,7 @@ BACKENDS = ("numpy", "torch")
 MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric")
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
+W_REC_SCALINGS = ("radius", "sigma_w")  # what w_rec_scale sets (rnngrad.init.recurrent_matrix)
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
 TASKS = (
@@ -50,6 +51,7 @@ CHOICES = {
     "model": MODELS,
     "nonlinearity": NONLINEARITIES,
     "init": INITS,
+    "w_rec_scaling": W_REC_SCALINGS,
     "dtype": DTYPES,
     "device": DEVICES,
     "task": TASKS,
@@ -149,6 +151,12 @@ class CellSettings:
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
+    )
+    w_rec_scaling: str = setting(
+        "radius",
+        "category",
+        "what w_rec_scale sets: radius (W_rec's spectral radius) or sigma_w (the RMS of its "
+        "entries times sqrt(hidden), mean field's control parameter)",
     )
     input_scale: float = setting(1.0, "1", "standard deviation of the input weights")
     hidden: int = setting(32, "units", "number of hidden units H")
@@ -294,9 +302,9 @@ class CellSettings:
 
 # the nested settings: a field of CellSettings -> its dataclass (flattened as clip_kind, ...)
 NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
-# settings that change no trained result, added after records existed: left out of the
-# settings hash at their default, so that the records made before them stay done
-HASHED_WHEN_SET = {"plain_reference_steps": 0}
+# settings added after records existed, whose default reproduces what was done before them:
+# left out of the settings hash at their default, so that the records made before them stay done
+HASHED_WHEN_SET = {"plain_reference_steps": 0, "w_rec_scaling": "radius"}
 
 
 # -- validation: a checker per field, then the settings that must fit together ------------------

@@ -51,8 +51,13 @@ def spectral_radius(W: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(W)))) if W.size else 0.0
 
 
-def base_matrix(init: str, hidden: int, rng: np.random.Generator) -> np.ndarray:
-    """The unscaled recurrent matrix of an initializer (spectral radius 1, or 0 if degenerate)."""
+def base_matrix(
+    init: str, hidden: int, rng: np.random.Generator, scaling: str = "radius"
+) -> np.ndarray:
+    """The unscaled recurrent matrix of an initializer: spectral radius 1 (``scaling``
+    ``radius``) or sigma_w = ||B||_F / sqrt(hidden) = 1 (``sigma_w``), 0 if degenerate. The same
+    draws from ``rng`` either way: only the normalization differs. Orthogonal and identity
+    matrices have both at once."""
     H = hidden
     if init == "identity":
         return np.eye(H)
@@ -70,8 +75,8 @@ def base_matrix(init: str, hidden: int, rng: np.random.Generator) -> np.ndarray:
             G[rows, i] = rng.standard_normal(fan_out)
     else:
         raise ValueError(f"init: unknown initializer {init!r}")
-    rho = spectral_radius(G)
-    return G / rho if rho > 0 else G
+    norm = spectral_radius(G) if scaling == "radius" else np.linalg.norm(G) / np.sqrt(H)
+    return G / norm if norm > 0 else G
 
 
 def henaff_log(hidden: int, scale: float, rng: np.random.Generator) -> np.ndarray:
@@ -85,9 +90,12 @@ def henaff_log(hidden: int, scale: float, rng: np.random.Generator) -> np.ndarra
     return U
 
 
-def recurrent_matrix(init: str, hidden: int, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """W = scale * base, with spectral radius ``scale`` (orthogonal: W = scale * Q)."""
-    return scale * base_matrix(init, hidden, rng)
+def recurrent_matrix(
+    init: str, hidden: int, scale: float, rng: np.random.Generator, scaling: str = "radius"
+) -> np.ndarray:
+    """W = scale * base, with spectral radius ``scale`` (``scaling`` radius) or sigma_w
+    ``scale`` (``sigma_w``); orthogonal: W = scale * Q either way."""
+    return scale * base_matrix(init, hidden, rng, scaling)
 
 
 def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]:
@@ -101,7 +109,11 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
         w_hh = np.concatenate(
             [
                 recurrent_matrix(
-                    s.init, H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, s.init, H, g)
+                    s.init,
+                    H,
+                    s.w_rec_scale,
+                    stream(s.seed, "w_hh", s.model, s.init, H, g),
+                    s.w_rec_scaling,
                 )
                 for g in range(G)
             ]

@@ -17,12 +17,13 @@ Example
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rnngrad.core import tasks
+from rnngrad.core import tasks, theory
 
 REMEDY_ORDER = (
     "none",
@@ -312,25 +313,35 @@ def backend_agreement(tables) -> pd.DataFrame:
 
 
 def zero_crossings(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per remedy and seq_len, the w_rec_scale where the median init log10_grad_ratio crosses
-    zero, interpolated linearly in log10(scale); one backend (the reference one)."""
-    if cells.empty or "init_log10_grad_ratio" not in cells:
-        return pd.DataFrame(columns=["remedy", "seq_len", "crossing"])
+    """Per condition at initialization (:func:`init_conditions`) and seq_len, the w_rec_scale
+    where the median init decay_rate (per step, so comparable across seq_len) crosses zero,
+    interpolated linearly in log10(scale), and the mean field's chi = 1 scale where it applies;
+    one backend (the reference one)."""
+    columns = ["condition", "seq_len", "crossing", "mean_field"]
+    if cells.empty or "init_decay_rate" not in cells:
+        return pd.DataFrame(columns=columns)
     c = cells[cells["backend"] == first_backend(cells)]
+    c = c.assign(condition=init_conditions(c))
     agg = (
-        c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)["init_log10_grad_ratio"]
+        c.groupby(["condition", "seq_len", "w_rec_scale"], observed=True)["init_decay_rate"]
         .median()
         .reset_index()
     )
+    stats = mean_field_statistics(c)
     rows = []
-    for (rem, L), d in agg.groupby(["remedy", "seq_len"], observed=True):
+    for (cond, L), d in agg.groupby(["condition", "seq_len"], observed=True):
         d = d.sort_values("w_rec_scale")
-        s, r = d["w_rec_scale"].to_numpy(float), d["init_log10_grad_ratio"].to_numpy(float)
-        rows.append({"remedy": str(rem), "seq_len": int(L), "crossing": _crossing(s, r)})
-    out = pd.DataFrame(rows)
-    order = {r: i for i, r in enumerate(remedy_order(out["remedy"]))}
+        s, r = d["w_rec_scale"].to_numpy(float), d["init_decay_rate"].to_numpy(float)
+        st = stats[(stats["condition"] == cond) & (stats["seq_len"] == L)] if len(stats) else stats
+        edge = mean_field_boundary(st.iloc[0]) if len(st) else float("nan")
+        mf = "" if not len(st) else ("none in 0.01..100" if np.isnan(edge) else f"{edge:.3g}")
+        rows.append(
+            {"condition": cond, "seq_len": int(L), "crossing": _crossing(s, r), "mean_field": mf}
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    order = {r: i for i, r in enumerate(condition_order(out["condition"]))}
     return out.sort_values(
-        ["remedy", "seq_len"], key=lambda k: k.map(order) if k.name == "remedy" else k
+        ["condition", "seq_len"], key=lambda k: k.map(order) if k.name == "condition" else k
     )
 
 
@@ -409,27 +420,12 @@ def log10(x) -> np.ndarray:
 
 
 def colour_limit(values) -> float:
-    """The phase diagram's symmetric colour limit: the 98th percentile of the finite |values|,
-    at least 1 (the figure and the interactive chart alike; a few overflowing cells would
-    otherwise wash the rest out)."""
+    """The phase diagram's symmetric colour limit on the per-step decay_rate: the 98th
+    percentile of the finite |values|, at least 0.05 log10 a step (the figure and the
+    interactive chart alike; a few overflowing cells would otherwise wash the rest out)."""
     v = np.abs(np.asarray(values, dtype=float))
     v = v[np.isfinite(v)]
-    return max(1.0, float(np.quantile(v, 0.98))) if v.size else 1.0
-
-
-def phase_grid(cells: pd.DataFrame) -> pd.DataFrame:
-    """Median init log10_grad_ratio per backend, remedy (as text), seq_len and w_rec_scale."""
-    c = cells.assign(remedy=cells["remedy"].astype(str))
-    keys = ["backend", "remedy", "seq_len", "w_rec_scale"]
-    return c.groupby(keys, observed=True)["init_log10_grad_ratio"].median().reset_index()
-
-
-def phase_tile(agg: pd.DataFrame, backend: str, remedy: str, scales, seq) -> pd.DataFrame:
-    """One panel of the phase diagram from :func:`phase_grid`: w_rec_scale rows (``scales``
-    largest first) by seq_len columns (``seq``), NaN where the study has no cell."""
-    d = agg[(agg["backend"] == backend) & (agg["remedy"] == remedy)]
-    grid = d.pivot(index="w_rec_scale", columns="seq_len", values="init_log10_grad_ratio")
-    return grid.reindex(index=sorted(scales, reverse=True), columns=sorted(seq))
+    return max(0.05, float(np.quantile(v, 0.98))) if v.size else 0.5
 
 
 def by_lag(tables, value: str, relative: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -457,7 +453,8 @@ def truncation_k2(cells: pd.DataFrame, remedy: str) -> int | None:
 
 
 def theory_points(cells: pd.DataFrame) -> pd.DataFrame:
-    """Median init decay_rate, spectral_norm and spectral_radius of the plain rnn and esn cells
+    """Median init decay_rate, spectral_norm, spectral_radius and (where recorded)
+    mf_decay_rate of the plain rnn and esn cells
     (leak 1: the bound's update h_t = f(W h_{t-1} + ...)) per remedy, nonlinearity, seq_len and
     w_rec_scale; empty where the study lacks them."""
     need = ["init_decay_rate", "init_spectral_norm", "init_spectral_radius"]
@@ -470,7 +467,8 @@ def theory_points(cells: pd.DataFrame) -> pd.DataFrame:
     if c.empty:
         return pd.DataFrame()
     keys = [k for k in ("remedy", "nonlinearity", "seq_len", "w_rec_scale") if k in c]
-    agg = c.groupby(keys, observed=True)[need].median().reset_index()
+    cols = need + (["mf_decay_rate"] if "mf_decay_rate" in c else [])
+    agg = c.groupby(keys, observed=True)[cols].median().reset_index()
     return agg.assign(remedy=agg["remedy"].astype(str))
 
 
@@ -598,6 +596,208 @@ def memory_capacity(cells: pd.DataFrame) -> pd.DataFrame:
     )
     by = ["ridge", "reservoir", "w_rec_scale"] if has(c, "ridge") else ["reservoir", "w_rec_scale"]
     return median_band(c, by, "mc_per_unit")
+
+
+# -- mean field against measurement (docs/metrics.md, "Mean field at initialization") -----------
+# the settings that shape a cell's profile at initialization, beside the grid's seq_len,
+# w_rec_scale, seed and backend: remedies equal in these (none, clip_norm, truncated_bptt and
+# penalty in the default study) start from the same weights and data and share a condition
+INIT_SETTINGS = (
+    "model",
+    "nonlinearity",
+    "init",
+    "w_rec_scaling",
+    "input_scale",
+    "hidden",
+    "task",
+    "batch",
+    "leak",
+    "dtype",
+)
+TORCH_DIFFERS = 1e-3  # a torch cell's decay_rate this far (log10 a step) from its numpy twin's
+
+
+def init_conditions(cells: pd.DataFrame) -> pd.Series:
+    """Each cell's condition at initialization, named by the remedies that share it (in
+    :data:`REMEDY_ORDER`), e.g. 'none, clip_norm, truncated_bptt, penalty'; where two conditions
+    would get one name (a study with nonlinearity or init as a grid axis), the settings that
+    tell them apart follow in brackets, e.g. 'none (sigmoid, orthogonal)'."""
+    keys = [k for k in INIT_SETTINGS if k in cells]
+    if cells.empty:
+        return pd.Series(dtype=object, index=cells.index)
+    key = cells[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", cells.index)
+    rem = cells["remedy"].astype(str)
+    names = {k: ", ".join(remedy_order(rem[key == k].unique())) for k in key.unique()}
+    varying = [k for k in keys if cells[k].astype(str).nunique() > 1]
+    counts = pd.Series(names).value_counts()
+    for k in names:
+        if counts[names[k]] > 1:
+            first = cells.loc[key == k].iloc[0]
+            names[k] += " (" + ", ".join(str(first[v]) for v in varying) + ")"
+    return key.map(names)
+
+
+def condition_order(conditions: pd.Series) -> list[str]:
+    """Conditions in the order of their first remedy (:data:`REMEDY_ORDER`), then by name, its
+    numbers as numbers (hidden 16 before 128)."""
+    rank = {r: i for i, r in enumerate(REMEDY_ORDER)}
+
+    def key(c: str) -> tuple:
+        natural = [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", c)]
+        return rank.get(c.split(" (")[0].split(", ")[0], len(rank)), natural
+
+    return sorted(pd.unique(conditions.dropna()), key=key)
+
+
+def torch_differs(cells: pd.DataFrame) -> set[str]:
+    """The conditions where a torch cell's init decay_rate differs from its numpy twin's (same
+    id but the backend) by more than :data:`TORCH_DIFFERS`; elsewhere a torch panel would
+    repeat the numpy one."""
+    if cells.empty or not {"numpy", "torch"} <= set(cells["backend"]):
+        return set()
+    c = cells.assign(condition=init_conditions(cells))
+    numpy_rate = c[c["backend"] == "numpy"].set_index("cell_id")["init_decay_rate"]
+    t = c[c["backend"] == "torch"]
+    twin = t["cell_id"].str.replace("backend=torch", "backend=numpy", n=1).map(numpy_rate)
+    with np.errstate(invalid="ignore"):
+        far = ~np.isclose(t["init_decay_rate"], twin, rtol=0.0, atol=TORCH_DIFFERS, equal_nan=True)
+    return set(t.loc[far & twin.notna(), "condition"])
+
+
+def decay_panels(cells: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Median, min and max over seeds of the init decay_rate and the median mf_decay_rate per
+    backend, condition (:func:`init_conditions`), seq_len and w_rec_scale, and the panels to
+    draw: (condition, backend) for the reference backend, and torch where it differs."""
+    if cells.empty or "init_decay_rate" not in cells:
+        return pd.DataFrame(), []
+    c = cells.assign(condition=init_conditions(cells))
+    keys = ["backend", "condition", "seq_len", "w_rec_scale"]
+    agg = median_band(c, keys, "init_decay_rate")
+    if "mf_decay_rate" in c:
+        mf = c.groupby(keys, observed=True)["mf_decay_rate"].median().reset_index()
+        agg = agg.merge(mf, on=keys)
+    ref = first_backend(c)
+    differs = torch_differs(cells)
+    panels = []
+    for cond in condition_order(c["condition"]):
+        panels.append((cond, ref))
+        if ref != "torch" and cond in differs:
+            panels.append((cond, "torch"))
+    return agg, panels
+
+
+def _mean_field_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells with mean-field columns, where the theory applies (rnngrad.theory.applies)."""
+    need = {"mf_chi", "mf_decay_rate", "sigma_w", "sigma_u", "sigma_b", "init_decay_rate"}
+    if cells.empty or not need <= set(cells) or not {"w_rec_scale", "remedy"} <= set(cells):
+        return pd.DataFrame()
+    return cells[cells["mf_chi"].notna() & cells["sigma_w"].notna()]
+
+
+def mean_field_statistics(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per condition and seq_len, the medians over the cells of sigma_w / w_rec_scale (the
+    matrix's own ratio: 1 for orthogonal, about 1/rho(G) for a gaussian W scaled by radius),
+    sigma_u and sigma_b, and the nonlinearity: what the mean-field curve of a panel needs."""
+    c = _mean_field_cells(cells)
+    if c.empty or not (c["w_rec_scale"] > 0).any():
+        return pd.DataFrame()
+    c = c[c["w_rec_scale"] > 0]
+    c = c.assign(condition=init_conditions(c), ratio=c["sigma_w"] / c["w_rec_scale"])
+    if "nonlinearity" not in c:
+        c = c.assign(nonlinearity="tanh")
+    keys = ["condition", "seq_len", "nonlinearity"]
+    return c.groupby(keys, observed=True)[["ratio", "sigma_u", "sigma_b"]].median().reset_index()
+
+
+def mean_field_curve(stats: pd.Series, scales: np.ndarray) -> np.ndarray:
+    """The mean field's decay_rate at each w_rec_scale of ``scales`` for one row of
+    :func:`mean_field_statistics`."""
+    return np.array(
+        [
+            theory.decay_rate(
+                theory.chi(
+                    stats["nonlinearity"], s * stats["ratio"], stats["sigma_u"], stats["sigma_b"]
+                )
+            )
+            for s in scales
+        ]
+    )
+
+
+def mean_field_boundary(stats: pd.Series, low: float = 0.01, high: float = 100.0) -> float:
+    """The w_rec_scale where chi = 1 for one row of :func:`mean_field_statistics` (NaN when chi
+    stays on one side of 1 between ``low`` and ``high``)."""
+    from scipy.optimize import brentq
+
+    def log_chi(s: float) -> float:
+        c = theory.chi(
+            stats["nonlinearity"], s * stats["ratio"], stats["sigma_u"], stats["sigma_b"]
+        )
+        return math.log(c) if c > 0 else -math.inf
+
+    grid = np.geomspace(low, high, 60)
+    values = np.array([log_chi(s) for s in grid])
+    up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
+    if not len(up):
+        return float("nan")
+    i = int(up[0])
+    return float(brentq(log_chi, grid[i], grid[i + 1], xtol=1e-10))
+
+
+def mean_field_gaps(cells: pd.DataFrame) -> pd.DataFrame:
+    """|init_decay_rate - mf_decay_rate| per cell where both are finite, with the cell's
+    settings: what the finite-size figure and the boundary claim read."""
+    c = _mean_field_cells(cells)
+    if c.empty:
+        return c
+    c = c[np.isfinite(c["init_decay_rate"]) & np.isfinite(c["mf_decay_rate"])]
+    return c.assign(gap=(c["init_decay_rate"] - c["mf_decay_rate"]).abs())
+
+
+def isometry_profiles(tables) -> pd.DataFrame:
+    """For each mean-field condition (reference backend, longest seq_len), the init profile of
+    the w_rec_scale whose median mf_chi is nearest 1, with the largest (jacobian_norm), median
+    and smallest singular values of ds_T/ds_{T-k}: median over seeds per lag."""
+    cells, prof = frame(tables, "cells"), frame(tables, "profiles")
+    need = {"jacobian_norm", "jacobian_sv_median", "jacobian_sv_min"}
+    if (
+        cells.empty
+        or prof.empty
+        or not need <= set(prof)
+        or prof["jacobian_sv_median"].isna().all()
+    ):
+        return pd.DataFrame()
+    c = _mean_field_cells(cells)
+    c = c[c["backend"] == first_backend(cells)] if len(c) else c
+    if c.empty:
+        return pd.DataFrame()
+    c = c.assign(condition=init_conditions(c))
+    c = c[c["seq_len"] == c.groupby("condition")["seq_len"].transform("max")]
+    chi = c.groupby(["condition", "w_rec_scale"], observed=True)["mf_chi"].median().reset_index()
+    chi["off"] = np.abs(np.log(chi["mf_chi"]))
+    best = chi.loc[chi.groupby("condition")["off"].idxmin(), ["condition", "w_rec_scale", "mf_chi"]]
+    pick = c.merge(best, on=["condition", "w_rec_scale"], suffixes=("", "_median"))
+    p = prof[(prof["phase"] == "init") & prof["cell_id"].isin(pick["cell_id"])]
+    p = p.merge(
+        pick[["cell_id", "condition", "w_rec_scale", "mf_chi_median", "init"]], on="cell_id"
+    )
+    cols = ["jacobian_norm", "jacobian_sv_median", "jacobian_sv_min"]
+    keys = ["condition", "init", "w_rec_scale", "mf_chi_median", "lag"]
+    return p.groupby(keys, observed=True)[cols].median().reset_index()
+
+
+def trainability(cells: pd.DataFrame) -> pd.DataFrame:
+    """The trained mean-field cells (at each remedy's best lr) with ``depths``, seq_len in units
+    of the depth scale (steps / mf_depth_scale), and whether each succeeded."""
+    c = _mean_field_cells(trained_at_best_lr(trained_cells(cells)) if len(cells) else cells)
+    if c.empty or "mf_depth_scale" not in c:
+        return pd.DataFrame()
+    c = c[c["mf_depth_scale"] > 0]
+    return c.assign(
+        depths=c["steps"] / c["mf_depth_scale"],
+        success=succeeded(c).astype(float),
+        remedy=c["remedy"].astype(str),
+    )
 
 
 def curse_of_memory(cells: pd.DataFrame) -> pd.DataFrame:

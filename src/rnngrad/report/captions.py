@@ -15,11 +15,28 @@ CAPTIONS = {
         "turn blue (vanishing), stay even (stable), or thicken and turn red (exploding) towards "
         "t = 0."
     ),
+    "mean_field": (
+        "Mean field against measurement at initialization: the measured per-step decay_rate "
+        "(the slope of log10 grad_norm against lag; dots, the median over seeds, bars min to "
+        "max) against w_rec_scale, and the mean field's prediction log10(chi) / 2 (lines; "
+        "Poole et al. 2016, Chen, Pennington and Schoenholz 2018), computed from each "
+        "condition's own sigma_w, sigma_u and sigma_b, a colour per sequence length. The "
+        "dashed line is chi = 1, the boundary between order (vanishing) and chaos "
+        "(exploding): the input suppresses chaos, so for tanh units it lies well above "
+        "w_rec_scale 1. One panel per distinct condition at initialization: remedies that "
+        "share an init (none, clip_norm, truncated_bptt, penalty) share a panel, and the "
+        "torch backend gets one only where it differs from numpy. Gated models and the "
+        "identity init have no mean field here (docs/metrics.md)."
+    ),
     "phase_diagram": (
-        "Phase diagram: log10(grad_norm[T-1] / grad_norm[0]) at initialization over sequence "
-        "length and the spectral radius of W_rec, a panel per remedy (columns) and backend (rows). "
-        "Blue cells vanish, red ones explode, white ones keep the gradient; 'inf' marks overflow. "
-        "Look for where the white boundary lies and how each remedy moves it."
+        "Phase diagram: the per-step decay_rate at initialization (log10 factor of grad_norm "
+        "a step, the same scale at every sequence length) over sequence length and w_rec_scale, "
+        "a panel per distinct condition at initialization (remedies that share an init share "
+        "a panel; torch only where it differs from numpy). Blue tiles vanish, red ones explode, "
+        "white ones keep the gradient; 'inf' marks overflow. The dashed black line is the mean "
+        "field's chi = 1 at each sequence length (where the theory applies). Look for where "
+        "the white boundary lies, whether the dashed line follows it, and how each condition "
+        "moves it."
     ),
     "decay_curves": (
         "Decay curves at initialization, longest sequence length: grad_norm at lag k relative "
@@ -37,8 +54,36 @@ CAPTIONS = {
         "Theory against measurement at initialization. Left: decay_rate against log10 of W_rec's "
         "spectral norm; Pascanu et al.'s bound says the Jacobian shrinks per step at most by "
         "gamma * sigma_max (gamma = 1 for tanh, relu and linear, 1/4 for sigmoid), so points lie "
-        "on or below their line. Right: against log10 of the spectral radius, where a linear "
-        "RNN with W = s*Q decays exactly as log10 s (the diagonal)."
+        "on or below their line. Right: against the mean field's prediction log10(chi) / 2 from "
+        "each cell's own sigma_w, sigma_u and sigma_b; points on the diagonal agree with it, and "
+        "a linear RNN with W = s*Q lies on it exactly (the oracle decay_rate = log10 s)."
+    ),
+    "mean_field_size": (
+        "The finite-size study: |measured decay_rate - mean field's decay_rate| against the "
+        "number of units N (log-log), a panel per condition, a line per w_rec_scale (median "
+        "over seeds and sequence lengths, band min to max). The theory holds as N grows; the "
+        "dotted line falls as 1/sqrt(N) for comparison and the dashed one marks 0.02 a step. "
+        "Look for the gap shrinking with N, and for where it stops shrinking (an input with a "
+        "non-zero mean, as the adding task's, leaves a bias that size does not remove: "
+        "docs/studies.md)."
+    ),
+    "isometry": (
+        "Dynamical isometry (Pennington, Schoenholz and Ganguli 2017): the largest, median "
+        "(dashed) and smallest singular value of the state Jacobian product ds_T/ds_{T-k} "
+        "against lag k, at initialization, on the first probe sequence, for each condition at "
+        "its w_rec_scale nearest chi = 1 (the smallest drawn while above 1e-8 of the largest: "
+        "below that it is rounding). Isometry is all of them near 1 (dotted). Pennington et al. "
+        "find it for orthogonal W with tanh units only where q* is near 0; an input that keeps "
+        "q* large (the adding task's, sigma_u^2 near 0.35) spreads the spectrum even at chi "
+        "near 1, and a gaussian W spreads it faster than an orthogonal one."
+    ),
+    "trainability": (
+        "Trainability against depth (Schoenholz et al. 2017; Chen, Pennington and Schoenholz "
+        "2018): each trained rnn cell with a random W_rec at its sequence length in units of "
+        "the mean field's depth scale mf_depth_scale = 1 / |ln chi| (the steps over which the "
+        "squared gradient norm changes by a factor e). Left: normalized loss, filled where the "
+        "run solved the task; right: the fraction solved per bin (run counts above). The "
+        "papers find training fails beyond a few depth scales; look for where success stops."
     ),
     "remedy_decay": (
         "What training does to the gradient: decay_rate before (x) and after (y) training, a "

@@ -32,6 +32,10 @@ from rnngrad.report.pagedata import (
 )
 
 WIDTH = 150  # px of one facet
+# facets a row and the width of a solved-against-seq_len panel: with legends on top, every chart
+# fits the charts' column beside the cell panel from a 1280 px window up (about 790 px)
+FACET_COLUMNS = 3
+SOLVED_WIDTH = 160
 EMBED_OPTIONS = {  # vega-embed: export buttons only (its editor links would leave the page)
     "actions": {"export": True, "source": False, "compiled": False, "editor": False},
     "tooltip": {"theme": "light"},
@@ -54,6 +58,7 @@ def _remedy_colour(cells: pd.DataFrame) -> alt.Color:
         "remedy:N",
         scale=alt.Scale(domain=order, range=[figstyle.remedy_colour(r) for r in order]),
         sort=order,
+        legend=alt.Legend(orient="top", columns=4),
     )
 
 
@@ -64,20 +69,23 @@ def _facet(chart: alt.Chart, cells: pd.DataFrame, column: str, sort: list) -> al
             row=alt.Row("study:N", sort=axis_values(cells, "study")),
             column=alt.Column(f"{column}:N", sort=sort),
         )
-    return chart.facet(facet=alt.Facet(f"{column}:N", sort=sort), columns=4)
+    return chart.facet(facet=alt.Facet(f"{column}:N", sort=sort), columns=FACET_COLUMNS)
 
 
 def phase_diagram(cells: pd.DataFrame) -> dict | None:
-    """A tile per cell: seq_len across, w_rec_scale up, colour the init log10 grad ratio (clipped
-    as in the seaborn figure); backends side by side and seeds stacked inside a tile."""
-    if cells.empty or "init_log10_grad_ratio" not in cells:
+    """A tile per cell: seq_len across, w_rec_scale up, colour the init decay_rate (the per-step
+    log10 factor, comparable across seq_len; clipped as in the seaborn figure), the mean field's
+    prediction in the tooltip; backends side by side and seeds stacked inside a tile."""
+    if cells.empty or "init_decay_rate" not in cells:
         return None
-    vmax = analysis.colour_limit(cells["init_log10_grad_ratio"])
+    vmax = analysis.colour_limit(cells["init_decay_rate"])
+    shown = [("init_decay_rate", ".4g")]
+    shown += [(c, ".4g") for c in ("mf_decay_rate", "mf_chi") if c in cells]
     chart = (
         alt.Chart(alt.NamedData(name="cells"))
         .transform_calculate(
-            shown=f"isValid(datum.init_log10_grad_ratio) ? "
-            f"clamp(datum.init_log10_grad_ratio, {-vmax}, {vmax}) : null"
+            shown=f"isValid(datum.init_decay_rate) ? "
+            f"clamp(datum.init_decay_rate, {-vmax}, {vmax}) : null"
         )
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
@@ -88,13 +96,45 @@ def phase_diagram(cells: pd.DataFrame) -> dict | None:
             color=alt.Color(
                 "shown:Q",
                 scale=alt.Scale(scheme="redblue", reverse=True, domain=[-vmax, vmax], domainMid=0),
-                title="init log10 grad ratio",
+                title="init decay_rate",
+                legend=alt.Legend(orient="top"),
             ),
-            tooltip=_tooltip(cells, [("init_log10_grad_ratio", ".6g")]),
+            tooltip=_tooltip(cells, shown),
         )
         .properties(width=WIDTH, height=WIDTH)
     )
     return _facet(chart, cells, "remedy", axis_values(cells, "remedy")).to_dict()
+
+
+def mean_field(cells: pd.DataFrame) -> dict | None:
+    """Measured init decay_rate (points) and the mean field's mf_decay_rate (lines) against
+    w_rec_scale, a colour per seq_len, a panel per remedy; cells without a mean field (gated
+    models, the identity init) are left out."""
+    if cells.empty or "mf_decay_rate" not in cells or cells["mf_decay_rate"].isna().all():
+        return None
+    base = alt.Chart()
+    colour = alt.Color(
+        "seq_len:O", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(orient="top")
+    )
+    x = alt.X("w_rec_scale:Q", title="w_rec_scale")
+    points = base.mark_circle(size=36, opacity=0.8).encode(
+        x=x,
+        y=alt.Y("init_decay_rate:Q", title="init decay_rate (log10 a step)"),
+        color=colour,
+        tooltip=_tooltip(
+            cells, [("init_decay_rate", ".4g"), ("mf_decay_rate", ".4g"), ("mf_chi", ".4g")]
+        ),
+    )
+    lines = base.mark_line(strokeWidth=1.2).encode(
+        x=x, y="median(mf_decay_rate):Q", color=colour, detail="backend:N"
+    )
+    chart = alt.layer(lines, points, data=alt.NamedData(name="cells")).properties(
+        width=WIDTH + 30, height=WIDTH
+    )
+    # filtered before the facets, so that remedies without a mean field get no empty panel
+    keep = "isValid(datum.mf_decay_rate) && isFinite(datum.init_decay_rate)"
+    facets = _facet(chart, cells, "remedy", axis_values(cells, "remedy"))
+    return facets.transform_filter(keep).to_dict()
 
 
 def decay_curves(cells: pd.DataFrame) -> dict | None:
@@ -113,6 +153,7 @@ def decay_curves(cells: pd.DataFrame) -> dict | None:
             color=alt.Color(
                 "w_rec_scale:O",
                 scale=alt.Scale(domain=scales, range=[colours[s] for s in scales]),
+                legend=alt.Legend(orient="top"),
             ),
             detail="cell:N",
             tooltip=_tooltip(cells, [("init_decay_rate", ".4g")]),
@@ -175,7 +216,7 @@ def _solved_panels(base: alt.Chart, t: pd.DataFrame, remedies: list[str]) -> lis
             color=colour,
             tooltip=_tooltip(t, [("accuracy", ".6g"), ("normalized_loss", ".4g")]),
         )
-        .properties(width=320, height=220, title="accuracy of each cell")
+        .properties(width=SOLVED_WIDTH, height=220, title="accuracy of each cell")
     ]
     if "steps_to_solve" in t and t["steps_to_solve"].notna().any():
         panels.append(
@@ -188,7 +229,7 @@ def _solved_panels(base: alt.Chart, t: pd.DataFrame, remedies: list[str]) -> lis
                 color=colour,
                 tooltip=_tooltip(t, [("steps_to_solve", "d"), ("accuracy", ".6g")]),
             )
-            .properties(width=320, height=220, title="training steps to solve (solved cells)")
+            .properties(width=SOLVED_WIDTH, height=220, title="steps to solve (solved cells)")
         )
     panels.append(
         base.transform_calculate(solved_num="datum.solved ? 1 : 0")
@@ -199,7 +240,7 @@ def _solved_panels(base: alt.Chart, t: pd.DataFrame, remedies: list[str]) -> lis
             color=colour,
             tooltip=["remedy:N", "seq_len:O", alt.Tooltip("mean(solved_num):Q", format=".3f")],
         )
-        .properties(width=320, height=220, title="fraction of cells solved (accuracy >= 0.99)")
+        .properties(width=SOLVED_WIDTH, height=220, title="fraction solved (accuracy >= 0.99)")
     )
     return panels
 
@@ -239,7 +280,8 @@ def detail_training() -> dict:
 
 # (name, title, the spec's data, the value shown for a clicked cell, builder)
 CHARTS = (
-    ("phase_diagram", "Phase diagram", "cells", "init_log10_grad_ratio", phase_diagram),
+    ("mean_field", "Mean field against measurement", "cells", "init_decay_rate", mean_field),
+    ("phase_diagram", "Phase diagram", "cells", "init_decay_rate", phase_diagram),
     ("decay_curves", "Decay curves", "decay", "init_decay_rate", decay_curves),
     ("remedy_decay", "Remedy decay before and after", "cells", "trained_decay_rate", remedy_decay),
     ("solved_vs_seq_len", "Solved against seq_len", "cells", "accuracy", solved_vs_seq_len),

@@ -46,6 +46,7 @@ from rnngrad.core.memory import MEMORY_SEQUENCES, closed_form
 from rnngrad.report.analysis import (  # sup |f'|; a table of ``tables``; success; plateaus
     GAMMA,
     frame,
+    mean_field_gaps,
     short_memory_levels,
     succeeded,
 )
@@ -106,6 +107,10 @@ EXACT_TOL = 1e-8  # the linear orthogonal oracle holds to rounding
 MC_SLACK = 0.01  # MC <= N (1 + slack): squared correlations on finite samples are biased up
 MC_NEAR_N = 0.9  # a linear reservoir "approaches N" when its best MC reaches this fraction
 LONG_T = 100  # Hochreiter and Schmidhuber's delay where BPTT fails
+# chi = 1 as the boundary (a reproduction): judged on wide networks, over enough seeds, away
+# from the boundary itself, where the sign of the measured decay must follow the sign of ln chi
+BOUNDARY_MIN_N, BOUNDARY_MIN_SEEDS, BOUNDARY_MARGIN = 128, 5, 0.01  # units, seeds, log10/step
+BOUNDARY_SHARE = 0.9  # agrees when the Wilson interval of the agreeing share lies above this
 
 
 def load_claims() -> pd.DataFrame:
@@ -830,6 +835,48 @@ def _tradeoff(ctx) -> Verdict | None:
 SMART_RADIUS = 0.95  # trainingRNNs RNN.py line 134
 SMART_STD = 0.01  # RNN.py lines 127 and 137: input and output weights N(0, 0.01^2)
 
+
+def _chi_boundary(ctx) -> Verdict | None:
+    """chi = 1 divides vanishing from exploding gradients (Poole et al. 2016; Schoenholz et al.
+    2017; Chen et al. 2018): on the random-W rnn cells with N >= 128 and >= 5 seeds whose
+    mean-field decay is at least 0.01 a step from 0, the share whose measured init decay_rate
+    has the mean field's sign, with its Wilson 95% interval over cells."""
+    c = mean_field_gaps(ctx["cells"])
+    if c.empty or "hidden" not in c:
+        return None
+    c = c[(c["hidden"] >= BOUNDARY_MIN_N) & (c["mf_decay_rate"].abs() >= BOUNDARY_MARGIN)]
+    if c.empty or c["seed"].nunique() < BOUNDARY_MIN_SEEDS:
+        return None
+    same = np.sign(c["init_decay_rate"]) == np.sign(c["mf_decay_rate"])
+    k, n = int(same.sum()), len(c)
+    low, high = wilson(k, n)
+    verdict = (
+        "agrees"
+        if low >= BOUNDARY_SHARE
+        else "differs"
+        if high < BOUNDARY_SHARE
+        else "inconclusive"
+    )
+    sizes = "/".join(str(int(v)) for v in sorted(c["hidden"].unique()))
+    kinds = ", ".join(sorted(set(c["nonlinearity"] + " " + c["init"])))
+    gap = c["gap"].median()
+    measured = (
+        f"{k} of {n} cells ({k / n:.1%}, 95% interval {low:.1%} to {high:.1%}) vanish where "
+        f"chi < 1 and explode where chi > 1; median |measured - mean field| {gap:.3f} a step"
+    )
+    reason = (
+        f"n_runs {n}: rnn cells at init, N {sizes}, {kinds}, {c['seed'].nunique()} seeds, "
+        f"scales {'/'.join(f'{v:g}' for v in sorted(c['w_rec_scale'].unique()))}, cells within "
+        f"{BOUNDARY_MARGIN} a step of the boundary left out; agrees when the interval's lower "
+        f"end is at least {BOUNDARY_SHARE:.0%}."
+    )
+    conditions = (
+        f"rnn cells at initialization, N >= {BOUNDARY_MIN_N}, >= {BOUNDARY_MIN_SEEDS} seeds, "
+        f"|mf_decay_rate| >= {BOUNDARY_MARGIN}"
+    )
+    return Verdict(measured, verdict, reason, conditions, n, low, high)
+
+
 CLOSED_FORM_TOL = 0.2  # median |measured / closed form - 1| of the curse of memory's cells
 EXPRNN_COPY = Conditions(
     ("copy",),
@@ -933,6 +980,7 @@ CHECKS: dict[str, Callable[[dict], Verdict | None]] = {
     "jaeger_mc_bound": _mc_bound,
     "esn_sr_heuristic": _esn_heuristic,
     "dambre_memory_nonlinearity": _tradeoff,
+    "poole_chi_boundary": _chi_boundary,
     "orthogonal_copy": _orthogonal_copy,
     "zucchet_orvieto_closed_form": _memory_closed_form,
 }

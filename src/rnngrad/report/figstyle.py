@@ -78,6 +78,13 @@ def scale_colours(scales) -> dict:
     }
 
 
+def length_colours(values) -> dict:
+    """A colour per sequence length, short to long along viridis (its pale end skipped)."""
+    cmap = matplotlib.colormaps["viridis"]
+    n = max(len(values) - 1, 1)
+    return {v: cmap(0.1 + 0.7 * i / n) for i, v in enumerate(values)}
+
+
 # -- layout ----------------------------------------------------------------------------------
 def figure(width: float, height: float) -> Figure:
     """An empty figure of ``width`` x ``height`` inches with constrained layout."""

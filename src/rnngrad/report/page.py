@@ -312,9 +312,13 @@ def _png(name: str, tables, figures_dir: Path | None) -> str:
 
 SECTIONS = (  # (id, title, figures in it)
     ("unrolled", "The network unrolled through time", ("unrolled",)),
-    ("phase", "Where gradients vanish or explode", ("phase_diagram",)),
+    ("phase", "Where gradients vanish or explode", ("mean_field", "phase_diagram")),
     ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
-    ("theory", "Theory against measurement", ("theory",)),
+    (
+        "theory",
+        "Theory against measurement",
+        ("theory", "mean_field_size", "isometry", "trainability"),
+    ),
     (
         "remedies",
         "Remedies and training",

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rnngrad import backends
-from rnngrad.core import metrics, tasks
+from rnngrad.core import metrics, tasks, theory
 from rnngrad.core.memory import memory_sensitivity
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.weights import cell_batch, data_stream, init_params, spectral_radius
@@ -83,16 +83,20 @@ def measure_profile(
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),
     }
-    jacobian_norm = None
+    jacobian_norm = sv_median = sv_min = None
     if s.jacobian:
 
         def jac():
             J = np.asarray(be.step_jacobians(s, p, batch, 0), dtype=np.float64)
-            return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
+            return metrics.jacobian_log10_spectra(J), metrics.lyapunov_max(J)
 
-        (log_jn, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
+        (spectra, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
+        log_jn = spectra[:, -1]
         with np.errstate(over="ignore", under="ignore"):
             jacobian_norm = np.power(10.0, log_jn)
+            # dynamical isometry: the median and smallest singular value of ds_T/ds_{T-k}
+            sv_median = np.power(10.0, np.median(spectra, axis=1))
+            sv_min = np.power(10.0, spectra[:, 0])
         m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
         m["lyapunov_max"] = lyap
     finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
@@ -100,6 +104,8 @@ def measure_profile(
         "lag": list(range(steps)),
         "grad_norm": grad_norm.tolist(),
         "jacobian_norm": None if jacobian_norm is None else jacobian_norm.tolist(),
+        "jacobian_sv_median": None if sv_median is None else sv_median.tolist(),
+        "jacobian_sv_min": None if sv_min is None else sv_min.tolist(),
         "weight_grad_norm": weight_grad_norm.tolist(),
     }
     m["finite"] = bool(finite)
@@ -120,7 +126,8 @@ def run_cell(
     spec = tasks.spec(s.task, s.seq_len, s.hidden)
     params = init_params(s, spec.n_in, spec.n_out)
     probe = cell_batch(s, data_stream(s, "probe"))
-    record_metrics: dict[str, Any] = {}
+    # the mean field's statistics and prediction at initialization (rnngrad.core.theory)
+    record_metrics: dict[str, Any] = theory.cell_mean_field(s, params, probe.x)
     profiles = []
 
     m, prof = measure_profile(s, params, probe, be)

@@ -5,7 +5,7 @@
   prefix (``init_decay_rate``, ``trained_decay_rate``, ...; empty where the phase was not
   measured), the training metrics, ``status``, ``runtime_s`` and the provenance columns.
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
-  ``weight_grad_norm``.
+  ``weight_grad_norm``, ``jacobian_sv_median``, ``jacobian_sv_min``.
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
   ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
   without one).
@@ -18,8 +18,8 @@ and strings ``object``.
 Example
 -------
 >>> t = build_tables([])
->>> list(t.profiles.columns)
-['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm', 'weight_grad_norm']
+>>> list(t.profiles.columns)[:5]
+['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm']
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from rnngrad.core.cellid import AXES
 from rnngrad.core.files import atomic_write
 from rnngrad.core.settings import NESTED, CellSettings
 from rnngrad.core.settings import describe as describe_settings
+from rnngrad.core.theory import MEAN_FIELD_COLUMNS
 from rnngrad.run.provenance import PROVENANCE
 from rnngrad.run.record import RecordError, check_record
 from rnngrad.study.paths import CELLS_CSV, TABLE_FILES, TABLES, TABLES_DIR, fill
@@ -88,6 +89,7 @@ _METRIC_DTYPES = {
     "steps_to_solve": "Int64",
     "sequences_to_solve": "Int64",
     "status": "object",
+    **dict.fromkeys(MEAN_FIELD_COLUMNS, "float64"),
 }
 PROFILE_DTYPES = {
     "cell_id": "object",
@@ -96,6 +98,8 @@ PROFILE_DTYPES = {
     "grad_norm": "float64",
     "jacobian_norm": "float64",
     "weight_grad_norm": "float64",
+    "jacobian_sv_median": "float64",
+    "jacobian_sv_min": "float64",
 }
 TRAINING_DTYPES = {
     "cell_id": "object",
@@ -197,6 +201,32 @@ COLUMNS = {
         "first step whose held-out evaluation reached accuracy 0.99; empty if never",
     ),
     "sequences_to_solve": ("sequences", "steps_to_solve x batch (Hochreiter and Schmidhuber)"),
+    "sigma_w": (
+        "1",
+        "mean field, at initialization: RMS of W_rec's entries times sqrt(hidden), "
+        "||W_rec||_F / sqrt(N); empty where the mean field does not apply (gated models, "
+        "identity init, leaky esn)",
+    ),
+    "sigma_u": (
+        "1",
+        "RMS over units, steps and probe sequences of the input's contribution W_ih x_t to a "
+        "pre-activation: sqrt(tr(W_ih M W_ih^T) / N), M the inputs' second moment",
+    ),
+    "sigma_b": ("1", "RMS of the bias b_ih + b_hh over units"),
+    "mf_q": (
+        "state units^2",
+        "q*, fixed point of q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_u^2 + sigma_b^2",
+    ),
+    "mf_chi": (
+        "1 per step",
+        "sigma_w^2 E[phi'(sqrt(q*) z)^2]: mean factor of the squared gradient norm a step; "
+        "1 is the order/chaos boundary",
+    ),
+    "mf_decay_rate": ("log10 per step", "mean field's decay_rate, log10(mf_chi) / 2"),
+    "mf_depth_scale": (
+        "steps",
+        "1 / |ln mf_chi|: steps over which the squared gradient norm changes by a factor e",
+    ),
     "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
@@ -222,6 +252,15 @@ COLUMNS = {
     ),
     "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
     "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
+    "jacobian_sv_median": (
+        "1",
+        "median singular value of ds_steps / ds_{steps-k} on the first probe sequence "
+        "(dynamical isometry: all near 1)",
+    ),
+    "jacobian_sv_min": (
+        "1",
+        "smallest singular value of ds_steps / ds_{steps-k} (rounding below 1e-8 of the largest)",
+    ),
     # training
     "step": ("step", "training step"),
     "loss": ("loss units of the task", "training batch loss"),
@@ -310,7 +349,7 @@ def cells_table(records: list[Mapping[str, Any]]) -> pd.DataFrame:
     settings = setting_dtypes()
     extra: list[str] = []
     phase_names = list(PHASE_METRICS)
-    other: list[str] = [*list(TRAINING_METRICS), "status", "runtime_s"]
+    other: list[str] = [*TRAINING_METRICS, *MEAN_FIELD_COLUMNS, "status", "runtime_s"]
     provenance = list(PROVENANCE)
     rows = []
     for r in records:

@@ -1,0 +1,210 @@
+"""Mean-field theory of a random recurrent network at initialization (NumPy and SciPy only).
+
+For h_t = phi(a_t), a_t = W h_{t-1} + U x_t + b, with W's entries of variance sigma_w^2 / N, an
+input contribution of second moment sigma_u^2 and a bias of second moment sigma_b^2, the
+pre-activations are gaussian over the units in the limit of wide networks, with a variance q
+that obeys (Poole et al. 2016, eq. 3; Chen, Pennington and Schoenholz 2018, section 3)
+
+    q_{t+1} = sigma_w^2 E[phi(sqrt(q_t) z)^2] + sigma_u^2 + sigma_b^2,      z ~ N(0, 1).
+
+Its stable fixed point is q*. Backpropagated through one step, the squared norm of a gradient
+is multiplied on average by (Schoenholz et al. 2017, eq. 5; Pennington, Schoenholz and Ganguli
+2017)
+
+    chi = sigma_w^2 E[phi'(sqrt(q*) z)^2],
+
+so the norm's per-step log10 factor is the predicted ``decay_rate`` (1/2) log10 chi, the depth
+scale (steps over which the squared norm changes by a factor e) is xi = 1 / |ln chi|, and
+chi = 1 divides the ordered phase (gradients vanish) from the chaotic one (they explode).
+
+Gaussian expectations are taken by Gauss-Hermite quadrature for tanh and sigmoid units and in
+closed form for linear and relu units (docs/metrics.md, "Mean field").
+
+Example
+-------
+>>> round(chi("linear", 0.9, 0.5, 0.0), 12), round(chi("relu", 1.2, 0.5, 0.0), 12)
+(0.81, 0.72)
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit, roots_hermitenorm
+
+QUADRATURE_POINTS = 2000  # Gauss-Hermite nodes: Gaussian means of tanh and sigmoid to 1e-12 for
+# q <= 10, 1e-7 at q = 40 (the integrand sharpens as q grows; tests/test_theory.py)
+BOUNDED = ("tanh", "sigmoid")  # |phi| <= 1: q* <= sigma_w^2 + sigma_u^2 + sigma_b^2
+RANDOM_INITS = ("gaussian", "orthogonal", "sparse")  # W_rec's whose entries look random
+MEAN_FIELD_COLUMNS = (
+    "sigma_w",
+    "sigma_u",
+    "sigma_b",
+    "mf_q",
+    "mf_chi",
+    "mf_decay_rate",
+    "mf_depth_scale",
+)
+
+
+@lru_cache(maxsize=1)
+def _nodes() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for the standard normal density (the weights sum to 1); built on first
+    use (0.3 s), not at import."""
+    z, w = roots_hermitenorm(QUADRATURE_POINTS)
+    return z, w / math.sqrt(2.0 * math.pi)
+
+
+def _phi(nonlinearity: str, a: np.ndarray) -> np.ndarray:
+    if nonlinearity == "tanh":
+        return np.tanh(a)
+    if nonlinearity == "sigmoid":
+        return expit(a)
+    raise ValueError(f"nonlinearity: no quadrature for {nonlinearity!r}")
+
+
+def _dphi(nonlinearity: str, a: np.ndarray) -> np.ndarray:
+    if nonlinearity == "tanh":
+        return 1.0 - np.tanh(a) ** 2
+    if nonlinearity == "sigmoid":
+        y = expit(a)
+        return y * (1.0 - y)
+    raise ValueError(f"nonlinearity: no quadrature for {nonlinearity!r}")
+
+
+def gaussian_mean(f, q: float) -> float:
+    """E[f(sqrt(q) z)] for z ~ N(0, 1), by Gauss-Hermite quadrature (``f`` takes an array)."""
+    z, w = _nodes()
+    return float(w @ f(math.sqrt(q) * z))
+
+
+def phi_moment(nonlinearity: str, q: float) -> float:
+    """E[phi(sqrt(q) z)^2]: the second moment of a unit's output at pre-activation variance q."""
+    if nonlinearity == "linear":
+        return q
+    if nonlinearity == "relu":
+        return q / 2.0
+    return gaussian_mean(lambda a: _phi(nonlinearity, a) ** 2, q)
+
+
+def derivative_moment(nonlinearity: str, q: float) -> float:
+    """E[phi'(sqrt(q) z)^2] (relu: P(z > 0) = 1/2; linear: 1)."""
+    if nonlinearity == "linear":
+        return 1.0
+    if nonlinearity == "relu":
+        return 0.5
+    return gaussian_mean(lambda a: _dphi(nonlinearity, a) ** 2, q)
+
+
+def q_star(nonlinearity: str, sigma_w: float, sigma_u: float, sigma_b: float) -> float:
+    """The stable fixed point of q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_u^2 + sigma_b^2.
+
+    Closed form for linear (q* = c / (1 - sigma_w^2)) and relu (q* = c / (1 - sigma_w^2 / 2))
+    units, with c = sigma_u^2 + sigma_b^2, and ``inf`` where the variance grows without bound
+    (sigma_w^2 >= 1, resp. >= 2, with c > 0); for bounded units (tanh, sigmoid) the largest
+    root, found by Brent's method between c and sigma_w^2 + c (the map is increasing and below
+    sigma_w^2 + c there, so iterating it from any q > 0 ends at that root).
+    """
+    c = sigma_u**2 + sigma_b**2
+    gain = {"linear": 1.0, "relu": 0.5}.get(nonlinearity)
+    if gain is not None:
+        slope = gain * sigma_w**2
+        if c == 0.0:
+            return 0.0 if slope <= 1.0 else math.inf
+        return c / (1.0 - slope) if slope < 1.0 else math.inf
+    if nonlinearity not in BOUNDED:
+        raise ValueError(f"nonlinearity: unknown {nonlinearity!r}")
+
+    def gap(q: float) -> float:
+        return sigma_w**2 * phi_moment(nonlinearity, q) + c - q
+
+    high = sigma_w**2 + c
+    low = c
+    if gap(low) <= 0.0:  # c = 0 and tanh with sigma_w <= 1: q = 0 is the only fixed point
+        if c > 0.0 or sigma_w <= 1.0:
+            return low
+        low = 1e-12 * high  # tanh, c = 0, sigma_w > 1: q = 0 is unstable, the root is above it
+    if gap(high) >= 0.0:
+        return high
+    return brentq(gap, low, high, xtol=1e-15, rtol=1e-14, maxiter=200)
+
+
+def chi(nonlinearity: str, sigma_w: float, sigma_u: float, sigma_b: float) -> float:
+    """chi = sigma_w^2 E[phi'(sqrt(q*) z)^2]: the mean factor of a squared gradient norm a step."""
+    return sigma_w**2 * derivative_moment(
+        nonlinearity, q_star(nonlinearity, sigma_w, sigma_u, sigma_b)
+    )
+
+
+def decay_rate(chi_value: float) -> float:
+    """The predicted per-step log10 factor of the gradient norm, (1/2) log10 chi."""
+    return 0.5 * math.log10(chi_value) if chi_value > 0.0 else -math.inf
+
+
+def depth_scale(chi_value: float) -> float:
+    """xi = 1 / |ln chi|: steps over which the squared gradient norm shrinks (chi < 1) or grows
+    (chi > 1) by a factor e; infinite at the boundary chi = 1, 0 where chi = 0."""
+    if chi_value <= 0.0:
+        return 0.0
+    log_chi = math.log(chi_value)
+    return math.inf if log_chi == 0.0 else 1.0 / abs(log_chi)
+
+
+def sigma_w_of(W: np.ndarray) -> float:
+    """sigma_w of a recurrent matrix: the RMS of its entries times sqrt(N), ||W||_F / sqrt(N)."""
+    return float(np.linalg.norm(W) / math.sqrt(W.shape[0])) if W.size else 0.0
+
+
+def sigma_u_of(weight_ih: np.ndarray, x: np.ndarray) -> float:
+    """sigma_u: the RMS over units, steps and sequences of the input's contribution U x_t to a
+    pre-activation, sqrt(tr(U M U^T) / N) with M = E[x x^T] the inputs' second moment (not
+    their covariance: a mean input gives each unit a fixed offset U E[x], which adds to the
+    pre-activations' spread over units as a bias does)."""
+    flat = x.reshape(-1, x.shape[-1])  # (T B, I)
+    M = flat.T @ flat / len(flat)
+    return math.sqrt(
+        max(float(np.einsum("ij,jk,ik->", weight_ih, M, weight_ih)), 0.0) / len(weight_ih)
+    )
+
+
+def mean_field(nonlinearity: str, sigma_w: float, sigma_u: float, sigma_b: float) -> dict:
+    """q*, chi, the predicted decay_rate and the depth scale of one set of statistics."""
+    q = q_star(nonlinearity, sigma_w, sigma_u, sigma_b)
+    c = chi(nonlinearity, sigma_w, sigma_u, sigma_b)
+    return {
+        "mf_q": q,
+        "mf_chi": c,
+        "mf_decay_rate": decay_rate(c),
+        "mf_depth_scale": depth_scale(c),
+    }
+
+
+def applies(model: str, init: str, leak: float) -> bool:
+    """Whether the mean field describes a cell: an rnn, or an esn without leak (a leaky update
+    keeps part of h_{t-1}, which the recursion above does not), whose W_rec is random
+    (gaussian, orthogonal, sparse: an identity W_rec keeps each unit's sign, so its units are
+    not a gaussian ensemble). Gated models (lstm, gru) need Gilboa et al. 2019's theory, not
+    built here."""
+    return model in ("rnn", "esn") and init in RANDOM_INITS and (model == "rnn" or leak == 1.0)
+
+
+def cell_mean_field(s, params: dict[str, np.ndarray], x: np.ndarray) -> dict[str, float | None]:
+    """The mean-field columns of a cell at initialization (:data:`MEAN_FIELD_COLUMNS`).
+
+    ``s`` are the cell's settings, ``params`` its float64 weights, ``x`` (T, B, I) the probe
+    batch's inputs, whose second moment gives sigma_u. Every column is None where the theory
+    does not apply (:func:`applies`).
+    """
+    if not applies(s.model, s.init, s.leak):
+        return dict.fromkeys(MEAN_FIELD_COLUMNS)
+    bias = params["bias_ih"] + params["bias_hh"]
+    stats = {
+        "sigma_w": sigma_w_of(params["weight_hh"]),
+        "sigma_u": sigma_u_of(params["weight_ih"], x),
+        "sigma_b": float(np.sqrt(np.mean(bias**2))) if bias.size else 0.0,
+    }
+    mf = mean_field(s.nonlinearity, stats["sigma_w"], stats["sigma_u"], stats["sigma_b"])
+    return {**stats, **mf}
