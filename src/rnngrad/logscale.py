@@ -1,0 +1,125 @@
+"""Gradients carried backwards with a log-scale, so that no value underflows or overflows.
+
+A backward pass holds dL/ds_t as 2^E g: the arrays g it works on (h's part, and c's for the
+lstm) and an integer E. The recursion dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t is linear in
+dL/ds, so it runs on g unchanged; whenever ||g|| leaves [2^-BAND, 2^BAND], g is multiplied by
+a power of two that brings its norm into [1/2, 1) and E takes the power back. Multiplying by a
+power of two is exact in binary floating point, so the scaled pass computes the same numbers as
+an unscaled one, digit for digit, wherever the unscaled one stays in range, and keeps going
+(log10 ||dL/ds_t|| = log10 ||g|| + E log10 2) where it would have underflowed to subnormal
+numbers and then to zero, or overflowed to inf.
+
+A direct term (the readout's dL/ds_t at a scored step) enters as 2^-E direct; where that would
+leave the format, both terms are brought to the scale of the larger one first (the smaller may
+then lose digits below the larger's rounding, which changes nothing). Weight gradients gather
+terms in E's units chunk by chunk: a chunk of steps shares one E, and its sum is multiplied by
+2^E as it is added to the total (:func:`times_pow2`).
+
+Both backends use it: every function takes NumPy arrays and torch tensors alike.
+
+Example
+-------
+>>> import numpy as np
+>>> g = np.full(4, 1e-30, dtype=np.float32)
+>>> ls = LogScale()
+>>> ls.settle([g], float(np.vdot(g, g)))
+True
+>>> round(ls.log10_norm(float(np.vdot(g, g))), 4)
+-29.699
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LOG10_2 = math.log10(2.0)
+BAND = 30  # rescale when the carried norm leaves [2^-BAND, 2^BAND] (about 1e-9 to 1e9)
+STEP = 100  # largest power of two applied at once (2^100 and 2^-100 are normal in float32)
+# training's backward (which measures no norm) checks the carried norm every this many steps:
+# a float32 norm of 2^-BAND reaches the subnormal range only after a factor 2^-96, more than a
+# few steps ever shrink it
+RESCALE_EVERY = 4
+
+
+def times_pow2(v, k: int):
+    """v * 2^k in place (a NumPy array or torch tensor), exact unless the result leaves the
+    format; returns v. Applied in powers of at most 2^STEP, so every factor is a normal number
+    of v's dtype."""
+    while k:
+        j = max(-STEP, min(STEP, k))
+        v *= 2.0**j
+        k -= j
+    return v
+
+
+def sq_norm(parts) -> float:
+    """The squared Frobenius norm of the arrays ``parts`` together, as a Python float."""
+    return float(sum(np.vdot(p, p) if isinstance(p, np.ndarray) else (p * p).sum() for p in parts))
+
+
+def exponent(sq: float) -> int:
+    """The e with sqrt(sq) = m 2^e, 1/2 <= m < 1."""
+    return math.frexp(math.sqrt(sq))[1]
+
+
+class LogScale:
+    """The log-scale E of a gradient carried backwards as 2^E g (see the module docstring)."""
+
+    __slots__ = ("E",)
+
+    def __init__(self) -> None:
+        self.E = 0
+
+    def settle(self, parts, sq: float) -> bool:
+        """Bring g (``parts``, squared norm ``sq``) into [1/2, 1) in place when its norm is out
+        of the band; returns whether E changed. A zero or non-finite g is left alone."""
+        if not (0.0 < sq < math.inf) or 2.0 ** (-2 * BAND) <= sq <= 2.0 ** (2 * BAND):
+            return False
+        e = exponent(sq)
+        for p in parts:
+            times_pow2(p, -e)
+        self.E += e
+        return True
+
+    def add(self, parts, direct) -> bool:
+        """parts[0] += 2^-E direct (``direct`` at its true scale, parts[0]'s shape), exactly:
+        when the larger of the two terms is more than 2^BAND from the scale, both are brought
+        to the larger one's first. Returns whether E changed."""
+        d_sq = sq_norm([direct])
+        if not 0.0 < d_sq < math.inf:
+            if d_sq != 0.0:  # not finite: keep it (the forward overflowed)
+                parts[0] += direct
+            return False
+        c_sq = sq_norm(parts)
+        top = exponent(d_sq)
+        if 0.0 < c_sq < math.inf:
+            top = max(top, self.E + exponent(c_sq))
+        changed = abs(top - self.E) > BAND
+        if changed:
+            for p in parts:
+                times_pow2(p, self.E - top)
+            self.E = top
+        if self.E == 0:
+            parts[0] += direct
+        else:
+            parts[0] += times_pow2(direct * 1.0, -self.E)  # a copy, scaled
+        return changed
+
+    def log10_norm(self, sq):
+        """log10 of the true norm, from the squared norm ``sq`` of g (a float or an array)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 0.5 * np.log10(sq) + self.E * LOG10_2
+
+    def log10(self, norms):
+        """log10 of true norms from norms in E's units (a float, array or tensor)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(norms) + self.E * LOG10_2
+
+
+def from_log10(log10_norms: np.ndarray) -> np.ndarray:
+    """The norms themselves (float64): 0 below the format's smallest number, inf above its
+    largest (the tables' plain columns; their log10 columns hold the exact values)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.power(10.0, np.asarray(log10_norms, dtype=np.float64))
