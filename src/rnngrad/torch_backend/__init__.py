@@ -127,7 +127,6 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         chunks.append((t0, cache))
         carry = (cache["h"][-1], cache["c"][-1]) if "c" in cache else cache["h"][-1]
     states = [c["h"][0] for _, c in chunks[:1]] + [v for _, c in chunks for v in c["h"][1:]]
-    h = torch.stack(states)
     # the readout on detached states of the scored steps gives the direct terms dL/dh_t
     steps, row = np.unique(batch.loss_steps, return_inverse=True)
     scored = torch.stack([states[t] for t in steps]).detach().requires_grad_()
