@@ -8,8 +8,9 @@ A cell
    (:mod:`rnngrad.reference`), the rate its own ``train_steps_per_s`` is read against;
 5. returns one record (a JSON-safe dict) that :func:`write_record` writes atomically.
 
-Numerical overflow is a result: status ``exploded`` when the init profile is not finite,
-``diverged`` when training met a non-finite loss or gradient.
+Numerical overflow is a result: status ``exploded`` when the init profile's forward overflowed
+(a non-finite loss or states; a gradient beyond float64's range is not an overflow: its log10
+norms stay exact), ``diverged`` when training met a non-finite loss or gradient.
 
 Example
 -------
@@ -35,6 +36,7 @@ from rnngrad import metrics, reference, tasks
 from rnngrad.config import cell_id
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream, init_params, spectral_radius
+from rnngrad.logscale import from_log10
 from rnngrad.measure import (
     TIMING_BUDGET,
     TIMING_REPEATS,
@@ -65,11 +67,11 @@ def measure_profile(
         lambda: be.loss_and_grads(s, p, last), TIMING_REPEATS, TIMING_BUDGET
     )
     _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
-    grad_norm = metrics.by_lag(out["grad_norm"], steps)
-    weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
+    log10_grad_norm = metrics.by_lag(out["log10_grad_norm"], steps)
+    log10_weight_grad_norm = metrics.by_lag(out["log10_weight_grad_norm"], steps)
     W = metrics.recurrent_block(s.model, params["weight_hh"])
     m: dict[str, Any] = {
-        **metrics.profile_scalars(s.model, grad_norm),
+        **metrics.profile_scalars(s.model, log10_grad_norm),
         "spectral_radius": spectral_radius(W),
         "spectral_norm": metrics.spectral_norm(W),
         "probe_loss": out["loss"] if last is batch else be.loss_and_grads(s, p, batch)["loss"],
@@ -81,7 +83,7 @@ def measure_profile(
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),
     }
-    jacobian_norm = None
+    log_jn = None
     if s.jacobian:
 
         def jac():
@@ -89,16 +91,19 @@ def measure_profile(
             return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
 
         (log_jn, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
-        with np.errstate(over="ignore", under="ignore"):
-            jacobian_norm = np.power(10.0, log_jn)
         m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
         m["lyapunov_max"] = lyap
-    finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
+    # a forward that overflowed (non-finite states) gives a non-finite loss or NaN norms; the
+    # log10 norms themselves stay finite at any depth (-inf only for an exact zero)
+    finite = bool(np.all(log10_grad_norm < np.inf)) and np.isfinite(out["loss"])
     profile = {
         "lag": list(range(steps)),
-        "grad_norm": grad_norm.tolist(),
-        "jacobian_norm": None if jacobian_norm is None else jacobian_norm.tolist(),
-        "weight_grad_norm": weight_grad_norm.tolist(),
+        "grad_norm": from_log10(log10_grad_norm).tolist(),
+        "jacobian_norm": None if log_jn is None else from_log10(log_jn).tolist(),
+        "weight_grad_norm": from_log10(log10_weight_grad_norm).tolist(),
+        "log10_grad_norm": log10_grad_norm.tolist(),
+        "log10_jacobian_norm": None if log_jn is None else log_jn.tolist(),
+        "log10_weight_grad_norm": log10_weight_grad_norm.tolist(),
     }
     m["finite"] = bool(finite)
     return m, profile

@@ -5,7 +5,9 @@
   prefix (``init_decay_rate``, ``trained_decay_rate``, ...; empty where the phase was not
   measured), the training metrics, ``status``, ``runtime_s`` and the provenance columns.
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
-  ``weight_grad_norm``.
+  ``weight_grad_norm``, and their exact log10 values ``log10_grad_norm``,
+  ``log10_jacobian_norm``, ``log10_weight_grad_norm`` (the norms themselves are 0 below
+  float64's range and inf above it; the log10 columns hold every value).
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
   ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
   without one).
@@ -18,8 +20,10 @@ and strings ``object``.
 Example
 -------
 >>> t = build_tables([])
->>> list(t.profiles.columns)
+>>> list(t.profiles.columns)[:6]
 ['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm', 'weight_grad_norm']
+>>> list(t.profiles.columns)[6:]
+['log10_grad_norm', 'log10_jacobian_norm', 'log10_weight_grad_norm']
 """
 
 from __future__ import annotations
@@ -94,7 +98,11 @@ PROFILE_DTYPES = {
     "grad_norm": "float64",
     "jacobian_norm": "float64",
     "weight_grad_norm": "float64",
+    "log10_grad_norm": "float64",
+    "log10_jacobian_norm": "float64",
+    "log10_weight_grad_norm": "float64",
 }
+LOG10_COLUMNS = {f"log10_{c}": c for c in ("grad_norm", "jacobian_norm", "weight_grad_norm")}
 TRAINING_DTYPES = {
     "cell_id": "object",
     "step": "int64",
@@ -200,6 +208,12 @@ COLUMNS = {
     ),
     "jacobian_norm": ("1", "||ds_steps / ds_{steps-k}||_2 on the first probe sequence"),
     "weight_grad_norm": ("loss units", "Frobenius norm of step (steps-k)'s term in dL/dW_rec"),
+    "log10_grad_norm": (
+        "log10 of grad_norm's units",
+        "log10 grad_norm, exact at any depth (grad_norm is 0 or inf beyond float64's range)",
+    ),
+    "log10_jacobian_norm": ("log10", "log10 jacobian_norm, exact at any depth"),
+    "log10_weight_grad_norm": ("log10 loss units", "log10 weight_grad_norm, exact at any depth"),
     # training
     "step": ("step", "training step"),
     "loss": ("loss units of the task", "training batch loss"),
@@ -360,7 +374,18 @@ def _column(values: list[Any], dtype: str) -> pd.Series:
 
 def profiles_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Per-lag gradient profiles, one row per cell, phase and lag."""
-    return _long(records, lambda r: r["profiles"], PROFILE_DTYPES)
+    return _long(records, lambda r: map(_with_log10, r["profiles"]), PROFILE_DTYPES)
+
+
+def _with_log10(block: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A profile block with its log10 columns; a record written before they existed gets them
+    from its norms (exact wherever those are within float64's range)."""
+    missing = {k: c for k, c in LOG10_COLUMNS.items() if k not in block and block.get(c)}
+    if not missing:
+        return block
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = {k: np.log10(np.asarray(block[c], dtype=float)).tolist() for k, c in missing.items()}
+    return {**block, **logs}
 
 
 def training_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
