@@ -10,6 +10,11 @@ a tanh RNN on the adding task in three implementations on the same weights and d
   the input, with ``weight_ih = I``, so its .grad is dL/da_t and dL/dh_{t-1} = direct_{t-1} +
   dL/da_t W_hh (one batched GEMM); the same work, the reference the targets are stated against.
 
+Beside it, both backends' profiles at a vanishing and a non-vanishing scale (w_rec_scale 0.5
+and 1.5, ``VANISHING_SCALES``) in both dtypes: the backward carries dL/dh_t with a log-scale
+(:mod:`rnngrad.logscale`), so a vanishing profile computes on normal numbers and costs what the
+other one costs (subnormal arithmetic costs an Intel Xeon 13x). The report names the CPU.
+
 It also measures NumPy's GEMM throughput at the recurrence's shape (B, H) x (H, H), the log-log
 slope of time in T, the peak memory of one profile in units of one (T, B, H) state array (NumPy:
 ``tracemalloc``, exact for NumPy's buffers; torch: the rise of the process's peak resident set
@@ -39,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnngrad import train_bench
+from rnngrad import metrics, train_bench
 from rnngrad.init import data_stream, init_params
 from rnngrad.measure import (
     gemm_gflops,
@@ -49,7 +54,7 @@ from rnngrad.measure import (
     timed,
     useful_flops,
 )
-from rnngrad.provenance import bench_environment
+from rnngrad.provenance import bench_environment, cpu_model
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import make_batch, spec
 
@@ -62,6 +67,8 @@ TARGET_EFFICIENCY = 0.6  # of the GEMM throughput, numpy at H=256, B=128
 TARGET_SLOPE = (0.9, 1.1)  # log-log slope of numpy's time in T
 TARGET_MEMORY = 1.5  # state arrays beyond the weights, numpy rnn profile
 TARGET_JACOBIAN_SECONDS = 1.0  # all-lag jacobian_norm at H=128, T=1000
+TARGET_VANISHING = 1.2  # float32 profile at w_rec_scale 0.5 against 1.5, at most
+VANISHING_SCALES = (0.5, 1.5)  # a vanishing and a non-vanishing tanh profile
 
 
 # -- what is measured ---------------------------------------------------------------------------
@@ -172,11 +179,12 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
     """One measurement of ``impl`` (in this process); ``job["kind"]`` is time, memory, gemm or
     jacobian, with the sizes as further keys."""
     kind = job["kind"]
-    sizes = {k: job[k] for k in ("model", "hidden", "batch", "seq_len", "dtype") if k in job}
+    keys = ("model", "hidden", "batch", "seq_len", "dtype", "w_rec_scale")
+    sizes = {k: job[k] for k in keys if k in job}
     if kind == "gemm":
         return {"gflops": gemm_gflops(job["m"], job["k"], job["n"], job["dtype"])}
     if kind == "jacobian":
-        from rnngrad import metrics, numpy_backend
+        from rnngrad import numpy_backend
 
         s = settings(**sizes)
         params, batch = _case(s)
@@ -198,8 +206,16 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
             "method": memory_method(s),
             "state_arrays": peak / state_bytes if peak >= 0 else float("nan"),
         }
-    _, seconds, median = timed(fn, repeats)
-    return {"seconds": seconds, "median_seconds": median, "gflops": useful_flops(s) / seconds / 1e9}
+    out, seconds, median = timed(fn, repeats)
+    result = {
+        "seconds": seconds,
+        "median_seconds": median,
+        "gflops": useful_flops(s) / seconds / 1e9,
+    }
+    if "log10_grad_norm" in out:  # what the profile measured: finite in either dtype
+        by_lag = metrics.by_lag(out["log10_grad_norm"], s.steps)
+        result["log10_grad_ratio"] = metrics.log10_grad_ratio(by_lag)
+    return result
 
 
 def _worker(impl: str, jobs: list[dict], repeats: int) -> int:
@@ -255,6 +271,11 @@ def plan(args) -> dict[str, list[dict]]:
         for model in ("rnn", "lstm", "gru"):
             jobs[impl].append({"kind": "memory", "role": "memory", "model": model, **mem})
     jobs["nn_rnn"].append({"kind": "memory", "role": "memory", "model": "rnn", **mem})
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            for w in VANISHING_SCALES:
+                job = {"kind": "time", "role": "vanishing", **main, "dtype": d, "w_rec_scale": w}
+                jobs[impl].append(job)
     dtypes = [dt] if args.quick else ["float32", "float64"]
     for d in dtypes:
         jobs["numpy"].append({"kind": "time", "role": "efficiency", **eff, "dtype": d})
@@ -299,6 +320,13 @@ def summarize(results: list[dict], args) -> dict:
             eff[r["dtype"]] = r["gflops"] / rate
     mem = _one(results, role="memory", impl="numpy", model="rnn")["state_arrays"]
     jac = _one(results, role="jacobian")["jacobian_norm_s"]
+    low, high = VANISHING_SCALES
+    vanishing = {}
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            a = _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=low)["seconds"]
+            b = _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=high)["seconds"]
+            vanishing[f"{impl} {d}"] = a / b
     out = {
         "numpy_vs_nn_rnn": t["numpy"] / t["nn_rnn"],
         "torch_vs_nn_rnn": t["torch"] / t["nn_rnn"],
@@ -306,6 +334,7 @@ def summarize(results: list[dict], args) -> dict:
         "slope_in_T": slopes,
         "numpy_rnn_state_arrays": mem,
         "jacobian_norm_s": jac,
+        "vanishing_vs_stable": vanishing,
     }
     e = eff.get(args.dtype, next(iter(eff.values())))
     out["targets"] = {
@@ -318,6 +347,10 @@ def summarize(results: list[dict], args) -> dict:
         f"numpy rnn memory <= {TARGET_MEMORY} state arrays": mem <= TARGET_MEMORY,
         f"all-lag jacobian_norm <= {TARGET_JACOBIAN_SECONDS} s": jac <= TARGET_JACOBIAN_SECONDS,
     }
+    for impl in ("numpy", "torch"):
+        out["targets"][f"{impl} float32 at w_rec_scale {low} <= {TARGET_VANISHING}x at {high}"] = (
+            vanishing[f"{impl} float32"] <= TARGET_VANISHING
+        )
     return out
 
 
@@ -327,7 +360,8 @@ def table(results: list[dict], summary: dict, args) -> str:
     threads = f"{args.threads} threads" if args.threads else "default threads"
     lines = [
         f"rnngrad bench: tanh RNN, adding task, H={H} B={B} T={T} {dt}; "
-        f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}"
+        f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}",
+        f"CPU: {cpu_model()}",
     ]
     gemm = {(r["m"], r["k"], r["dtype"]): r["gflops"] for r in results if r["role"] == "gemm"}
     ref = _one(results, role="main", impl="nn_rnn")["seconds"]
@@ -375,6 +409,25 @@ def table(results: list[dict], summary: dict, args) -> str:
         a = _one(results, role="main", impl=impl)["seconds"]
         b = _one(results, role="scaling", impl=impl)["seconds"]
         lines.append(f"  {LABELS[impl]:<16}{a:>10.4f}{b:>10.4f}{summary['slope_in_T'][impl]:>8.2f}")
+    low, high = VANISHING_SCALES
+    lines += [
+        "",
+        f"vanishing and not: the profile at w_rec_scale {low} and {high} (H={H}, B={B}, T={T}),"
+        " seconds",
+        f"  {'implementation':<16}{'dtype':>9}{f'w={low}':>10}{f'w={high}':>10}{'ratio':>8}"
+        f"{'log10_grad_ratio at each':>26}",
+    ]
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            a, b = (
+                _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=w)
+                for w in VANISHING_SCALES
+            )
+            lines.append(
+                f"  {LABELS[impl]:<16}{d:>9}{a['seconds']:>10.4f}{b['seconds']:>10.4f}"
+                f"{a['seconds'] / b['seconds']:>7.2f}x"
+                f"{a['log10_grad_ratio']:>13.3f}{b['log10_grad_ratio']:>13.3f}"
+            )
     state_mb = T * B * H * np.dtype(dt).itemsize / 1e6
     lines += [
         "",

@@ -146,9 +146,10 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                     grads[k] += times_pow2(v, E)
         if norms:
             log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh)))
+        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     return {
         "grads": grads,
-        "dh0": times_pow2(dh, ls.E),
+        "dh0": dh,
         "log10_grad_norm": log10_grad_norm,
         "log10_weight_grad_norm": log10_weight_grad_norm,
     }

@@ -243,14 +243,14 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             dW += times_pow2(chunk_dW, E)
         if norms:
             log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh) + np.vdot(dc, dc)))
+        times_pow2(dh, ls.E)  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
+        times_pow2(dc, ls.E)
     grads = {
         "weight_hh": _pytorch(dW[:, :H]),
         "weight_ih": _pytorch(dW[:, H : H + n_in]),
         "bias_ih": _pytorch(dW[:, H + n_in]),
     }
     grads["bias_hh"] = grads["bias_ih"].copy()
-    times_pow2(dh, ls.E)
-    times_pow2(dc, ls.E)
     return {
         "grads": grads,
         "dh0": (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)),

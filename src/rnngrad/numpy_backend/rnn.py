@@ -182,8 +182,8 @@ def backward(
                     grads[k] += times_pow2(v, E)
         if norms:
             log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh)))
+        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
-    times_pow2(dh, ls.E)
     out = {
         "grads": grads,
         "dh0": dh,
