@@ -183,7 +183,10 @@ COLUMNS = {
         "first step whose held-out evaluation reached accuracy 0.99; empty if never",
     ),
     "sequences_to_solve": ("sequences", "steps_to_solve x batch (Hochreiter and Schmidhuber)"),
-    "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
+    "status": (
+        "category",
+        "ok, exploded (init profile's forward overflowed) or diverged (training)",
+    ),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
     "gemm_gflops": (
