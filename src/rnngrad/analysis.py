@@ -259,7 +259,14 @@ def backend_agreement(tables) -> pd.DataFrame:
         if col in a:
             rels[m], oks[m] = rel_diff(a[col], b[col])
     if not prof.empty:
-        p = prof[prof["phase"] == "init"][["cell_id", "lag", "log10_grad_norm"]]
+        p = prof[prof["phase"] == "init"]
+        p = pd.DataFrame(
+            {
+                "cell_id": p["cell_id"],
+                "lag": p["lag"],
+                "log10_grad_norm": log10_profile(p, "grad_norm"),
+            }
+        )
         pa = p.merge(a[["cell_id"]].reset_index(), on="cell_id")
         pb = p.merge(b[["cell_id"]].reset_index(), on="cell_id")
         pp = pa.merge(pb, on=["pair", "lag"], suffixes=("_a", "_b"))
@@ -383,10 +390,17 @@ def unrolled_series(tables) -> list[tuple[str, pd.Series, np.ndarray]]:
     series = []
     for label, row in pick_regimes(cells):
         p = prof[(prof["cell_id"] == row["cell_id"]) & (prof["phase"] == "init")].sort_values("lag")
-        log_g = p["log10_grad_norm"].to_numpy(dtype=np.float64)  # exact at any depth
+        log_g = log10_profile(p, "grad_norm")  # exact at any depth
         rel = log_g - log_g[:1]
         series.append((label, row, rel))
     return series
+
+
+def log10_profile(prof: pd.DataFrame, value: str) -> np.ndarray:
+    """A profile column's exact log10 values (``log10_<value>``, docs/tables.md), or the log10 of
+    the plain column where a frame lacks them (a table made by hand)."""
+    col = f"log10_{value}"
+    return prof[col].to_numpy(dtype=np.float64) if col in prof else log10(prof[value])
 
 
 def log10(x) -> np.ndarray:
@@ -415,13 +429,12 @@ def by_lag(tables, value: str, relative: bool) -> tuple[pd.DataFrame, pd.DataFra
     ``value`` over its lag-0 value when ``relative``, from its exact log10 column; only
     positive finite ``y`` (a log axis)."""
     cells, p = profiles_at_longest(tables)
-    col = f"log10_{value}"
-    if p.empty or col not in p or not p[col].notna().any():
+    if p.empty or value not in p or not p[value].notna().any():
         return cells, p.iloc[0:0]
-    p = p.assign(remedy=p["remedy"].astype(str))
-    y = p[col].to_numpy(dtype=np.float64)
+    p = p.assign(remedy=p["remedy"].astype(str), log_y=log10_profile(p, value))
+    y = p["log_y"].to_numpy()
     if relative:
-        first = p[p["lag"] == 0].set_index("cell_id")[col]
+        first = p[p["lag"] == 0].set_index("cell_id")["log_y"]
         y = y - p["cell_id"].map(first).to_numpy(dtype=np.float64)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         p = p.assign(y=np.power(10.0, y))

@@ -29,7 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnngrad.analysis import GAMMA, frame, succeeded  # sup |f'|; a table of ``tables``; success
+from rnngrad.analysis import (  # sup |f'|; a table of ``tables``; success; exact log10 norms
+    GAMMA,
+    frame,
+    log10_profile,
+    succeeded,
+)
 
 COLUMNS = (
     "claim_id",
@@ -270,15 +275,15 @@ def _bound_vanish(ctx) -> tuple[str, str, str] | None:
         q = GAMMA[by_id.at[cid, "nonlinearity"]] * by_id.at[cid, f"{phase}_spectral_norm"]
         if not np.isfinite(q) or q <= 0:
             continue
-        with np.errstate(divide="ignore"):
-            excess = np.log10(p["jacobian_norm"].to_numpy()) - p["lag"].to_numpy() * math.log10(q)
+        log_jn = log10_profile(p, "jacobian_norm")  # exact at any depth
+        excess = log_jn - p["lag"].to_numpy() * math.log10(q)
         excess = excess[np.isfinite(excess)]
         n += 1
         worst = max(worst, float(excess.max()) if excess.size else -np.inf)
         held += bool(np.all(excess <= BOUND_TOL))
         if q < 1:
             vanish_q += 1
-            vanished += bool(p["jacobian_norm"].iloc[-1] < 1 or p["lag"].max() == 0)
+            vanished += bool(log_jn[-1] < 0 or p["lag"].max() == 0)
     if n == 0:
         return None
     measured = (
