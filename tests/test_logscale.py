@@ -10,7 +10,7 @@ import pytest
 import rnngrad.numpy_backend as nb
 from rnngrad.cell import measure_profile
 from rnngrad.init import data_stream, init_params
-from rnngrad.logscale import LogScale, from_log10, times_pow2
+from rnngrad.logscale import LogScale, from_log10, sq_norm, times_pow2
 from rnngrad.numpy_backend import rnn
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import make_batch, spec
@@ -55,6 +55,13 @@ def test_times_pow2_is_exact_and_reaches_beyond_one_factor():
     x = np.float32([1.0])
     assert times_pow2(x, -140)[0] == np.ldexp(np.float32(1.0), -140)  # a subnormal, exactly
     np.testing.assert_array_equal(from_log10([0.0, -400.0, 400.0]), [1.0, 0.0, np.inf])
+
+
+def test_squared_norm_where_float32_squares_leave_the_range():
+    for v in (1e-30, 1e30):  # float32 holds v, not v^2
+        x = np.full(4, v, dtype=np.float32)
+        assert sq_norm([x]) == pytest.approx(4 * float(np.float32(v)) ** 2, rel=1e-12)
+    assert sq_norm([np.zeros(3, dtype=np.float32)]) == 0.0
 
 
 def test_a_direct_term_far_above_the_carried_scale_is_added_exactly():

@@ -20,11 +20,13 @@ Both backends use it: every function takes NumPy arrays and torch tensors alike.
 Example
 -------
 >>> import numpy as np
->>> g = np.full(4, 1e-30, dtype=np.float32)
+>>> g = np.full(4, 1e-30, dtype=np.float32)  # its float32 squares underflow to 0
 >>> ls = LogScale()
->>> ls.settle([g], float(np.vdot(g, g)))
+>>> ls.settle([g], sq_norm([g]))
 True
->>> round(ls.log10_norm(float(np.vdot(g, g))), 4)
+>>> g, ls.E  # norm 0.634 in [1/2, 1), times 2^-98
+(array([0.31691265, 0.31691265, 0.31691265, 0.31691265], dtype=float32), -98)
+>>> round(float(ls.log10_norm(sq_norm([g]))), 4)  # log10 of 2e-30, the norm of the four 1e-30
 -29.699
 """
 
@@ -55,8 +57,22 @@ def times_pow2(v, k: int):
 
 
 def sq_norm(parts) -> float:
-    """The squared Frobenius norm of the arrays ``parts`` together, as a Python float."""
-    return float(sum(np.vdot(p, p) if isinstance(p, np.ndarray) else (p * p).sum() for p in parts))
+    """The squared Frobenius norm of the arrays ``parts`` together, as a Python float.
+
+    Summed in the arrays' dtype; where that gives 0 or inf, again in float64: float32's squares
+    underflow below a norm of about 1e-19 and overflow above 1e19, far inside its range."""
+    sq = float(sum(_dot(p, p) for p in parts))
+    if sq == 0.0 or sq == math.inf:
+        sq = float(sum(_dot(w, w) for w in map(_float64, parts)))
+    return sq
+
+
+def _dot(a, b):
+    return np.vdot(a, b) if isinstance(a, np.ndarray) else (a * b).sum()
+
+
+def _float64(p):
+    return p.astype(np.float64) if isinstance(p, np.ndarray) else p.double()
 
 
 def exponent(sq: float) -> int:
@@ -93,10 +109,10 @@ class LogScale:
                 parts[0] += direct
             return False
         c_sq = sq_norm(parts)
-        top = exponent(d_sq)
-        if 0.0 < c_sq < math.inf:
-            top = max(top, self.E + exponent(c_sq))
-        changed = abs(top - self.E) > BAND
+        changed = False
+        if c_sq < math.inf:  # else its squares overflowed (or it is not finite): keep E
+            top = exponent(d_sq) if c_sq == 0.0 else max(exponent(d_sq), self.E + exponent(c_sq))
+            changed = abs(top - self.E) > BAND
         if changed:
             for p in parts:
                 times_pow2(p, self.E - top)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, times_pow2
+from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
 from rnngrad.models import backward_chunk
 from rnngrad.numpy_backend.readout import DirectGrad
 from rnngrad.numpy_backend.rnn import add_step_terms
@@ -114,7 +114,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             while t > t0:
                 k = t - 1 - t0
                 if norms or t % RESCALE_EVERY == 0:
-                    sq = float(np.vdot(dh, dh))
+                    sq = sq_norm([dh])
                     if norms:
                         log10_grad_norm[t] = ls.log10_norm(sq)
                     if ls.settle([dh], sq) and t < t1:
@@ -145,7 +145,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 for k, v in gw.items():
                     grads[k] += times_pow2(v, E)
         if norms:
-            log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh)))
+            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh]))
         times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     return {
         "grads": grads,

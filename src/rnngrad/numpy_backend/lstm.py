@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, times_pow2
+from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
 from rnngrad.models import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -213,7 +213,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             )
             for dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
                 if norms or t % RESCALE_EVERY == 0:
-                    sq = float(np.vdot(dh, dh) + np.vdot(dc, dc))
+                    sq = sq_norm([dh, dc])
                     if norms:
                         log10_grad_norm[t] = ls.log10_norm(sq)
                     if ls.settle([dh, dc], sq) and t < t1:
@@ -242,7 +242,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             )
             dW += times_pow2(chunk_dW, E)
         if norms:
-            log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh) + np.vdot(dc, dc)))
+            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh, dc]))
         times_pow2(dh, ls.E)  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
         times_pow2(dc, ls.E)
     grads = {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, times_pow2
+from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
 from rnngrad.models import BACKWARD_CHUNK, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -151,7 +151,7 @@ def backward(
             fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
             while t > t0:
                 if norms or t % RESCALE_EVERY == 0:
-                    sq = float(np.vdot(dh, dh))
+                    sq = sq_norm([dh])
                     if norms:
                         log10_grad_norm[t] = ls.log10_norm(sq)
                     if ls.settle([dh], sq) and t < t1:
@@ -181,7 +181,7 @@ def backward(
                 for k, v in gw.items():
                     grads[k] += times_pow2(v, E)
         if norms:
-            log10_grad_norm[0] = ls.log10_norm(float(np.vdot(dh, dh)))
+            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh]))
         times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
     out = {
