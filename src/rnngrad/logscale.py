@@ -99,6 +99,14 @@ class LogScale:
         self.E += e
         return True
 
+    def check(self, parts, log10_norms=None, t: int = 0) -> bool:
+        """One step's look at g (``parts``): its true log10 norm into ``log10_norms[t]`` (when
+        given), then :meth:`settle`; returns whether E changed."""
+        sq = sq_norm(parts)
+        if log10_norms is not None:
+            log10_norms[t] = self.log10_norm(sq)
+        return self.settle(parts, sq)
+
     def add(self, parts, direct) -> bool:
         """parts[0] += 2^-E direct (``direct`` at its true scale, parts[0]'s shape), exactly:
         when the larger of the two terms is more than 2^BAND from the scale, both are brought

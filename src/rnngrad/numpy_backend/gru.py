@@ -113,11 +113,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             wn, wz, wr = _chunk_factors(cache, t0, t1)
             while t > t0:
                 k = t - 1 - t0
-                if norms or t % RESCALE_EVERY == 0:
-                    sq = sq_norm([dh])
-                    if norms:
-                        log10_grad_norm[t] = ls.log10_norm(sq)
-                    if ls.settle([dh], sq) and t < t1:
+                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
+                    if ls.check([dh], log10_grad_norm, t) and t < t1:
                         break  # a new scale: steps from t on form the next chunk
                     E = ls.E
                 d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]

@@ -212,11 +212,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 strict=True,
             )
             for dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
-                if norms or t % RESCALE_EVERY == 0:
-                    sq = sq_norm([dh, dc])
-                    if norms:
-                        log10_grad_norm[t] = ls.log10_norm(sq)
-                    if ls.settle([dh, dc], sq) and t < t1:
+                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
+                    if ls.check([dh, dc], log10_grad_norm, t) and t < t1:
                         break  # a new scale: steps from t on form the next chunk
                     E = ls.E
                 mul(dh, dtc_t, tmp)

@@ -150,11 +150,8 @@ def backward(
             E = ls.E  # the chunk's scale
             fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
             while t > t0:
-                if norms or t % RESCALE_EVERY == 0:
-                    sq = sq_norm([dh])
-                    if norms:
-                        log10_grad_norm[t] = ls.log10_norm(sq)
-                    if ls.settle([dh], sq) and t < t1:
+                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
+                    if ls.check([dh], log10_grad_norm, t) and t < t1:
                         break  # a new scale: steps from t on form the next chunk
                     E = ls.E
                 if dh_all is not None:
