@@ -66,14 +66,14 @@ def test_squared_norm_where_float32_squares_leave_the_range():
 
 def test_a_direct_term_far_above_the_carried_scale_is_added_exactly():
     ls = LogScale()
-    g = np.array([1.0, 0.0])
-    ls.settle([g], 1e-200)  # squared norm 1e-200: g is brought near 1
-    g *= 0.0
-    g[0] = 0.75
-    E = ls.E  # the carried gradient is 0.75 2^E, about 1e-100
+    g = np.array([0.75, 0.0])
+    assert ls.settle([g], 1e-300)  # a squared norm 1e-300 is below float64's band
+    assert ls.E < -400
+    g[:] = [0.75, 0.0]  # the carried gradient is 0.75 2^E, about 1e-150
+    E = ls.E
     assert ls.add([g], np.array([0.0, 2.0]))  # far above: both go to the direct's scale
     assert ls.log10_norm(float(g @ g)) == pytest.approx(np.log10(2.0), abs=1e-15)
-    assert g[0] * 2.0**ls.E == 0.75 * 2.0**E  # the small term kept where it is representable
+    assert g[0] * 2.0**ls.E == 0.75 * 2.0**E  # the small term kept, exactly
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

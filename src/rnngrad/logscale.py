@@ -2,18 +2,19 @@
 
 A backward pass holds dL/ds_t as 2^E g: the arrays g it works on (h's part, and c's for the
 lstm) and an integer E. The recursion dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t is linear in
-dL/ds, so it runs on g unchanged; whenever ||g|| leaves [2^-BAND, 2^BAND], g is multiplied by
-a power of two that brings its norm into [1/2, 1) and E takes the power back. Multiplying by a
-power of two is exact in binary floating point, so the scaled pass computes the same numbers as
-an unscaled one, digit for digit, wherever the unscaled one stays in range, and keeps going
-(log10 ||dL/ds_t|| = log10 ||g|| + E log10 2) where it would have underflowed to subnormal
-numbers and then to zero, or overflowed to inf.
+dL/ds, so it runs on g unchanged; whenever ||g|| leaves a band ([2^-60, 2^60] in float32,
+[2^-400, 2^400] in float64), g is multiplied by a power of two that brings its norm into
+[1/2, 1) and E takes the power back. Multiplying by a power of two is exact in binary floating
+point, so the scaled pass computes the same numbers as an unscaled one, digit for digit,
+wherever the unscaled one stays in range, and keeps going (log10 ||dL/ds_t|| = log10 ||g|| +
+E log10 2) where it would have underflowed to subnormal numbers and then to zero, or
+overflowed to inf.
 
 A direct term (the readout's dL/ds_t at a scored step) enters as 2^-E direct; where that would
 leave the format, both terms are brought to the scale of the larger one first (the smaller may
 then lose digits below the larger's rounding, which changes nothing). Weight gradients gather
-terms in E's units chunk by chunk: a chunk of steps shares one E, and its sum is multiplied by
-2^E as it is added to the total (:func:`times_pow2`).
+terms in E's units run by run: a run of steps shares one E (:meth:`LogScale.step` says where a
+run ends), and its sum is multiplied by 2^E as it is added to the total (:func:`times_pow2`).
 
 Both backends use it: every function takes NumPy arrays and torch tensors alike.
 
@@ -21,7 +22,7 @@ Example
 -------
 >>> import numpy as np
 >>> g = np.full(4, 1e-30, dtype=np.float32)  # its float32 squares underflow to 0
->>> ls = LogScale()
+>>> ls = LogScale(g.itemsize)  # float32: the band is [2^-60, 2^60]
 >>> ls.settle([g], sq_norm([g]))
 True
 >>> g, ls.E  # norm 0.634 in [1/2, 1), times 2^-98
@@ -37,10 +38,12 @@ import math
 import numpy as np
 
 LOG10_2 = math.log10(2.0)
-BAND = 30  # rescale when the carried norm leaves [2^-BAND, 2^BAND] (about 1e-9 to 1e9)
+# rescale when the carried norm leaves [2^-band, 2^band], band by the dtype's size in bytes:
+# float32 2^+-60 (about 1e+-18; its normal numbers reach 2^-126), float64 2^+-400 (2^-1022)
+BANDS = {4: 60, 8: 400}
 STEP = 100  # largest power of two applied at once (2^100 and 2^-100 are normal in float32)
 # training's backward (which measures no norm) checks the carried norm every this many steps:
-# a float32 norm of 2^-BAND reaches the subnormal range only after a factor 2^-96, more than a
+# a float32 norm of 2^-60 reaches the subnormal range only after a factor 2^-66, more than a
 # few steps ever shrink it
 RESCALE_EVERY = 4
 
@@ -83,15 +86,16 @@ def exponent(sq: float) -> int:
 class LogScale:
     """The log-scale E of a gradient carried backwards as 2^E g (see the module docstring)."""
 
-    __slots__ = ("E",)
+    __slots__ = ("E", "band")
 
-    def __init__(self) -> None:
+    def __init__(self, itemsize: int = 8) -> None:
         self.E = 0
+        self.band = BANDS[itemsize]  # of the arrays' dtype: 4 float32, 8 float64
 
     def settle(self, parts, sq: float) -> bool:
         """Bring g (``parts``, squared norm ``sq``) into [1/2, 1) in place when its norm is out
         of the band; returns whether E changed. A zero or non-finite g is left alone."""
-        if not (0.0 < sq < math.inf) or 2.0 ** (-2 * BAND) <= sq <= 2.0 ** (2 * BAND):
+        if not (0.0 < sq < math.inf) or 2.0 ** (-2 * self.band) <= sq <= 2.0 ** (2 * self.band):
             return False
         e = exponent(sq)
         for p in parts:
@@ -107,9 +111,22 @@ class LogScale:
             log10_norms[t] = self.log10_norm(sq)
         return self.settle(parts, sq)
 
+    def step(self, parts, direct, scored, t: int, log10_norms, norms: bool, T=False) -> bool:
+        """What a backward pass does with g = ``parts`` once it holds dL/ds_t: add the direct
+        term ``direct[t]`` (transposed with ``T``) where t is ``scored`` (a set of steps, or
+        None for every step), then :meth:`check` it (its log10 norm into ``log10_norms[t]``)
+        every step with ``norms``, else every RESCALE_EVERY steps. Returns whether E changed:
+        the steps before t then start a new run of one scale."""
+        changed = (scored is None or t in scored) and self.add(
+            parts, direct[t].T if T else direct[t]
+        )
+        if norms or t % RESCALE_EVERY == 0:
+            changed = self.check(parts, log10_norms, t) or changed
+        return changed
+
     def add(self, parts, direct) -> bool:
         """parts[0] += 2^-E direct (``direct`` at its true scale, parts[0]'s shape), exactly:
-        when the larger of the two terms is more than 2^BAND from the scale, both are brought
+        when the larger of the two terms is more than 2^band from the scale, both are brought
         to the larger one's first. Returns whether E changed."""
         d_sq = sq_norm([direct])
         if not 0.0 < d_sq < math.inf:
@@ -120,7 +137,7 @@ class LogScale:
         changed = False
         if c_sq < math.inf:  # else its squares overflowed (or it is not finite): keep E
             top = exponent(d_sq) if c_sq == 0.0 else max(exponent(d_sq), self.E + exponent(c_sq))
-            changed = abs(top - self.E) > BAND
+            changed = abs(top - self.E) > self.band
         if changed:
             for p in parts:
                 times_pow2(p, self.E - top)

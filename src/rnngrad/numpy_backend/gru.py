@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
+from rnngrad.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.models import backward_chunk
 from rnngrad.numpy_backend.readout import DirectGrad
 from rnngrad.numpy_backend.rnn import add_step_terms
@@ -103,46 +103,41 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     dan = np.empty((min(chunk, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
     dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
-    ls = LogScale()
+    ls = LogScale(h.itemsize)
+    ls.check([dh], log10_grad_norm, T)
     t = T
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         while t > 0:  # chunks of steps (t0, t1], walked backwards
-            t1 = t
-            t0 = max(t1 - chunk, 0)
-            E = ls.E  # the chunk's scale
-            wn, wz, wr = _chunk_factors(cache, t0, t1)
-            while t > t0:
-                k = t - 1 - t0
-                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
-                    if ls.check([dh], log10_grad_norm, t) and t < t1:
-                        break  # a new scale: steps from t on form the next chunk
-                    E = ls.E
-                d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
-                np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
-                np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
-                np.multiply(dh, wz[k], out=d[:, H : 2 * H])  # through z and its sigmoid
-                np.multiply(dan[k], r, out=d[:, 2 * H :])  # through r * (W_hn h + b_hn)
-                dh = dh * z + d @ W_hh  # through z h_{t-1} and W_hh
-                t -= 1
-                if (scored is None or t in scored) and ls.add([dh], dh_direct[t]):
-                    break  # dL/dh_t = direct_t + ... took a new scale
-            lo, hi = t - t0, t1 - t0  # the chunk's rows of steps (t, t1]
-            d, dn, hp, xs = dgh[lo:hi], dan[lo:hi], h[t:t1], x[t:t1]
-            gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
-            gw["bias_hh"] += d.sum(axis=(0, 1))
-            # the input projection's gradient: that of r and z, and dL/dn's pre-activation
-            gw["weight_ih"][: 2 * H] += np.tensordot(d[..., : 2 * H], xs, axes=([0, 1], [0, 1]))
-            gw["weight_ih"][2 * H :] += np.tensordot(dn, xs, axes=([0, 1], [0, 1]))
-            gw["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
-            gw["bias_ih"][2 * H :] += dn.sum(axis=(0, 1))
-            terms = add_step_terms(gw["weight_hh"], d, hp, norms)
-            if norms:
-                log10_weight_grad_norm[t:t1] = np.log10(terms) + E * LOG10_2
-            if E:
-                for k, v in gw.items():
-                    grads[k] += times_pow2(v, E)
-        if norms:
-            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh]))
+            t0 = max(t - chunk, 0)
+            wn, wz, wr = _chunk_factors(cache, t0, t)
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                while t > t0:
+                    k = t - 1 - t0
+                    d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
+                    np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
+                    np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
+                    np.multiply(dh, wz[k], out=d[:, H : 2 * H])  # through z and its sigmoid
+                    np.multiply(dan[k], r, out=d[:, 2 * H :])  # through r * (W_hn h + b_hn)
+                    dh = dh * z + d @ W_hh  # through z h_{t-1} and W_hh
+                    t -= 1
+                    if ls.step([dh], dh_direct, scored, t, log10_grad_norm, norms):
+                        break  # dL/dh_t took a new scale: the run ends
+                lo, hi = t - t0, s1 - t0  # the rows of steps (t, s1]
+                d, dn, hp, xs = dgh[lo:hi], dan[lo:hi], h[t:s1], x[t:s1]
+                gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
+                gw["bias_hh"] += d.sum(axis=(0, 1))
+                # the input projection's gradient: that of r and z, and dL/dn's pre-activation
+                gw["weight_ih"][: 2 * H] += np.tensordot(d[..., : 2 * H], xs, axes=([0, 1], [0, 1]))
+                gw["weight_ih"][2 * H :] += np.tensordot(dn, xs, axes=([0, 1], [0, 1]))
+                gw["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
+                gw["bias_ih"][2 * H :] += dn.sum(axis=(0, 1))
+                terms = add_step_terms(gw["weight_hh"], d, hp, norms)
+                if norms:
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                if E:
+                    for k, v in gw.items():
+                        grads[k] += times_pow2(v, E)
         times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     return {
         "grads": grads,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
+from rnngrad.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.models import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -195,7 +195,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B); (dL/dh, dL/dc) = 2^E (dh, dc)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     tmp = np.empty_like(dh)
-    ls = LogScale()
+    ls = LogScale(hx.itemsize)
+    ls.check([dh, dc], log10_grad_norm, T)
     dot, add, mul = np.dot, np.add, np.multiply
     t = T
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
@@ -203,7 +204,6 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             t1 = t
             t0 = max(t1 - chunk, 0)
             n = t1 - t0
-            E = ls.E  # the chunk's scale
             dtc, (Fi, Ff, Fo, Fg), f = _chunk_factors(cache, t0, t1)
             back = slice(n - 1, None, -1)  # the chunk's steps, last first
             steps = zip(
@@ -211,35 +211,31 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 *(da4[back, j] for j in range(4)),
                 strict=True,
             )
-            for dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
-                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
-                    if ls.check([dh, dc], log10_grad_norm, t) and t < t1:
-                        break  # a new scale: steps from t on form the next chunk
-                    E = ls.E
-                mul(dh, dtc_t, tmp)
-                add(dc, tmp, dc)  # through h_t = o tanh(c_t)
-                mul(dh, Fo_t, do)  # dL/d o's pre-activation
-                mul(dc, Fi_t, di)  # i's, f's and g's
-                mul(dc, Ff_t, df)
-                mul(dc, Fg_t, dg)
-                mul(dc, f_t, dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
-                dot(W_T, da_t, dh)  # through W_hh
-                t -= 1
-                if (scored is None or t in scored) and ls.add([dh, dc], dh_direct[t].T):
-                    break  # dL/dh_t = direct_t + ... took a new scale
-            d = da[t - t0 : n]  # dL/d gates_t (4H, B) for t in (t, t1]
-            if norms:
-                terms = step_term_norms(d.transpose(0, 2, 1), cache["h"][t:t1])
-                log10_weight_grad_norm[t:t1] = np.log10(terms) + E * LOG10_2
-            # one GEMM on copies (4H, steps x batch) of dL/d gates_t and (H+I+1, steps x batch)
-            # of [h_{t-1}; x_t; 1]
-            m = t1 - t
-            chunk_dW = d.transpose(1, 0, 2).reshape(4 * H, m * B) @ (
-                hx[t:t1].transpose(1, 0, 2).reshape(K, m * B).T
-            )
-            dW += times_pow2(chunk_dW, E)
-        if norms:
-            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh, dc]))
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                for dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
+                    mul(dh, dtc_t, tmp)
+                    add(dc, tmp, dc)  # through h_t = o tanh(c_t)
+                    mul(dh, Fo_t, do)  # dL/d o's pre-activation
+                    mul(dc, Fi_t, di)  # i's, f's and g's
+                    mul(dc, Ff_t, df)
+                    mul(dc, Fg_t, dg)
+                    mul(dc, f_t, dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                    dot(W_T, da_t, dh)  # through W_hh
+                    t -= 1
+                    if ls.step([dh, dc], dh_direct, scored, t, log10_grad_norm, norms, True):
+                        break  # (dL/dh_t, dL/dc_t) took a new scale: the run ends
+                d = da[t - t0 : s1 - t0]  # dL/d gates_t (4H, B) for t in (t, s1]
+                if norms:
+                    terms = step_term_norms(d.transpose(0, 2, 1), cache["h"][t:s1])
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                # one GEMM on copies (4H, steps x batch) of dL/d gates_t and
+                # (H+I+1, steps x batch) of [h_{t-1}; x_t; 1]
+                m = s1 - t
+                run_dW = d.transpose(1, 0, 2).reshape(4 * H, m * B) @ (
+                    hx[t:s1].transpose(1, 0, 2).reshape(K, m * B).T
+                )
+                dW += times_pow2(run_dW, E)
         times_pow2(dh, ls.E)  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
         times_pow2(dc, ls.E)
     grads = {

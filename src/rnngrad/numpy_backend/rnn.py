@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, RESCALE_EVERY, LogScale, sq_norm, times_pow2
+from rnngrad.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.models import BACKWARD_CHUNK, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -128,8 +128,8 @@ def backward(
     ``dh`` (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
 
     dL/dh_t is carried with a log-scale (:mod:`rnngrad.logscale`): the norms are exact at any
-    depth, and no step works on subnormal numbers. A chunk of steps shares one scale; a
-    rescale ends the chunk.
+    depth, and no step works on subnormal numbers. A run of steps shares one scale; a rescale
+    ends the run (its weight-gradient terms are summed, then multiplied by 2^E).
     """
     W_hh = params["weight_hh"]
     h, x, leak, nl = cache["h"], cache["x"], cache["leak"], cache["nonlinearity"]
@@ -140,45 +140,40 @@ def backward(
     da = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
     dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
-    ls = LogScale()
+    ls = LogScale(h.itemsize)
+    ls.check([dh], log10_grad_norm, T)
     dh_all = np.empty_like(h) if keep_dh else None
     t = T
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         while t > 0:  # chunks of steps (t0, t1], walked backwards
-            t1 = t
-            t0 = max(t1 - BACKWARD_CHUNK, 0)
-            E = ls.E  # the chunk's scale
-            fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
-            while t > t0:
-                if norms or t % RESCALE_EVERY == 0:  # training checks every few steps
-                    if ls.check([dh], log10_grad_norm, t) and t < t1:
-                        break  # a new scale: steps from t on form the next chunk
-                    E = ls.E
-                if dh_all is not None:
-                    dh_all[t] = dh
-                    times_pow2(dh_all[t], E)
-                d = da[t - 1 - t0]
-                np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
-                if leak != 1.0:
-                    d *= leak  # and through the leak
-                    dh = d @ W_hh + (1 - leak) * dh
-                else:
-                    dh = d @ W_hh  # backprop through W_hh
-                t -= 1
-                if (scored is None or t in scored) and ls.add([dh], dh_direct[t]):
-                    break  # dL/dh_t = direct_t + ... took a new scale
-            d, hp = da[t - t0 : t1 - t0], h[t:t1]  # dL/da_t and h_{t-1} for t in (t, t1]
-            gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
-            gw["weight_ih"] += np.tensordot(d, x[t:t1], axes=([0, 1], [0, 1]))
-            gw["bias_ih"] += d.sum(axis=(0, 1))
-            terms = add_step_terms(gw["weight_hh"], d, hp, norms)
-            if norms:
-                log10_weight_grad_norm[t:t1] = np.log10(terms) + E * LOG10_2
-            if E:
-                for k, v in gw.items():
-                    grads[k] += times_pow2(v, E)
-        if norms:
-            log10_grad_norm[0] = ls.log10_norm(sq_norm([dh]))
+            t0 = max(t - BACKWARD_CHUNK, 0)
+            fprime = dact(_f_of_a(cache, t0 + 1, t + 1), nl)  # f'(a_t), (n, B, H)
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                while t > t0:
+                    if dh_all is not None:
+                        dh_all[t] = dh
+                        times_pow2(dh_all[t], E)
+                    d = da[t - 1 - t0]
+                    np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
+                    if leak != 1.0:
+                        d *= leak  # and through the leak
+                        dh = d @ W_hh + (1 - leak) * dh
+                    else:
+                        dh = d @ W_hh  # backprop through W_hh
+                    t -= 1
+                    if ls.step([dh], dh_direct, scored, t, log10_grad_norm, norms):
+                        break  # dL/dh_t took a new scale: the run ends
+                d, hp = da[t - t0 : s1 - t0], h[t:s1]  # dL/da_t and h_{t-1} for t in (t, s1]
+                gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
+                gw["weight_ih"] += np.tensordot(d, x[t:s1], axes=([0, 1], [0, 1]))
+                gw["bias_ih"] += d.sum(axis=(0, 1))
+                terms = add_step_terms(gw["weight_hh"], d, hp, norms)
+                if norms:
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                if E:
+                    for k, v in gw.items():
+                        grads[k] += times_pow2(v, E)
         times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
     out = {
