@@ -64,7 +64,11 @@ def sq_norm(parts) -> float:
 
     Summed in the arrays' dtype; where that gives 0 or inf, again in float64: float32's squares
     underflow below a norm of about 1e-19 and overflow above 1e19, far inside its range."""
-    sq = float(sum(_dot(p, p) for p in parts))
+    sq = (
+        float(_dot(parts[0], parts[0]))
+        if len(parts) == 1
+        else float(sum(_dot(p, p) for p in parts))
+    )
     if sq == 0.0 or sq == math.inf:
         sq = float(sum(_dot(w, w) for w in map(_float64, parts)))
     return sq
@@ -86,16 +90,18 @@ def exponent(sq: float) -> int:
 class LogScale:
     """The log-scale E of a gradient carried backwards as 2^E g (see the module docstring)."""
 
-    __slots__ = ("E", "band")
+    __slots__ = ("E", "_sq_band", "band")
 
     def __init__(self, itemsize: int = 8) -> None:
         self.E = 0
         self.band = BANDS[itemsize]  # of the arrays' dtype: 4 float32, 8 float64
+        self._sq_band = (2.0 ** (-2 * self.band), 2.0 ** (2 * self.band))  # of squared norms
 
     def settle(self, parts, sq: float) -> bool:
         """Bring g (``parts``, squared norm ``sq``) into [1/2, 1) in place when its norm is out
         of the band; returns whether E changed. A zero or non-finite g is left alone."""
-        if not (0.0 < sq < math.inf) or 2.0 ** (-2 * self.band) <= sq <= 2.0 ** (2 * self.band):
+        lo, hi = self._sq_band
+        if not (0.0 < sq < math.inf) or lo <= sq <= hi:
             return False
         e = exponent(sq)
         for p in parts:
@@ -148,10 +154,11 @@ class LogScale:
             parts[0] += times_pow2(direct * 1.0, -self.E)  # a copy, scaled
         return changed
 
-    def log10_norm(self, sq):
-        """log10 of the true norm, from the squared norm ``sq`` of g (a float or an array)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return 0.5 * np.log10(sq) + self.E * LOG10_2
+    def log10_norm(self, sq: float) -> float:
+        """log10 of the true norm, from the squared norm ``sq`` of g (-inf for 0)."""
+        if 0.0 < sq < math.inf:
+            return 0.5 * math.log10(sq) + self.E * LOG10_2
+        return -math.inf if sq == 0.0 else sq  # inf or NaN stay what they are
 
     def log10(self, norms):
         """log10 of true norms from norms in E's units (a float, array or tensor)."""
