@@ -1,4 +1,4 @@
-"""Gradients carried with a log-scale (rnngrad.logscale): exact log-norms at any depth.
+"""Gradients carried with a log-scale (rnngrad.core.logscale): exact log-norms at any depth.
 
 Compared with a plain, unscaled BPTT written out here (float64, where it stays in range), with
 the closed form of a linear orthogonal cell, and float32 with float64 where float32 underflowed
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import rnngrad.numpy_backend as nb
-from rnngrad.cell import measure_profile
-from rnngrad.init import data_stream, init_params
-from rnngrad.logscale import LogScale, from_log10, sq_norm, times_pow2
+from rnngrad.core.logscale import LogScale, from_log10, sq_norm, times_pow2
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import make_batch, spec
+from rnngrad.core.weights import data_stream, init_params
 from rnngrad.numpy_backend import rnn
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import make_batch, spec
+from rnngrad.run.cell import measure_profile
 
 MODELS = [
     {"model": "rnn", "nonlinearity": "tanh"},

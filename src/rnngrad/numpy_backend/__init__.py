@@ -4,7 +4,7 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
 - ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
   ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
-  (:mod:`rnngrad.models`).
+  (:mod:`rnngrad.core.shared`).
 - ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
   state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -12,7 +12,7 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
   loss, the readouts, the gradient of every weight, ``log10_grad_norm`` (T+1,) =
   log10 ||dL/ds_t|| for t = 0..T and ``log10_weight_grad_norm`` (T,) = log10 ||step t's term
   of dL/dW_hh|| for t = 1..T (index t - 1), exact at any depth (the backward carries dL/ds_t
-  with a log-scale, :mod:`rnngrad.logscale`), and ``grad_norm``, ``weight_grad_norm``: the
+  with a log-scale, :mod:`rnngrad.core.logscale`), and ``grad_norm``, ``weight_grad_norm``: the
   same as float64 norms (0 or inf beyond float64's range).
   The state s_t is h_t, or (h_t, c_t) for the lstm.
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
@@ -21,22 +21,28 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
-from rnngrad.logscale import from_log10
-from rnngrad.models import model_kwargs, model_module
-from rnngrad.numpy_backend import readout
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.core.logscale import from_log10
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import model_kwargs
+from rnngrad.core.tasks import Batch
+from rnngrad.numpy_backend import gru, lstm, readout, rnn
 
 NAME = "numpy"
 
 
+# model name -> the module that runs it (rnngrad.backends.register_model adds more)
+MODELS = {"rnn": rnn, "esn": rnn, "lstm": lstm, "gru": gru}
+
+
 def model(s: CellSettings):
-    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn`, ``lstm`` or ``gru``)."""
-    return importlib.import_module(f"rnngrad.numpy_backend.{model_module(s)}")
+    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn` for the rnn and esn,
+    ``lstm``, ``gru``)."""
+    try:
+        return MODELS[s.model]
+    except KeyError:
+        raise KeyError(f"model: {s.model!r} has no {NAME} implementation") from None
 
 
 def to_backend(s: CellSettings, params: dict) -> dict:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, LogScale, times_pow2
-from rnngrad.models import backward_chunk
+from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
+from rnngrad.core.shared import backward_chunk
 from rnngrad.numpy_backend.readout import DirectGrad
 from rnngrad.numpy_backend.rnn import add_step_terms
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.logscale import LOG10_2, LogScale, times_pow2
-from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
+from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
 TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
@@ -127,7 +127,7 @@ def backward(
     step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with ``keep_dh`` also
     ``dh`` (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
 
-    dL/dh_t is carried with a log-scale (:mod:`rnngrad.logscale`): the norms are exact at any
+    dL/dh_t is carried with a log-scale (:mod:`rnngrad.core.logscale`): the norms are exact at any
     depth, and no step works on subnormal numbers. A run of steps shares one scale; a rescale
     ends the run (its weight-gradient terms are summed, then multiplied by 2^E).
     """

@@ -5,7 +5,7 @@ The same interface, name for name:
 
 - ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
   ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
-  (:mod:`rnngrad.models`).
+  (:mod:`rnngrad.core.shared`).
 - ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
   the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -15,7 +15,7 @@ The same interface, name for name:
   exact at any depth, and ``grad_norm``, ``weight_grad_norm`` (the same as norms), as float64
   NumPy arrays; dL/ds_t and dL/d(pre-activation) come from ``retain_grad`` on every state and
   pre-activation. The backward runs PROFILE_CHUNK steps per autograd call, each call's upstream
-  gradient carried with a log-scale (:mod:`rnngrad.logscale`).
+  gradient carried with a log-scale (:mod:`rnngrad.core.logscale`).
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by autograd
   through the model's ``step`` (one seeded reverse pass per chunk of steps), independently of
   the NumPy formulas, as a NumPy array (T, S, S).
@@ -26,30 +26,37 @@ and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (tru
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import replace
 
 import numpy as np
 import torch
 
-from rnngrad.logscale import LogScale, exponent, from_log10, sq_norm, times_pow2
-from rnngrad.models import NORM_CHUNK, model_kwargs, model_module, step_term_norms
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
-from rnngrad.torch_backend import readout
+from rnngrad.core.logscale import LogScale, exponent, from_log10, sq_norm, times_pow2
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import NORM_CHUNK, model_kwargs, step_term_norms
+from rnngrad.core.tasks import Batch
+from rnngrad.torch_backend import gru, lstm, readout, rnn
 
 NAME = "torch"
 JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
 # the profile's backward runs this many steps per autograd call; their gradients share one
-# scale (rnngrad.logscale), so this bounds how far they may fall within a call: a float32
+# scale (rnngrad.core.logscale), so this bounds how far they may fall within a call: a float32
 # gradient reaches the subnormal range only when it shrinks by 2^-7 a step or more
 PROFILE_CHUNK = 16
 
 
+# model name -> the module that runs it (rnngrad.backends.register_model adds more)
+MODELS = {"rnn": rnn, "esn": rnn, "lstm": lstm, "gru": gru}
+
+
 def model(s: CellSettings):
-    """The model module of a cell (:mod:`rnngrad.torch_backend.rnn`, ``lstm`` or ``gru``)."""
-    return importlib.import_module(f"rnngrad.torch_backend.{model_module(s)}")
+    """The model module of a cell (:mod:`rnngrad.torch_backend.rnn` for the rnn and esn,
+    ``lstm``, ``gru``)."""
+    try:
+        return MODELS[s.model]
+    except KeyError:
+        raise KeyError(f"model: {s.model!r} has no {NAME} implementation") from None
 
 
 def device(s: CellSettings) -> torch.device:

@@ -23,9 +23,9 @@ from functools import cache
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.models import OMEGA_BOUND, has_torch_module, l2_wrec
-from rnngrad.settings import OMEGA_KINDS, CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.shared import OMEGA_BOUND, has_torch_module, l2_wrec
+from rnngrad.core.tasks import Batch
 from rnngrad.torch_backend import readout
 from rnngrad.torch_backend.rnn import project
 
@@ -57,7 +57,7 @@ def flush_denormal():
     range (below 1.2e-38 in float32), where an Intel Xeon computes 13x slower; a term that small
     is far below the rounding of the weight gradient it is added to, so flushing it changes no
     digit of the gradient of any realistic loss. NumPy's backward needs no such switch: it
-    carries the gradient with a log-scale (:mod:`rnngrad.logscale`)."""
+    carries the gradient with a log-scale (:mod:`rnngrad.core.logscale`)."""
     on = torch.set_flush_denormal(True)
     try:
         yield

@@ -1,0 +1,58 @@
+"""What both backends share: the models' keywords, the per-step norm formula, the
+chunk sizes and the penalties' definitions. Below both backends (it imports neither), so that
+:mod:`rnngrad.numpy_backend` and :mod:`rnngrad.torch_backend` import it and never each other.
+
+Every function here takes NumPy arrays and torch tensors alike.
+"""
+
+from __future__ import annotations
+
+from rnngrad.core.settings import CellSettings
+
+BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once, at most
+# the LSTM's backward multiplies out its derivative factors a chunk of steps at a time: at most
+# this many bytes of them, so that the chunk's factors, dL/d gates and temporaries (about 2.5x
+# this) stay in a core's L2 cache (1 MB on the reference machine); chunks of 64 steps ran 1.3x
+# to 2x slower at B = 128 (docs/performance.md)
+CHUNK_BYTES = 256 * 1024
+NORM_CHUNK = 64  # torch's per-step norms: steps of gradients stacked at once
+OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no Omega term
+
+
+def model_kwargs(s: CellSettings) -> dict:
+    """The settings a model's functions take as keywords (both backends)."""
+    if s.model == "rnn":
+        return {"nonlinearity": s.nonlinearity}
+    if s.model == "esn":
+        return {"nonlinearity": s.nonlinearity, "leak": s.leak}
+    return {}
+
+
+def step_term_norms(d, hp):
+    """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
+
+    ||d^T hp||_F^2 = sum over batch pairs of (d d^T) * (hp hp^T): O(B^2 (G+1) H) a step, and no
+    (G*H, H) matrix per step.
+    """
+    gram = (d @ d.mT) * (hp @ hp.mT)
+    return abs(gram.sum(axis=(1, 2))) ** 0.5
+
+
+def l2_wrec(W):
+    """The l2_wrec penalty ||W_hh||_F^2 (0-dim) and its gradient 2 W_hh, of ``W`` = W_hh."""
+    return (W * W).sum(), 2 * W
+
+
+def has_torch_module(s: CellSettings) -> bool:
+    """Whether torch.nn has the cell's model as one fused module (torch.nn.RNN, LSTM or GRU):
+    the rnn with tanh or relu units, the lstm and the gru; not the esn, the sigmoid or linear
+    rnn."""
+    if s.model == "rnn":
+        return s.nonlinearity in ("tanh", "relu")
+    return s.model in ("lstm", "gru")
+
+
+def backward_chunk(step_bytes: int) -> int:
+    """Steps a NumPy backward chunk holds when each step's factors take ``step_bytes``: as many
+    as fit in :data:`CHUNK_BYTES`, between 4 and :data:`BACKWARD_CHUNK`."""
+    return max(4, min(BACKWARD_CHUNK, CHUNK_BYTES // max(step_bytes, 1)))
