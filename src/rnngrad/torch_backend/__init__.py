@@ -165,7 +165,10 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         if t1 in direct:
             g[0] = g[0] + times_pow2(direct[t1] * 1.0, -ls.E)
         seeds = [times_pow2(direct[t] * 1.0, -ls.E) for t in inner]
-        torch.autograd.backward(ends + [cache["h"][t - t0] for t in inner], g + seeds)
+        # the upstream gradients as the weights of one scalar, not grad_tensors: an explicit
+        # output gradient makes autograd import sympy (about 0.5 s) on first use
+        outs = ends + [cache["h"][t - t0] for t in inner]
+        sum((v * w).sum() for v, w in zip(outs, g + seeds, strict=True)).backward()
         with torch.no_grad():
             gn = _grad_norms(cache["h"])
             if "c" in cache:  # the lstm's state is (h, c)
