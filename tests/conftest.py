@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.tasks import cell_batch, spec
-from rnngrad.core.weights import data_stream, init_params, stream
+from rnngrad.core.tasks import spec
+from rnngrad.core.weights import cell_batch, data_stream, init_params, stream
 
 # one entry per model the backends implement (the rnn with each nonlinearity, a leaky esn)
 MODELS = {
@@ -18,6 +18,9 @@ MODELS = {
     "esn": {"model": "esn", "leak": 0.7},
     "lstm": {"model": "lstm"},
     "gru": {"model": "gru"},
+    "exprnn-tanh": {"model": "exprnn", "nonlinearity": "tanh"},
+    "exprnn-modrelu": {"model": "exprnn", "nonlinearity": "modrelu"},
+    "antisymmetric": {"model": "antisymmetric"},
 }
 
 
@@ -32,6 +35,10 @@ def make_case(**settings):
     rng = stream(s.seed, "test biases")
     for k in ("bias_ih", "bias_hh", "bias_out"):
         params[k] = params[k] + 0.1 * rng.standard_normal(params[k].shape)
+    if "log_weight_hh" in params:  # the exprnn's: a dense A, so that every unit meets every other
+        params["log_weight_hh"] = params["log_weight_hh"] + 0.3 * rng.standard_normal(
+            (s.hidden,) * 2
+        )
     batch = cell_batch(s, data_stream(s, "probe"))
     return s, params, batch
 

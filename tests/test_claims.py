@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnngrad.core.memory import closed_form
 from rnngrad.core.settings import CellSettings
 from rnngrad.report import analysis, claims
 from rnngrad.run.cell import run_cell
@@ -467,3 +468,65 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     assert "exact: decay_rate" not in section
     assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped
     assert analysis.VERDICT_COLOURS["agrees"] in section and "differs" not in section
+
+
+def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
+    rows = []
+    for m in ("exprnn", "lstm"):
+        for seed in range(n):
+            ok = m == "exprnn" and seed < ortho_solved
+            rows.append(
+                cell(
+                    len(rows),
+                    model=m,
+                    task="copy",
+                    seed=seed,
+                    seq_len=100,
+                    solved=ok,
+                    accuracy=1.0 if ok else 0.0,
+                    normalized_loss=0.01 if ok else (lstm_loss if m == "lstm" else 0.95),
+                )
+            )
+    return rows
+
+
+def test_methods_name_the_new_models():
+    rows = [cell(0, model="exprnn"), cell(1, model="antisymmetric"), cell(2, model="lstm")]
+    m = claims.method(pd.DataFrame(rows))
+    assert list(m) == ["expRNN", "AntisymmetricRNN", "LSTM"]
+
+
+@pytest.mark.parametrize(
+    "ortho_solved,n,lstm_loss,expected",
+    [
+        (5, 5, 1.0, "agrees"),  # 5/5: Wilson [0.57, 1] above 0/5's [0, 0.43]
+        (2, 5, 1.0, "differs"),
+        (5, 5, 0.5, "differs"),  # the lstm left the baseline
+        (3, 3, 1.0, "not measured here"),  # fewer than 5 runs each
+    ],
+)
+def test_orthogonal_copy_with_wilson_intervals(ortho_solved, n, lstm_loss, expected):
+    v = verdict(tables(copy_rows(ortho_solved, n, lstm_loss)), "orthogonal_copy")
+    assert v["verdict"] == expected
+    assert "95% interval" in v["measured_value"]
+
+
+def test_memory_closed_form():
+    lams = [0.5, 0.9, 0.95]
+    rows = [
+        cell(
+            i,
+            model="esn",
+            task="memory",
+            nonlinearity="linear",
+            init="identity",
+            leak=1.0,
+            w_rec_scale=lam,
+            init_memory_sensitivity=float(closed_form(lam)) * f,
+        )
+        for i, (lam, f) in enumerate(zip(lams, (0.8, 1.05, 1.3), strict=True))
+    ]
+    assert verdict(tables(rows), "zucchet_orvieto_closed_form")["verdict"] == "agrees"
+    for r in rows:
+        r["init_memory_sensitivity"] *= 1.5
+    assert verdict(tables(rows), "zucchet_orvieto_closed_form")["verdict"] == "differs"

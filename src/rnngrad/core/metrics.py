@@ -21,6 +21,8 @@ import contextlib
 
 import numpy as np
 
+from rnngrad.core.shared import skew
+
 try:  # scikit-learn's dependency; without it BLAS keeps its own thread count
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
@@ -183,9 +185,15 @@ def lyapunov_max(J: np.ndarray) -> float:
     return float(total / T)
 
 
-def recurrent_block(model: str, weight_hh: np.ndarray) -> np.ndarray:
-    """The H x H matrix whose spectrum the metrics report: W_hh, or a gated model's candidate
-    block (lstm g gate, gru n gate)."""
+def recurrent_block(model: str, params: dict[str, np.ndarray]) -> np.ndarray:
+    """The H x H matrix whose spectrum the metrics report, from a cell's float64 weights: W_hh,
+    a gated model's candidate block (lstm g gate, gru n gate), or the exprnn's derived
+    expm(A)."""
+    if model == "exprnn":
+        from scipy.linalg import expm  # here: only exprnn cells pay its import
+
+        return expm(skew(params["log_weight_hh"]))
+    weight_hh = params["weight_hh"]
     H = weight_hh.shape[1]
     return weight_hh[2 * H : 3 * H] if model in ("lstm", "gru") else weight_hh
 

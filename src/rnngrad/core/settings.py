@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
-MODELS = ("rnn", "lstm", "gru", "esn")
-NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric")
+NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
@@ -33,6 +33,8 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
+# models with a closed set of nonlinearities other than the rnn's: model -> allowed
+MODEL_NONLINEARITIES = {"exprnn": ("tanh", "modrelu"), "antisymmetric": ("tanh",)}
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
 CHOICES = {
     "backend": BACKENDS,
@@ -115,7 +117,12 @@ class CellSettings:
     seq_len: int = setting(
         30, "steps", "task length T before task-specific additions (copy adds 20)"
     )
-    w_rec_scale: float = setting(1.0, "1", "spectral radius of W_rec at initialization")
+    w_rec_scale: float = setting(
+        1.0,
+        "1",
+        "spectral radius of W_rec at initialization (exprnn, orthogonal: the largest rotation "
+        "angle of W_rec at initialization, in units of pi)",
+    )
     remedy: str = setting(
         "none", "category", "name of the remedy preset that produced these settings"
     )
@@ -123,11 +130,12 @@ class CellSettings:
         0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
     )
     # defaults (any scalar one may also be a grid axis)
-    model: str = setting("rnn", "category", "rnn, lstm, gru or esn")
+    model: str = setting("rnn", "category", "rnn, lstm, gru, esn, exprnn or antisymmetric")
     nonlinearity: str = setting(
         "tanh",
         "category",
-        "tanh, relu, sigmoid or linear (rnn and esn only; gated models are tanh)",
+        "tanh, relu, sigmoid or linear (rnn and esn; gated models and antisymmetric are tanh); "
+        "tanh or modrelu (exprnn)",
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
@@ -351,6 +359,28 @@ def _gated_models_use_tanh(s: CellSettings) -> Problem:
     return None
 
 
+def _model_takes_its_nonlinearity(s: CellSettings) -> Problem:
+    allowed = MODEL_NONLINEARITIES.get(s.model)
+    if allowed is not None and s.nonlinearity not in allowed:
+        return "nonlinearity", f"model {s.model} takes {' or '.join(allowed)}", s.nonlinearity
+    if s.nonlinearity == "modrelu" and s.model != "exprnn":
+        why = (
+            f"modrelu (with its own bias) is the exprnn's; model {shown(s.model)} does not take it"
+        )
+        return "nonlinearity", why, s.nonlinearity
+    return None
+
+
+def _no_penalty_on_an_orthogonal_recurrence(s: CellSettings) -> Problem:
+    if s.model == "exprnn" and s.penalty is not None:
+        why = (
+            "the exprnn's W_hh is orthogonal (||W_hh||_F^2 = hidden always), "
+            "so no penalty on it applies"
+        )
+        return "penalty.kind", why, s.penalty.kind
+    return None
+
+
 def _esn_is_not_trained_by_gradient(s: CellSettings) -> Problem:
     for k in NESTED:
         if s.model == "esn" and getattr(s, k) is not None:
@@ -401,6 +431,8 @@ def _truncation_is_shorter_than_the_sequence(s: CellSettings) -> Problem:
 RULES: tuple[Callable[[CellSettings], Problem], ...] = (
     _stopping_needs_evaluations,
     _gated_models_use_tanh,
+    _model_takes_its_nonlinearity,
+    _no_penalty_on_an_orthogonal_recurrence,
     _esn_is_not_trained_by_gradient,
     _omega_is_for_the_rnn,
     _memory_task_is_for_the_esn,

@@ -35,8 +35,9 @@ import numpy as np
 from rnngrad import backends
 from rnngrad.core import metrics, tasks
 from rnngrad.core.logscale import from_log10
+from rnngrad.core.memory import memory_sensitivity
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.weights import data_stream, init_params, spectral_radius
+from rnngrad.core.weights import cell_batch, data_stream, init_params, spectral_radius
 from rnngrad.run import plain
 from rnngrad.run.loop import train
 from rnngrad.run.provenance import provenance
@@ -69,7 +70,7 @@ def measure_profile(
     _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
     log10_grad_norm = metrics.by_lag(out["log10_grad_norm"], steps)
     log10_weight_grad_norm = metrics.by_lag(out["log10_weight_grad_norm"], steps)
-    W = metrics.recurrent_block(s.model, params["weight_hh"])
+    W = metrics.recurrent_block(s.model, params)
     m: dict[str, Any] = {
         **metrics.profile_scalars(s.model, log10_grad_norm),
         "spectral_radius": spectral_radius(W),
@@ -79,6 +80,7 @@ def measure_profile(
         # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (measure.peak_memory)
         "profile_gflops": useful_flops(s, steps) / profile_seconds / 1e9,
         "profile_peak_mb": peak_bytes / 1e6 if peak_bytes >= 0 else float("nan"),
+        "memory_sensitivity": memory_sensitivity(s, be, p, batch),
         "jacobian_decay_rate": float("nan"),
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),
@@ -122,7 +124,7 @@ def run_cell(
     be = backends.get(s.backend)
     spec = tasks.spec(s.task, s.seq_len, s.hidden)
     params = init_params(s, spec.n_in, spec.n_out)
-    probe = tasks.cell_batch(s, data_stream(s, "probe"))
+    probe = cell_batch(s, data_stream(s, "probe"))
     record_metrics: dict[str, Any] = {}
     profiles = []
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from rnngrad.core.memory import MEMORY_SEQUENCES
 from rnngrad.core.settings import OMEGA_KINDS, CellSettings
 from rnngrad.core.tasks import EVAL_CHUNK, EVAL_SEQUENCES
 from rnngrad.core.weights import GATES
@@ -56,7 +57,7 @@ START_SECONDS = {"numpy": 0.4, "torch": 1.9}  # interpreter, imports (torch: 1.4
 INTERPRETER_MB = {"numpy": 300, "torch": 500}
 # (T+1, B, H) arrays a forward pass keeps: h; the esn's f(a_t) too; the lstm's gates i, f, g, o,
 # c and tanh(c); the gru's r, z, n
-FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4}
+FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4, "exprnn": 1, "antisymmetric": 2}
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores
@@ -103,6 +104,8 @@ def cell_seconds(s: CellSettings) -> float:
     if s.jacobian:
         j = jacobian_seconds(s)
         t += phases * timed_runs(j) * j
+    # memory_sensitivity: a pass of one sequence for each of its sequences, each phase
+    t += phases * min(MEMORY_SEQUENCES, s.batch) * pass_seconds(s, batch=1)
     if s.train_steps > 0:
         if s.model == "esn":  # states of the training sequences, then one ridge fit
             t += s.train_steps * pass_seconds(s, backward=False)
