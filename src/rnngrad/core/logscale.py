@@ -171,3 +171,15 @@ def from_log10(log10_norms: np.ndarray) -> np.ndarray:
     largest (the tables' plain columns; their log10 columns hold the exact values)."""
     with np.errstate(over="ignore", under="ignore"):
         return np.power(10.0, np.asarray(log10_norms, dtype=np.float64))
+
+
+def log10_unscaled(grad_norm, weight_grad_norm) -> dict:
+    """The log10 keys of a backward pass that measured its norms without a log-scale (None stays
+    None, 0 gives -inf): exact only where the norms stayed within the format."""
+    with np.errstate(divide="ignore"):
+        return {
+            "log10_grad_norm": None if grad_norm is None else np.log10(grad_norm),
+            "log10_weight_grad_norm": None
+            if weight_grad_norm is None
+            else np.log10(weight_grad_norm),
+        }

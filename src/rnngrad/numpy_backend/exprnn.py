@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import log10_unscaled
 from rnngrad.core.shared import skew
 from rnngrad.numpy_backend.rnn import add_step_terms
 
@@ -112,14 +113,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
         }
         grads["bias_hh"] = db if nl == "modrelu" else grads["bias_ih"].copy()
     # not yet carried with a log-scale (rnngrad.core.logscale): exact where the norms are in range
-    with np.errstate(divide="ignore"):
-        logs = (np.log10(grad_norm), np.log10(weight_grad_norm)) if norms else (None, None)
-    return {
-        "grads": grads,
-        "dh0": dh,
-        "log10_grad_norm": logs[0],
-        "log10_weight_grad_norm": logs[1],
-    }
+    return {"grads": grads, "dh0": dh, **log10_unscaled(grad_norm, weight_grad_norm)}
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
