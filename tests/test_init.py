@@ -24,11 +24,20 @@ def test_orthogonal_is_scaled_orthogonal():
     np.testing.assert_allclose(W @ W.T, 0.81 * np.eye(12), atol=1e-13)
 
 
-def test_sparse_has_fifteen_inputs_per_unit():
-    W = recurrent_matrix("sparse", 40, 0.95, np.random.default_rng(2))
-    assert np.all((W != 0).sum(axis=1) == 15)
+def test_sparse_is_pascanus_smart_init():
+    # trainingRNNs RNN.py: 15 nonzero entries per row of their W_hh (h_t = tanh(h_{t-1} W_hh)),
+    # i.e. per column of PyTorch's weight_hh, at spectral radius 0.95
+    W = recurrent_matrix("sparse", 50, 0.95, np.random.default_rng(2))
+    assert np.all((W != 0).sum(axis=0) == 15)
+    assert max(abs(np.linalg.eigvals(W))) == pytest.approx(0.95, rel=1e-12)
     W_small = recurrent_matrix("sparse", 10, 0.95, np.random.default_rng(2))
-    assert np.all((W_small != 0).sum(axis=1) == 10)  # all when hidden < 15
+    assert np.all((W_small != 0).sum(axis=0) == 10)  # all when hidden < 15
+    s = CellSettings.from_dict(
+        {"init": "sparse", "hidden": 50, "w_rec_scale": 0.95, "input_scale": 0.01}
+    )
+    p = init_params(s, 6, 4)
+    for name in ("weight_ih", "weight_out"):  # std 0.01 in and out
+        assert np.std(p[name]) == pytest.approx(0.01, rel=0.15)
 
 
 def test_scale_only_rescales_w_hh_and_pairs_cells():

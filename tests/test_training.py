@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from rnngrad import backends
+from rnngrad.core import weights
 from rnngrad.run import checkpoint, evaluate, loop
 
 REMEDIES = {
@@ -94,18 +95,22 @@ def test_records_and_metrics(cell):
     assert not np.shares_memory(out["params"]["weight_hh"], params["weight_hh"])
 
 
-def test_evaluation_uses_1000_fresh_sequences(cell, monkeypatch):
+@pytest.mark.parametrize("n", [1000, 2000])
+def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
     s, params = cell(train_steps=1)
+    s = s.replace(eval_sequences=n)
     seen = []
-    real = loop.tasks.make_batch
+    real = weights.tasks.make_batch
 
     def spy(task, seq_len, batch, rng, hidden=32):
         seen.append(batch)
         return real(task, seq_len, batch, rng, hidden)
 
-    monkeypatch.setattr(loop.tasks, "make_batch", spy)
-    loop.train(s, params)
-    assert seen[0] == s.batch and sum(seen[1:]) >= 1000
+    monkeypatch.setattr(weights.tasks, "make_batch", spy)
+    out = loop.train(s, params)
+    assert seen[0] == s.batch and sum(seen[1:]) == n
+    m = out["metrics"]  # the accuracy's Wilson interval over the n sequences
+    assert m["accuracy_low"] <= m["accuracy"] <= m["accuracy_high"]
 
 
 def test_memory_task_reports_memory_capacity(cell):

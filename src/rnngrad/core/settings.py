@@ -27,7 +27,16 @@ NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
-TASKS = ("adding", "copy", "temporal_order", "digits", "memory")
+TASKS = (
+    "adding",
+    "adding_hs",
+    "adding_pascanu",
+    "copy",
+    "temporal_order",
+    "temporal_order_hs",
+    "digits",
+    "memory",
+)
 OPTIMIZERS = ("sgd", "momentum", "adam")
 CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
@@ -50,6 +59,7 @@ CHOICES = {
 }
 # study and remedy names: the whole string (fullmatch; `$` would let a final newline through)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MIN_EVAL_SEQUENCES = 1000  # the final evaluation's smallest set
 SHOWN_CHARS = 300  # at most this many characters of a value in a message
 
 _repr = reprlib.Repr()
@@ -146,7 +156,12 @@ class CellSettings:
     device: str = setting(
         "cpu", "category", "cpu or cuda: the torch backend's device (numpy ignores it)"
     )
-    task: str = setting("adding", "category", "adding, copy, temporal_order, digits or memory")
+    task: str = setting(
+        "adding",
+        "category",
+        "adding (fixed length), adding_hs, adding_pascanu, copy, temporal_order (Pascanu's), "
+        "temporal_order_hs, digits or memory",
+    )
     batch: int = setting(32, "sequences", "sequences per training batch and in the probe batch")
     train_steps: int = setting(
         100, "steps", "training steps (0 = gradient profile at initialization only)"
@@ -172,6 +187,12 @@ class CellSettings:
         "bool",
         "stop training at the first held-out evaluation that is solved "
         "(train_steps is then the budget); needs eval_every >= 1",
+    )
+    eval_sequences: int = setting(
+        1000,
+        "sequences",
+        "fresh sequences that judge the trained run (never the held-out set that decides "
+        "stopping), a multiple of 50 and at least 1000; Pascanu et al.'s code uses 10000",
     )
     leak: float = setting(1.0, "1", "ESN leak rate a in h_t = (1 - a) h_{t-1} + a tanh(...)")
     ridge: float = setting(
@@ -329,6 +350,7 @@ FIELDS: dict[str, Checker] = {
     "batch": integer(1),
     "train_steps": integer(0),
     "eval_every": integer(0),
+    "eval_sequences": integer(MIN_EVAL_SEQUENCES),
     "plain_reference_steps": integer(0),
     "w_rec_scale": real(0.0),
     "input_scale": real(0.0),
@@ -427,9 +449,18 @@ def _truncation_is_shorter_than_the_sequence(s: CellSettings) -> Problem:
     return None
 
 
+def _evaluation_in_whole_chunks(s: CellSettings) -> Problem:
+    from rnngrad.core.tasks import EVAL_CHUNK
+
+    if s.eval_sequences % EVAL_CHUNK:
+        return "eval_sequences", f"must be a multiple of {EVAL_CHUNK}", s.eval_sequences
+    return None
+
+
 # the settings that must fit together, checked in this order after every field
 RULES: tuple[Callable[[CellSettings], Problem], ...] = (
     _stopping_needs_evaluations,
+    _evaluation_in_whole_chunks,
     _gated_models_use_tanh,
     _model_takes_its_nonlinearity,
     _no_penalty_on_an_orthogonal_recurrence,

@@ -29,7 +29,12 @@ from rnngrad.core.tasks import Batch
 
 GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3, "exprnn": 1, "antisymmetric": 1}
 MODRELU_BIAS = 0.01  # the expRNN's code: modrelu's bias ~ U[-0.01, 0.01]
-SPARSE_FAN_IN = 15  # Pascanu et al. 2013: 15 nonzero incoming weights per unit
+# Pascanu et al.'s smart tanh init (trainingRNNs RNN.py lines 125-138): 15 nonzero entries in
+# each row of their W_hh, which maps h_{t-1} (a row vector) to h_t, so 15 nonzero outgoing
+# weights per unit (a column of PyTorch's weight_hh), rescaled to radius 0.95; input and output
+# weights N(0, 0.01^2): std 0.01, not a variance of 0.01
+SPARSE_FAN_OUT = 15
+SMART_OUT_STD = 0.01
 
 
 def _key(*parts: object) -> list[int]:
@@ -59,10 +64,10 @@ def base_matrix(init: str, hidden: int, rng: np.random.Generator) -> np.ndarray:
         G = rng.standard_normal((H, H)) / np.sqrt(H)
     elif init == "sparse":
         G = np.zeros((H, H))
-        fan_in = min(SPARSE_FAN_IN, H)
-        for i in range(H):
-            cols = rng.choice(H, size=fan_in, replace=False)
-            G[i, cols] = rng.standard_normal(fan_in)
+        fan_out = min(SPARSE_FAN_OUT, H)
+        for i in range(H):  # unit i's outgoing weights: column i of weight_hh
+            rows = rng.permutation(H)[:fan_out]
+            G[rows, i] = rng.standard_normal(fan_out)
     else:
         raise ValueError(f"init: unknown initializer {init!r}")
     rho = spectral_radius(G)
@@ -101,8 +106,8 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
                 for g in range(G)
             ]
         )
-    smart = s.init == "sparse"  # Pascanu's smart init also draws W_out ~ N(0, 0.01)
-    out_std = 0.1 if smart else 1.0 / np.sqrt(H)
+    smart = s.init == "sparse"  # Pascanu's smart init also draws W_out with std 0.01
+    out_std = SMART_OUT_STD if smart else 1.0 / np.sqrt(H)
     params = {
         "weight_ih": s.input_scale
         * stream(s.seed, "w_ih", s.model, H, n_in).standard_normal((G * H, n_in)),

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnngrad.core import tasks
+
 REMEDY_ORDER = (
     "none",
     "clip_norm",
@@ -51,7 +53,10 @@ VERDICT_COLOURS = {
     "chaotic": "#56B4E9",
     "agrees": "#009E73",
     "differs": "#D55E00",
+    "inconclusive": "#E69F00",
     "not measured here": "#999999",
+    "holds": "#009E73",
+    "fails": "#D55E00",
 }
 
 
@@ -169,15 +174,25 @@ def trained_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["final_loss"].notna() | cells["status"].eq("diverged")]
 
 
+def short_memory_levels(cells: pd.DataFrame) -> list[float]:
+    """The normalized losses (short_memory_loss / baseline_loss) of remembering only the most
+    recent marked item, one per distinct level among the cells' tasks and lengths (adding and
+    temporal order: 0.5; copy: 0.9); empty for tasks without one (digits, memory)."""
+    if not {"task", "seq_len"} <= set(cells.columns):
+        return []
+    levels = set()
+    for task, T in cells[["task", "seq_len"]].drop_duplicates().itertuples(index=False):
+        level = tasks.short_memory_loss(task, int(T)) / tasks.baseline_loss(task, int(T))
+        if np.isfinite(level):
+            levels.add(round(level, 3))
+    return sorted(levels)
+
+
 def succeeded(cells: pd.DataFrame) -> pd.Series:
-    """Whether each trained run succeeded: for a run with periodic evaluations, whether one of
-    them reached accuracy 0.99 on the held-out sequences (``steps_to_solve`` set; a run that
-    stopped there sits at the threshold, so its final accuracy on 1000 other fresh sequences
-    may land just below); for a run without, ``solved`` (the final accuracy)."""
-    solved = _col_or(cells, "solved", False).astype("boolean").fillna(False).astype(bool)
-    evaluated = pd.to_numeric(_col_or(cells, "eval_every", 0)).fillna(0) > 0
-    reached = _col_or(cells, "steps_to_solve", np.nan).notna()
-    return (reached & evaluated) | (solved & ~evaluated)
+    """Whether each trained run succeeded: ``solved``, its accuracy on the fresh evaluation set
+    (``eval_sequences`` sequences that did not decide stopping), never the held-out set whose
+    first 297 of 300 stopped it (``steps_to_solve``)."""
+    return _col_or(cells, "solved", False).astype("boolean").fillna(False).astype(bool)
 
 
 def _col_or(cells: pd.DataFrame, name: str, default: Any) -> pd.Series:
@@ -230,7 +245,10 @@ def rel_diff(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def backend_agreement(tables) -> pd.DataFrame:
     """One row per numpy/torch pair of float64 cells (equal in every other setting), phase init:
     the largest relative difference over ``AGREEMENT_METRICS`` and the grad_norm profile, and
-    the verdict ``agree`` | ``disagree`` | ``chaotic`` (lyapunov_max > 0)."""
+    the verdict: ``agree`` when every difference is within the tolerance (whatever the Lyapunov
+    exponent: a pair that agrees to rounding is never called chaotic), else ``chaotic`` where the
+    largest init lyapunov_max of the pair is positive (rounding grows as e^(lyapunov_max steps)),
+    else ``disagree``."""
     cells, prof = frame(tables, "cells"), frame(tables, "profiles")
     cols = [
         "pair",
@@ -289,7 +307,7 @@ def backend_agreement(tables) -> pd.DataFrame:
         if "init_lyapunov_max" in a
         else np.full(len(common), np.nan)
     )
-    verdict = np.where(lyap > 0, "chaotic", np.where(ok_all, "agree", "disagree"))
+    verdict = np.where(ok_all, "agree", np.where(lyap > 0, "chaotic", "disagree"))
     out = pd.DataFrame(
         {
             "pair": [x.replace(sep, " ") for x in common],

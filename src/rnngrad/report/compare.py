@@ -44,7 +44,7 @@ def claims_side_by_side(by_study: Mapping[str, Any]) -> pd.DataFrame:
     """A row per published claim that any of the studies speaks to: the claim, its source and
     published value, then per study the measured value and the verdict (empty where that
     study's tables do not speak to it)."""
-    keys = ["claim_id", "claim", "source", "where", "published_value"]
+    keys = ["claim_id", "kind", "claim", "source", "where", "published_value"]
     merged = None
     for s, t in by_study.items():
         e = claims.evaluate(t)[[*keys, "measured_value", "verdict"]]

@@ -243,7 +243,10 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     ax1.axhline(1.0, color="0.5", ls=":", lw=1)
     # x in axes units: the log seq_len axis set below moves the limits
     kw = {"transform": ax1.get_yaxis_transform(), "va": "bottom", "fontsize": 8, "color": "0.4"}
-    ax1.text(0.01, 1.0, "chance", **kw)
+    ax1.text(0.01, 1.0, "chance (memoryless)", **kw)
+    for level in an.short_memory_levels(cells):
+        ax1.axhline(level, color="0.5", ls="--", lw=1)
+        ax1.text(0.01, level, "short memory", **kw)
     ax1.set_yscale("log")
     st.cap_loss_axis(ax1, loss)
     st.plain_log_y(ax1)
@@ -333,6 +336,8 @@ def plot_training_curves(tables) -> Figure | None:
                 y = d.set_index("step")["median"].reindex(k["step"]).to_numpy() * 0.8
                 ax.scatter(k["step"], y, marker="|", color=col, s=30, lw=1)
         ax.axhline(1.0, color="0.5", ls=":", lw=1)
+        for level in an.short_memory_levels(cells):
+            ax.axhline(level, color="0.5", ls="--", lw=1)
         ax.set_yscale("log")
         ax.set_title(f"w_rec_scale {s:g}", fontsize=10)
         ax.grid(True, alpha=0.3)
@@ -349,7 +354,13 @@ def plot_training_curves(tables) -> Figure | None:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             lines.setdefault(label, handle)
     fig.legend(lines.values(), lines.keys(), fontsize=7, loc="outside right center")
-    note = "; ".join(x for x in (an.lr_note(cells), an.seed_note(cells), cut) if x)
+    levels = an.short_memory_levels(cells)
+    short = (
+        f"dotted: memoryless 1; dashed: short memory {'/'.join(f'{v:g}' for v in levels)}"
+        if levels
+        else ""
+    )
+    note = "; ".join(x for x in (an.lr_note(cells), an.seed_note(cells), short, cut) if x)
     fig.suptitle(
         f"Training curves at seq_len {t['seq_len'].max()} (| = clipped; {note})", fontsize=10
     )

@@ -2,8 +2,10 @@
 
 The periodic evaluations (``eval_every``) score the weights on a fixed held-out set of
 HELDOUT_SEQUENCES sequences from ``data_stream(s, "heldout")``, drawn once, the same at every
-evaluation and in both backends. The final metrics are on EVAL_SEQUENCES fresh sequences of
-``data_stream(s, "eval")``, a set that decided nothing during training.
+evaluation and in both backends. The final metrics are on ``eval_sequences`` fresh sequences of
+``data_stream(s, "eval")``, a set that decided nothing during training: ``solved`` (accuracy
+>= 0.99 there) is the run's verdict, with the accuracy's 95% Wilson interval, and a run stopped
+at its first held-out 297 of 300 may well miss it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import numpy as np
 
 from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
+from rnngrad.core.tasks import EVAL_CHUNK, Batch
 from rnngrad.core.weights import cell_batch, data_stream
+from rnngrad.run.intervals import wilson
 
 HELDOUT_SEQUENCES = 300  # the fixed held-out set of the periodic evaluations (eval_every)
 SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
@@ -60,20 +63,30 @@ def score(s: CellSettings, bk, p: dict, batches) -> dict[str, float]:
 
 
 def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
-    """Final metrics on EVAL_SEQUENCES fresh sequences of ``data_stream(s, "eval")``, in chunks
-    of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
-    the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
+    """Final metrics on ``s.eval_sequences`` fresh sequences of ``data_stream(s, "eval")``, in
+    chunks of EVAL_CHUNK; the loss and accuracy are means over equal chunks, the accuracy with
+    its 95% Wilson interval (``accuracy_low``, ``accuracy_high``), and the memory capacity is the
+    mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
     rng = data_stream(s, "eval")
-    batches = (cell_batch(s, rng, EVAL_CHUNK) for _ in range(EVAL_SEQUENCES // EVAL_CHUNK))
+    batches = (cell_batch(s, rng, EVAL_CHUNK) for _ in range(s.eval_sequences // EVAL_CHUNK))
     scores = score(s, bk, p, batches)
     baseline = tasks.baseline_loss(s.task, s.seq_len)
+    acc = scores["accuracy"]
+    low, high = (
+        wilson(round(acc * s.eval_sequences), s.eval_sequences)
+        if np.isfinite(acc)
+        else (float("nan"), float("nan"))
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         out = {
             "final_loss": scores["loss"],
-            "accuracy": scores["accuracy"],
+            "accuracy": acc,
+            "accuracy_low": low,
+            "accuracy_high": high,
             "baseline_loss": baseline,
+            "short_memory_loss": tasks.short_memory_loss(s.task, s.seq_len),
             "normalized_loss": scores["loss"] / baseline,
-            "solved": is_solved(scores["accuracy"]),
+            "solved": is_solved(acc),
         }
     if s.task == "memory":
         out["memory_capacity"] = scores["memory_capacity"]

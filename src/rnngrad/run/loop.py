@@ -40,9 +40,10 @@ Periodic evaluation and early stopping
     step whose held-out accuracy is >= SOLVED_ACCURACY (None when none is) and
     ``sequences_to_solve`` that times the batch (Hochreiter and Schmidhuber's measure). With
     ``stop_when_solved`` training ends at that step; ``train_steps`` is then the budget and
-    ``steps_trained`` says how many steps ran. The final metrics are always on EVAL_SEQUENCES
-    fresh sequences of ``data_stream(s, "eval")``, so ``solved`` may differ from the held-out
-    verdict by a sequence or two.
+    ``steps_trained`` says how many steps ran. The final metrics are always on
+    ``eval_sequences`` fresh sequences of ``data_stream(s, "eval")``, a set that did not decide
+    stopping: ``solved`` (accuracy >= 0.99 there) is the run's verdict, and a run stopped at its
+    first held-out 297 of 300 may well miss it.
 
 Progress
     Every PROGRESS_EVERY seconds of training, a line to the ``rnngrad.run.loop`` logger: step,

@@ -32,7 +32,7 @@ from dataclasses import replace
 
 from rnngrad.core.memory import MEMORY_SEQUENCES
 from rnngrad.core.settings import OMEGA_KINDS, CellSettings
-from rnngrad.core.tasks import EVAL_CHUNK, EVAL_SEQUENCES
+from rnngrad.core.tasks import EVAL_CHUNK
 from rnngrad.core.weights import GATES
 from rnngrad.run.plain import ROUNDS, supported
 from rnngrad.run.timing import TIMING_BUDGET, TIMING_REPEATS
@@ -118,7 +118,7 @@ def cell_seconds(s: CellSettings) -> float:
                 else "none"
             )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
-        t += EVAL_SEQUENCES // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
+        t += s.eval_sequences // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     if s.plain_reference_steps > 0 and supported(s):  # fused torch: about a numpy step
         plain = pass_seconds(replace(s, backend="numpy")) + TRAIN_STEP_SECONDS["numpy"]
         t += (ROUNDS + 1) * s.plain_reference_steps * plain

@@ -63,7 +63,10 @@ PHASE_METRICS = (
 TRAINING_METRICS = (
     "final_loss",
     "accuracy",
+    "accuracy_low",
+    "accuracy_high",
     "baseline_loss",
+    "short_memory_loss",
     "normalized_loss",
     "solved",
     "clip_fraction",
@@ -166,11 +169,24 @@ COLUMNS = {
     "steps": ("steps", "actual sequence length the network reads"),
     "study": ("category", "the study of the row (rnngrad.load)"),
     **describe_settings(),
-    "final_loss": ("loss units of the task", "loss on >= 1000 fresh evaluation sequences"),
-    "accuracy": ("fraction", "fraction of evaluation sequences correct"),
+    "final_loss": (
+        "loss units of the task",
+        "loss on eval_sequences (>= 1000) fresh sequences that did not decide stopping",
+    ),
+    "accuracy": ("fraction", "fraction of evaluation sequences correct (the task's criterion)"),
+    "accuracy_low": ("fraction", "lower end of the accuracy's 95% Wilson interval"),
+    "accuracy_high": ("fraction", "upper end of the accuracy's 95% Wilson interval"),
     "baseline_loss": ("loss units of the task", "loss of the best memoryless predictor"),
+    "short_memory_loss": (
+        "loss units of the task",
+        "loss of the best predictor remembering only the most recent marked item "
+        "(adding: half the baseline); empty for digits and memory",
+    ),
     "normalized_loss": ("1 (1 = chance)", "final_loss / baseline_loss"),
-    "solved": ("bool", "accuracy >= 0.99 (Pascanu et al.'s fewer than 1% errors)"),
+    "solved": (
+        "bool",
+        "accuracy >= 0.99 on the fresh evaluation set (Pascanu et al.'s fewer than 1% errors)",
+    ),
     "memory_capacity": ("delays", "Jaeger's memory capacity (memory task)"),
     "clip_fraction": ("fraction", "fraction of training steps whose gradient was clipped"),
     "max_grad_norm": ("gradient units", "largest global gradient norm before clipping"),
