@@ -48,7 +48,10 @@ class Backend(Protocol):
         """States (T+1, B, H) and a cache."""
 
     def loss_and_grads(self, s: CellSettings, params: dict, batch: Batch, h0: Any = None) -> dict:
-        """Loss, readouts, every weight's gradient, ``grad_norm`` and ``weight_grad_norm``."""
+        """Loss, readouts, every weight's gradient, ``log10_grad_norm`` and
+        ``log10_weight_grad_norm`` (exact at any depth: the backward carries dL/ds_t with a
+        log-scale, :mod:`rnngrad.core.logscale`), and the same as norms, ``grad_norm`` and
+        ``weight_grad_norm`` (0 or inf beyond float64's range)."""
 
     def step_jacobians(self, s: CellSettings, params: dict, batch: Batch, b: int = 0) -> Any:
         """ds_t/ds_{t-1} for t = 1..T along sequence b, a NumPy array (T, S, S)."""

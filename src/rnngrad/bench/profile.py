@@ -10,6 +10,11 @@ a tanh RNN on the adding task in three implementations on the same weights and d
   the input, with ``weight_ih = I``, so its .grad is dL/da_t and dL/dh_{t-1} = direct_{t-1} +
   dL/da_t W_hh (one batched GEMM); the same work, the reference the targets are stated against.
 
+Beside it, both backends' profiles at a vanishing and a non-vanishing scale (w_rec_scale 0.5
+and 1.5, ``VANISHING_SCALES``) in both dtypes: the backward carries dL/dh_t with a log-scale
+(:mod:`rnngrad.core.logscale`), so a vanishing profile computes on normal numbers and costs what the
+other one costs (subnormal arithmetic costs an Intel Xeon 13x). The report names the CPU.
+
 It also measures NumPy's GEMM throughput at the recurrence's shape (B, H) x (H, H), the log-log
 slope of time in T, the peak memory of one profile in units of one (T, B, H) state array (NumPy:
 ``tracemalloc``, exact for NumPy's buffers; torch: the rise of the process's peak resident set
@@ -40,9 +45,11 @@ import numpy as np
 
 from rnngrad.bench import train
 from rnngrad.bench.common import start_worker, worker_env, write_json
+from rnngrad.core import metrics
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import spec
 from rnngrad.core.weights import cell_batch, data_stream, init_params
+from rnngrad.run.provenance import cpu_model
 from rnngrad.run.timing import (
     gemm_gflops,
     memory_method,
@@ -59,6 +66,8 @@ TARGET_EFFICIENCY = 0.6  # of the GEMM throughput, numpy at H=256, B=128
 TARGET_SLOPE = (0.9, 1.1)  # log-log slope of numpy's time in T
 TARGET_MEMORY = 1.5  # state arrays beyond the weights, numpy rnn profile
 TARGET_JACOBIAN_SECONDS = 1.0  # all-lag jacobian_norm at H=128, T=1000
+TARGET_VANISHING = 1.2  # float32 profile at w_rec_scale 0.5 against 1.5, at most
+VANISHING_SCALES = (0.5, 1.5)  # a vanishing and a non-vanishing tanh profile
 
 
 # -- what is measured ---------------------------------------------------------------------------
@@ -169,12 +178,12 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
     """One measurement of ``impl`` (in this process); ``job["kind"]`` is time, memory, gemm or
     jacobian, with the sizes as further keys."""
     kind = job["kind"]
-    sizes = {k: job[k] for k in ("model", "hidden", "batch", "seq_len", "dtype") if k in job}
+    keys = ("model", "hidden", "batch", "seq_len", "dtype", "w_rec_scale")
+    sizes = {k: job[k] for k in keys if k in job}
     if kind == "gemm":
         return {"gflops": gemm_gflops(job["m"], job["k"], job["n"], job["dtype"])}
     if kind == "jacobian":
         from rnngrad import backends
-        from rnngrad.core import metrics
 
         numpy_backend = backends.get("numpy")
 
@@ -198,8 +207,16 @@ def run_job(impl: str, job: dict, repeats: int = 5) -> dict:
             "method": memory_method(s),
             "state_arrays": peak / state_bytes if peak >= 0 else float("nan"),
         }
-    _, seconds, median = timed(fn, repeats)
-    return {"seconds": seconds, "median_seconds": median, "gflops": useful_flops(s) / seconds / 1e9}
+    out, seconds, median = timed(fn, repeats)
+    result = {
+        "seconds": seconds,
+        "median_seconds": median,
+        "gflops": useful_flops(s) / seconds / 1e9,
+    }
+    if "log10_grad_norm" in out:  # what the profile measured: finite in either dtype
+        by_lag = metrics.by_lag(out["log10_grad_norm"], s.steps)
+        result["log10_grad_ratio"] = metrics.log10_grad_ratio(by_lag)
+    return result
 
 
 def _worker(impl: str, jobs: list[dict], repeats: int) -> int:
@@ -250,6 +267,11 @@ def plan(args) -> dict[str, list[dict]]:
         for model in ("rnn", "lstm", "gru"):
             jobs[impl].append({"kind": "memory", "role": "memory", "model": model, **mem})
     jobs["nn_rnn"].append({"kind": "memory", "role": "memory", "model": "rnn", **mem})
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            for w in VANISHING_SCALES:
+                job = {"kind": "time", "role": "vanishing", **main, "dtype": d, "w_rec_scale": w}
+                jobs[impl].append(job)
     dtypes = [dt] if args.quick else ["float32", "float64"]
     for d in dtypes:
         jobs["numpy"].append({"kind": "time", "role": "efficiency", **eff, "dtype": d})
@@ -294,6 +316,13 @@ def summarize(results: list[dict], args) -> dict:
             eff[r["dtype"]] = r["gflops"] / rate
     mem = _one(results, role="memory", impl="numpy", model="rnn")["state_arrays"]
     jac = _one(results, role="jacobian")["jacobian_norm_s"]
+    low, high = VANISHING_SCALES
+    vanishing = {}
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            a = _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=low)["seconds"]
+            b = _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=high)["seconds"]
+            vanishing[f"{impl} {d}"] = a / b
     out = {
         "numpy_vs_nn_rnn": t["numpy"] / t["nn_rnn"],
         "torch_vs_nn_rnn": t["torch"] / t["nn_rnn"],
@@ -301,6 +330,7 @@ def summarize(results: list[dict], args) -> dict:
         "slope_in_T": slopes,
         "numpy_rnn_state_arrays": mem,
         "jacobian_norm_s": jac,
+        "vanishing_vs_stable": vanishing,
     }
     e = eff.get(args.dtype, next(iter(eff.values())))
     out["targets"] = {
@@ -313,6 +343,10 @@ def summarize(results: list[dict], args) -> dict:
         f"numpy rnn memory <= {TARGET_MEMORY} state arrays": mem <= TARGET_MEMORY,
         f"all-lag jacobian_norm <= {TARGET_JACOBIAN_SECONDS} s": jac <= TARGET_JACOBIAN_SECONDS,
     }
+    for impl in ("numpy", "torch"):
+        out["targets"][f"{impl} float32 at w_rec_scale {low} <= {TARGET_VANISHING}x at {high}"] = (
+            vanishing[f"{impl} float32"] <= TARGET_VANISHING
+        )
     return out
 
 
@@ -322,7 +356,8 @@ def table(results: list[dict], summary: dict, args) -> str:
     threads = f"{args.threads} threads" if args.threads else "default threads"
     lines = [
         f"rnngrad bench: tanh RNN, adding task, H={H} B={B} T={T} {dt}; "
-        f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}"
+        f"{os.cpu_count()} CPUs ({threads}), load {os.getloadavg()[0]:.1f}",
+        f"CPU: {cpu_model()}",
     ]
     gemm = {(r["m"], r["k"], r["dtype"]): r["gflops"] for r in results if r["role"] == "gemm"}
     ref = _one(results, role="main", impl="nn_rnn")["seconds"]
@@ -370,6 +405,25 @@ def table(results: list[dict], summary: dict, args) -> str:
         a = _one(results, role="main", impl=impl)["seconds"]
         b = _one(results, role="scaling", impl=impl)["seconds"]
         lines.append(f"  {LABELS[impl]:<16}{a:>10.4f}{b:>10.4f}{summary['slope_in_T'][impl]:>8.2f}")
+    low, high = VANISHING_SCALES
+    lines += [
+        "",
+        f"vanishing and not: the profile at w_rec_scale {low} and {high} (H={H}, B={B}, T={T}),"
+        " seconds",
+        f"  {'implementation':<16}{'dtype':>9}{f'w={low}':>10}{f'w={high}':>10}{'ratio':>8}"
+        f"{'log10_grad_ratio at each':>26}",
+    ]
+    for impl in ("numpy", "torch"):
+        for d in ("float32", "float64"):
+            a, b = (
+                _one(results, role="vanishing", impl=impl, dtype=d, w_rec_scale=w)
+                for w in VANISHING_SCALES
+            )
+            lines.append(
+                f"  {LABELS[impl]:<16}{d:>9}{a['seconds']:>10.4f}{b['seconds']:>10.4f}"
+                f"{a['seconds'] / b['seconds']:>7.2f}x"
+                f"{a['log10_grad_ratio']:>13.3f}{b['log10_grad_ratio']:>13.3f}"
+            )
     state_mb = T * B * H * np.dtype(dt).itemsize / 1e6
     lines += [
         "",

@@ -1,14 +1,18 @@
 """Gradient-decay metrics of one profile, shared by both backends (plain NumPy).
 
 Profiles are indexed by lag k = steps - t, k = 0..steps-1: ``grad_norm[k] = ||dL/ds_{steps-k}||``.
-Backends report per-step arrays (index t); :func:`by_lag` turns them around.
+Backends report per-step arrays (index t); :func:`by_lag` turns them around. The gradient
+metrics read the log10 norms (``log10_grad_norm``), which the backends give exactly at any
+depth (:mod:`rnngrad.core.logscale`).
 
 Example
 -------
 >>> import numpy as np
->>> g = 0.5 ** np.arange(10)          # halves every step back
->>> round(decay_rate(g), 6), horizon(g)
+>>> log_g = np.arange(10) * np.log10(0.5)   # halves every step back
+>>> round(decay_rate(log_g), 6), horizon(log_g)
 (-0.30103, 10)
+>>> round(log10_grad_ratio(np.arange(2000) * -0.5), 1)  # 1e-999.5: beyond float64, exact here
+-999.5
 """
 
 from __future__ import annotations
@@ -51,22 +55,25 @@ def slope(values: np.ndarray, log10: bool = False) -> float:
     return float(np.polyfit(k[ok], y[ok], 1)[0])
 
 
-def decay_rate(grad_norm: np.ndarray) -> float:
-    """Per-step log10 factor of the gradient norm: the slope of log10 grad_norm[k] against k."""
-    return slope(grad_norm)
+def decay_rate(log10_grad_norm: np.ndarray) -> float:
+    """Per-step log10 factor of the gradient norm: the slope of log10 grad_norm[k] against k
+    (from the log10 norms, so at any depth)."""
+    return slope(log10_grad_norm, log10=True)
 
 
-def log10_grad_ratio(grad_norm: np.ndarray) -> float:
-    """log10(grad_norm[steps-1] / grad_norm[0]): < 0 vanishing, > 0 exploding."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return float(np.log10(grad_norm[-1]) - np.log10(grad_norm[0]))
+def log10_grad_ratio(log10_grad_norm: np.ndarray) -> float:
+    """log10(grad_norm[steps-1] / grad_norm[0]) from the log10 norms: < 0 vanishing, > 0
+    exploding."""
+    with np.errstate(invalid="ignore"):
+        return float(log10_grad_norm[-1] - log10_grad_norm[0])
 
 
-def horizon(grad_norm: np.ndarray) -> int:
-    """Smallest lag k with grad_norm[k] < 1e-3 grad_norm[0] (zeros count); steps if none."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        below = np.flatnonzero(grad_norm < HORIZON_FACTOR * grad_norm[0])
-    return int(below[0]) if below.size else len(grad_norm)
+def horizon(log10_grad_norm: np.ndarray) -> int:
+    """Smallest lag k with grad_norm[k] < 1e-3 grad_norm[0] (zeros count), from the log10
+    norms; steps if none."""
+    with np.errstate(invalid="ignore"):
+        below = np.flatnonzero(log10_grad_norm < log10_grad_norm[0] + np.log10(HORIZON_FACTOR))
+    return int(below[0]) if below.size else len(log10_grad_norm)
 
 
 def first_comparable_lag(model: str) -> int:
@@ -77,12 +84,12 @@ def first_comparable_lag(model: str) -> int:
     return 1 if model == "lstm" else 0
 
 
-def profile_scalars(model: str, grad_norm: np.ndarray) -> dict[str, float]:
-    """decay_rate, log10_grad_ratio and horizon of a grad_norm profile, over the lags from
-    :func:`first_comparable_lag` on (so the lstm's ratio and horizon are against lag 1; the
-    horizon is still counted in lags from 0)."""
+def profile_scalars(model: str, log10_grad_norm: np.ndarray) -> dict[str, float]:
+    """decay_rate, log10_grad_ratio and horizon of a profile's log10 grad_norm, over the lags
+    from :func:`first_comparable_lag` on (so the lstm's ratio and horizon are against lag 1;
+    the horizon is still counted in lags from 0)."""
     k0 = first_comparable_lag(model)
-    g = np.asarray(grad_norm, dtype=np.float64)[k0:]
+    g = np.asarray(log10_grad_norm, dtype=np.float64)[k0:]
     return {
         "decay_rate": decay_rate(g),
         "log10_grad_ratio": log10_grad_ratio(g),

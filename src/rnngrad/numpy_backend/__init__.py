@@ -9,9 +9,11 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
   state (zeros when None; the pair (h_0, c_0) for the lstm).
 - ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass giving the
-  loss, the readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| for
-  t = 0..T and ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh|| for t = 1..T (index
-  t - 1).
+  loss, the readouts, the gradient of every weight, ``log10_grad_norm`` (T+1,) =
+  log10 ||dL/ds_t|| for t = 0..T and ``log10_weight_grad_norm`` (T,) = log10 ||step t's term
+  of dL/dW_hh|| for t = 1..T (index t - 1), exact at any depth (the backward carries dL/ds_t
+  with a log-scale, :mod:`rnngrad.core.logscale`), and ``grad_norm``, ``weight_grad_norm``: the
+  same as float64 norms (0 or inf beyond float64's range).
   The state s_t is h_t, or (h_t, c_t) for the lstm.
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
   as a NumPy array (T, S, S).
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import from_log10
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import model_kwargs
 from rnngrad.core.tasks import Batch
@@ -72,8 +75,10 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         "loss": out["loss"],
         "outputs": out["outputs"],
         "grads": {**back["grads"], **out["grads"]},
-        "grad_norm": back["grad_norm"],
-        "weight_grad_norm": back["weight_grad_norm"],
+        "log10_grad_norm": back["log10_grad_norm"],
+        "log10_weight_grad_norm": back["log10_weight_grad_norm"],
+        "grad_norm": from_log10(back["log10_grad_norm"]),
+        "weight_grad_norm": from_log10(back["log10_weight_grad_norm"]),
     }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import log10_unscaled
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 
@@ -58,9 +59,9 @@ def forward(
 def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T.
 
-    Returns the gradients of the weights, ``dh0`` and, with ``norms``, ``grad_norm`` (T+1,) of
-    the total dL/dh_t and ``weight_grad_norm`` (T,) of each step's term (dL/dz_t)^T h_{t-1} of
-    dL/dM, indexed by step t - 1 (dL/dW_hh = dL/dM - dL/dM^T).
+    Returns the gradients of the weights, ``dh0`` and, with ``norms``, ``log10_grad_norm``
+    (T+1,) of the total dL/dh_t and ``log10_weight_grad_norm`` (T,) of each step's term
+    (dL/dz_t)^T h_{t-1} of dL/dM, indexed by step t - 1 (dL/dW_hh = dL/dM - dL/dM^T).
     """
     h, g, x, M, eps = cache["h"], cache["g"], cache["x"], cache["M"], cache["eps"]
     T = h.shape[0] - 1
@@ -86,7 +87,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             "bias_ih": dz.sum(axis=(0, 1)),
         }
         grads["bias_hh"] = grads["bias_ih"].copy()
-    return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    # not yet carried with a log-scale (rnngrad.core.logscale): exact where the norms are in range
+    return {"grads": grads, "dh0": dh, **log10_unscaled(grad_norm, weight_grad_norm)}
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

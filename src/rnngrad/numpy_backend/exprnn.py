@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import log10_unscaled
 from rnngrad.core.shared import skew
 from rnngrad.numpy_backend.rnn import add_step_terms
 
@@ -75,9 +76,9 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T.
 
     Returns the gradients of ``weight_ih``, ``log_weight_hh``, ``bias_ih``, ``bias_hh``,
-    ``dh0`` and, with ``norms``, ``grad_norm`` (T+1,) of the total dL/dh_t and
-    ``weight_grad_norm`` (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh (the derived
-    orthogonal matrix), indexed by step t - 1.
+    ``dh0`` and, with ``norms``, ``log10_grad_norm`` (T+1,) of the total dL/dh_t and
+    ``log10_weight_grad_norm`` (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh (the
+    derived orthogonal matrix), indexed by step t - 1.
     """
     from scipy.linalg import expm_frechet
 
@@ -111,7 +112,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
             "bias_ih": da.sum(axis=(0, 1)),
         }
         grads["bias_hh"] = db if nl == "modrelu" else grads["bias_ih"].copy()
-    return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    # not yet carried with a log-scale (rnngrad.core.logscale): exact where the norms are in range
+    return {"grads": grads, "dh0": dh, **log10_unscaled(grad_norm, weight_grad_norm)}
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.core.shared import backward_chunk
+from rnngrad.numpy_backend.readout import DirectGrad
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 
@@ -81,52 +83,68 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
     Returns the gradients of the GRU's weights, ``dh0`` and, with ``norms`` (training passes
-    False: it reads none of them), ``grad_norm`` (T+1,) of the total dL/dh_t over batch and
-    units and ``weight_grad_norm`` (T,) of each step's term (dL/d(W_hh h_{t-1} + b_hh))^T
-    h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    False: it reads none of them), ``log10_grad_norm`` (T+1,) of the total dL/dh_t over batch
+    and units and ``log10_weight_grad_norm`` (T,) of each step's term
+    (dL/d(W_hh h_{t-1} + b_hh))^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
 
     The chain rule of :func:`reference_backward` (step by step, the forward in reverse), with
     the factors of each chunk of steps multiplied out beforehand (:func:`_chunk_factors`), so
-    that a step costs five products and one GEMM; a test holds the two equal.
+    that a step costs five products and one GEMM; a test holds the two equal. dL/dh_t is
+    carried with a log-scale as in :func:`rnngrad.numpy_backend.rnn.backward`.
     """
     W_hh = params["weight_hh"]
     h, gates, x = cache["h"], cache["gates"], cache["x"]
     T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    grad_norm = np.empty(T + 1) if norms else None
-    weight_grad_norm = np.empty(T) if norms else None
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
     chunk = backward_chunk(3 * B * H * h.itemsize)  # the factors wn, wz, wr of a step
     dgh = np.empty((min(chunk, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h + b_hh)
     dan = np.empty((min(chunk, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
-    dh = dh_direct[T].copy()  # dL/dh_T
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - chunk, 0)
-            wn, wz, wr = _chunk_factors(cache, t0, t1)
-            for t in range(t1, t0, -1):
-                k = t - 1 - t0
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
+    ls = LogScale(h.itemsize)
+    ls.check([dh], log10_grad_norm, T)
+    t = T
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        while t > 0:  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t - chunk, 0)
+            wn, wz, wr = _chunk_factors(cache, t0, t)
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                while t > t0:
+                    k = t - 1 - t0
+                    d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
+                    np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
+                    np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
+                    np.multiply(dh, wz[k], out=d[:, H : 2 * H])  # through z and its sigmoid
+                    np.multiply(dan[k], r, out=d[:, 2 * H :])  # through r * (W_hn h + b_hn)
+                    dh = dh * z + d @ W_hh  # through z h_{t-1} and W_hh
+                    t -= 1
+                    if ls.step([dh], dh_direct, scored, t, log10_grad_norm, norms):
+                        break  # dL/dh_t took a new scale: the run ends
+                lo, hi = t - t0, s1 - t0  # the rows of steps (t, s1]
+                d, dn, hp, xs = dgh[lo:hi], dan[lo:hi], h[t:s1], x[t:s1]
+                gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
+                gw["bias_hh"] += d.sum(axis=(0, 1))
+                # the input projection's gradient: that of r and z, and dL/dn's pre-activation
+                gw["weight_ih"][: 2 * H] += np.tensordot(d[..., : 2 * H], xs, axes=([0, 1], [0, 1]))
+                gw["weight_ih"][2 * H :] += np.tensordot(dn, xs, axes=([0, 1], [0, 1]))
+                gw["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
+                gw["bias_ih"][2 * H :] += dn.sum(axis=(0, 1))
+                terms = add_step_terms(gw["weight_hh"], d, hp, norms)
                 if norms:
-                    grad_norm[t] = np.sqrt(np.vdot(dh, dh))
-                d, r, z = dgh[k], gates[t - 1, :, :H], gates[t - 1, :, H : 2 * H]
-                np.multiply(dh, wn[k], out=dan[k])  # backprop through (1 - z) n and tanh
-                np.multiply(dan[k], wr[k], out=d[:, :H])  # through r * (W_hn h + b_hn), r
-                np.multiply(dh, wz[k], out=d[:, H : 2 * H])  # through z and its sigmoid
-                np.multiply(dan[k], r, out=d[:, 2 * H :])  # through r * (W_hn h + b_hn)
-                dh = dh_direct[t - 1] + dh * z + d @ W_hh  # through z h_{t-1} and W_hh
-            n = t1 - t0
-            d, hp, xs = dgh[:n], h[t0:t1], x[t0:t1]  # for steps t in (t0, t1]
-            grads["bias_hh"] += d.sum(axis=(0, 1))
-            # the input projection's gradient: that of r and z, and dL/dn's pre-activation
-            grads["weight_ih"][: 2 * H] += np.tensordot(d[..., : 2 * H], xs, axes=([0, 1], [0, 1]))
-            grads["weight_ih"][2 * H :] += np.tensordot(dan[:n], xs, axes=([0, 1], [0, 1]))
-            grads["bias_ih"][: 2 * H] += d[..., : 2 * H].sum(axis=(0, 1))
-            grads["bias_ih"][2 * H :] += dan[:n].sum(axis=(0, 1))
-            terms = add_step_terms(grads["weight_hh"], d, hp, norms)
-            if norms:
-                weight_grad_norm[t0:t1] = terms
-        if norms:
-            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
-    return {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                if E:
+                    for k, v in gw.items():
+                        grads[k] += times_pow2(v, E)
+        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
+    return {
+        "grads": grads,
+        "dh0": dh,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
 
 
 def reference_backward(params: dict, cache: dict, dh_direct: np.ndarray) -> dict:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.core.shared import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -167,14 +168,16 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
     Returns the gradients of the LSTM's weights, ``dh0`` = (dL/dh_0, dL/dc_0) and, with
-    ``norms`` (training passes False: it reads none of them), ``grad_norm`` (T+1,) =
-    ||(dL/dh_t, dL/dc_t)|| over batch and units and ``weight_grad_norm`` (T,) of each step's
-    term (dL/d gates_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
+    ``norms`` (training passes False: it reads none of them), ``log10_grad_norm`` (T+1,) =
+    log10 ||(dL/dh_t, dL/dc_t)|| over batch and units and ``log10_weight_grad_norm`` (T,) of
+    each step's term (dL/d gates_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1.
 
     The chain rule of :func:`reference_backward` (step by step, the forward in reverse), in
     the (units, batch) layout of :func:`forward` and with the factors of each chunk of steps
     multiplied out beforehand (:func:`_chunk_factors`), so that a step costs seven elementwise
     calls on contiguous (H, B) blocks, in place, and one GEMM; a test holds the two equal.
+    (dL/dh_t, dL/dc_t) is carried with a log-scale as in
+    :func:`rnngrad.numpy_backend.rnn.backward`.
     """
     hx, x = cache["hx"], cache["x"]
     T, (K, B) = hx.shape[0] - 1, hx.shape[1:]
@@ -182,52 +185,59 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     n_in = x.shape[2]
     W_T = np.ascontiguousarray(_internal(params["weight_hh"], halve=False).T)  # (H, 4H)
     dW = np.zeros((4 * H, K), dtype=hx.dtype)  # [dW_hh | dW_ih | db], internal order
-    grad_norm = np.empty(T + 1) if norms else None
-    weight_grad_norm = np.empty(T) if norms else None
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
     chunk = backward_chunk(4 * H * B * hx.itemsize)  # the factors F of a step: (4, H, B)
     n_max = min(chunk, T)
     da = np.empty((n_max, 4 * H, B), dtype=hx.dtype)  # dL/d gates (pre-activation), internal
     da4 = da.reshape(n_max, 4, H, B)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
-    dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B)
+    dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B); (dL/dh, dL/dc) = 2^E (dh, dc)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     tmp = np.empty_like(dh)
+    ls = LogScale(hx.itemsize)
+    ls.check([dh, dc], log10_grad_norm, T)
     dot, add, mul = np.dot, np.add, np.multiply
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -chunk):  # chunks of steps (t0, t1], walked backwards
+    t = T
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        while t > 0:  # chunks of steps (t0, t1], walked backwards
+            t1 = t
             t0 = max(t1 - chunk, 0)
             n = t1 - t0
             dtc, (Fi, Ff, Fo, Fg), f = _chunk_factors(cache, t0, t1)
             back = slice(n - 1, None, -1)  # the chunk's steps, last first
             steps = zip(
-                range(t1, t0, -1),
                 *(a[back] for a in (dtc, Fo, Fi, Ff, Fg, f, da)),
                 *(da4[back, j] for j in range(4)),
                 strict=True,
             )
-            for t, dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                for dtc_t, Fo_t, Fi_t, Ff_t, Fg_t, f_t, da_t, di, df, do, dg in steps:
+                    mul(dh, dtc_t, tmp)
+                    add(dc, tmp, dc)  # through h_t = o tanh(c_t)
+                    mul(dh, Fo_t, do)  # dL/d o's pre-activation
+                    mul(dc, Fi_t, di)  # i's, f's and g's
+                    mul(dc, Ff_t, df)
+                    mul(dc, Fg_t, dg)
+                    mul(dc, f_t, dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
+                    dot(W_T, da_t, dh)  # through W_hh
+                    t -= 1
+                    if ls.step([dh, dc], dh_direct, scored, t, log10_grad_norm, norms, True):
+                        break  # (dL/dh_t, dL/dc_t) took a new scale: the run ends
+                d = da[t - t0 : s1 - t0]  # dL/d gates_t (4H, B) for t in (t, s1]
                 if norms:
-                    grad_norm[t] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
-                mul(dh, dtc_t, tmp)
-                add(dc, tmp, dc)  # through h_t = o tanh(c_t)
-                mul(dh, Fo_t, do)  # dL/d o's pre-activation
-                mul(dc, Fi_t, di)  # i's, f's and g's
-                mul(dc, Ff_t, df)
-                mul(dc, Fg_t, dg)
-                mul(dc, f_t, dc)  # dL/dc_{t-1} through c_t = f c_{t-1} + i g
-                dot(W_T, da_t, dh)  # through W_hh
-                if scored is None or t - 1 in scored:
-                    dh += dh_direct[t - 1].T
-            d = da[:n]  # dL/d gates_t (4H, B) for t in (t0, t1]
-            if norms:
-                weight_grad_norm[t0:t1] = step_term_norms(d.transpose(0, 2, 1), cache["h"][t0:t1])
-            # one GEMM on copies (4H, steps x batch) of dL/d gates_t and (H+I+1, steps x batch)
-            # of [h_{t-1}; x_t; 1]
-            dW += d.transpose(1, 0, 2).reshape(4 * H, n * B) @ (
-                hx[t0:t1].transpose(1, 0, 2).reshape(K, n * B).T
-            )
-        if norms:
-            grad_norm[0] = np.sqrt(np.vdot(dh, dh) + np.vdot(dc, dc))
+                    terms = step_term_norms(d.transpose(0, 2, 1), cache["h"][t:s1])
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                # one GEMM on copies (4H, steps x batch) of dL/d gates_t and
+                # (H+I+1, steps x batch) of [h_{t-1}; x_t; 1]
+                m = s1 - t
+                run_dW = d.transpose(1, 0, 2).reshape(4 * H, m * B) @ (
+                    hx[t:s1].transpose(1, 0, 2).reshape(K, m * B).T
+                )
+                dW += times_pow2(run_dW, E)
+        times_pow2(dh, ls.E)  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
+        times_pow2(dc, ls.E)
     grads = {
         "weight_hh": _pytorch(dW[:, :H]),
         "weight_ih": _pytorch(dW[:, H : H + n_in]),
@@ -237,8 +247,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     return {
         "grads": grads,
         "dh0": (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)),
-        "grad_norm": grad_norm,
-        "weight_grad_norm": weight_grad_norm,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
     }
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
 from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
+from rnngrad.numpy_backend.readout import DirectGrad
 
 TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
 
@@ -120,47 +122,66 @@ def backward(
     :class:`~rnngrad.numpy_backend.readout.DirectGrad`, or any array of shape (T+1, B, H)).
 
     Returns the gradients of every weight in ``params`` (except the readout's), ``dh0`` and,
-    with ``norms`` (training passes False: it reads none of them), ``grad_norm`` (T+1,) of the
-    total dL/dh_t over batch and units and ``weight_grad_norm`` (T,) of each step's term
-    (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with ``keep_dh`` also ``dh``
-    (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
+    with ``norms`` (training passes False: it reads none of them), ``log10_grad_norm`` (T+1,)
+    of the total dL/dh_t over batch and units and ``log10_weight_grad_norm`` (T,) of each
+    step's term (dL/da_t)^T h_{t-1} of dL/dW_hh, indexed by step t - 1; with ``keep_dh`` also
+    ``dh`` (T+1, B, H), the total dL/dh_t (Pascanu's penalty needs it).
+
+    dL/dh_t is carried with a log-scale (:mod:`rnngrad.core.logscale`): the norms are exact at any
+    depth, and no step works on subnormal numbers. A run of steps shares one scale; a rescale
+    ends the run (its weight-gradient terms are summed, then multiplied by 2^E).
     """
     W_hh = params["weight_hh"]
     h, x, leak, nl = cache["h"], cache["x"], cache["leak"], cache["nonlinearity"]
     T, B, H = h.shape[0] - 1, h.shape[1], h.shape[2]
     grads = {k: np.zeros_like(params[k]) for k in ("weight_ih", "weight_hh", "bias_ih")}
-    grad_norm = np.empty(T + 1) if norms else None
-    weight_grad_norm = np.empty(T) if norms else None
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
     da = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)
-    dh = dh_direct[T].copy()  # dL/dh_T
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
+    ls = LogScale(h.itemsize)
+    ls.check([dh], log10_grad_norm, T)
     dh_all = np.empty_like(h) if keep_dh else None
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for t1 in range(T, 0, -BACKWARD_CHUNK):  # chunks of steps (t0, t1], walked backwards
-            t0 = max(t1 - BACKWARD_CHUNK, 0)
-            fprime = dact(_f_of_a(cache, t0 + 1, t1 + 1), nl)  # f'(a_t), (n, B, H)
-            for t in range(t1, t0, -1):
+    t = T
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        while t > 0:  # chunks of steps (t0, t1], walked backwards
+            t0 = max(t - BACKWARD_CHUNK, 0)
+            fprime = dact(_f_of_a(cache, t0 + 1, t + 1), nl)  # f'(a_t), (n, B, H)
+            while t > t0:  # the chunk's runs of steps (t, s1] that share one scale E
+                s1, E = t, ls.E
+                while t > t0:
+                    if dh_all is not None:
+                        dh_all[t] = dh
+                        times_pow2(dh_all[t], E)
+                    d = da[t - 1 - t0]
+                    np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
+                    if leak != 1.0:
+                        d *= leak  # and through the leak
+                        dh = d @ W_hh + (1 - leak) * dh
+                    else:
+                        dh = d @ W_hh  # backprop through W_hh
+                    t -= 1
+                    if ls.step([dh], dh_direct, scored, t, log10_grad_norm, norms):
+                        break  # dL/dh_t took a new scale: the run ends
+                d, hp = da[t - t0 : s1 - t0], h[t:s1]  # dL/da_t and h_{t-1} for t in (t, s1]
+                gw = {k: np.zeros_like(v) for k, v in grads.items()} if E else grads
+                gw["weight_ih"] += np.tensordot(d, x[t:s1], axes=([0, 1], [0, 1]))
+                gw["bias_ih"] += d.sum(axis=(0, 1))
+                terms = add_step_terms(gw["weight_hh"], d, hp, norms)
                 if norms:
-                    grad_norm[t] = np.sqrt(np.vdot(dh, dh))
-                if dh_all is not None:
-                    dh_all[t] = dh
-                d = da[t - 1 - t0]
-                np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
-                if leak != 1.0:
-                    d *= leak  # and through the leak
-                    dh = dh_direct[t - 1] + d @ W_hh + (1 - leak) * dh
-                else:
-                    dh = dh_direct[t - 1] + d @ W_hh  # backprop through W_hh
-            n = t1 - t0
-            d, hp = da[:n], h[t0:t1]  # dL/da_t and h_{t-1} for t in (t0, t1]
-            grads["weight_ih"] += np.tensordot(d, x[t0:t1], axes=([0, 1], [0, 1]))
-            grads["bias_ih"] += d.sum(axis=(0, 1))
-            terms = add_step_terms(grads["weight_hh"], d, hp, norms)
-            if norms:
-                weight_grad_norm[t0:t1] = terms
-        if norms:
-            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
+                    log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
+                if E:
+                    for k, v in gw.items():
+                        grads[k] += times_pow2(v, E)
+        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
-    out = {"grads": grads, "dh0": dh, "grad_norm": grad_norm, "weight_grad_norm": weight_grad_norm}
+    out = {
+        "grads": grads,
+        "dh0": dh,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
     if dh_all is not None:
         dh_all[0] = dh
         out["dh"] = dh_all

@@ -43,9 +43,10 @@ import numpy as np
 import pandas as pd
 
 from rnngrad.core.memory import MEMORY_SEQUENCES, closed_form
-from rnngrad.report.analysis import (  # sup |f'|; a table of ``tables``; success; plateaus
-    GAMMA,
+from rnngrad.report.analysis import (  # sup |f'|; a table of ``tables``; exact log10 norms;
+    GAMMA,  # plateaus; success
     frame,
+    log10_profile,
     mean_field_gaps,
     short_memory_levels,
     succeeded,
@@ -454,15 +455,15 @@ def _bound_vanish(ctx) -> Verdict | None:
         q = GAMMA[by_id.at[cid, "nonlinearity"]] * by_id.at[cid, f"{phase}_spectral_norm"]
         if not np.isfinite(q) or q <= 0:
             continue
-        with np.errstate(divide="ignore"):
-            excess = np.log10(p["jacobian_norm"].to_numpy()) - p["lag"].to_numpy() * math.log10(q)
+        log_jn = log10_profile(p, "jacobian_norm")  # exact at any depth
+        excess = log_jn - p["lag"].to_numpy() * math.log10(q)
         excess = excess[np.isfinite(excess)]
         n += 1
         worst = max(worst, float(excess.max()) if excess.size else -np.inf)
         held += bool(np.all(excess <= BOUND_TOL))
         if q < 1:
             vanish_q += 1
-            vanished += bool(p["jacobian_norm"].iloc[-1] < 1 or p["lag"].max() == 0)
+            vanished += bool(log_jn[-1] < 0 or p["lag"].max() == 0)
     if n == 0:
         return None
     measured = (

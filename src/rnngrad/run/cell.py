@@ -9,8 +9,9 @@ A cell
 5. returns one record (a JSON-safe dict) that :func:`rnngrad.run.record.write_record` writes
    atomically.
 
-Numerical overflow is a result: status ``exploded`` when the init profile is not finite,
-``diverged`` when training met a non-finite loss or gradient.
+Numerical overflow is a result: status ``exploded`` when the init profile's forward overflowed
+(a non-finite loss or states; a gradient beyond float64's range is not an overflow: its log10
+norms stay exact), ``diverged`` when training met a non-finite loss or gradient.
 
 Example
 -------
@@ -33,6 +34,7 @@ import numpy as np
 
 from rnngrad import backends
 from rnngrad.core import metrics, tasks, theory
+from rnngrad.core.logscale import from_log10
 from rnngrad.core.memory import memory_sensitivity
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.weights import cell_batch, data_stream, init_params, spectral_radius
@@ -66,11 +68,11 @@ def measure_profile(
         lambda: be.loss_and_grads(s, p, last), TIMING_REPEATS, TIMING_BUDGET
     )
     _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
-    grad_norm = metrics.by_lag(out["grad_norm"], steps)
-    weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
+    log10_grad_norm = metrics.by_lag(out["log10_grad_norm"], steps)
+    log10_weight_grad_norm = metrics.by_lag(out["log10_weight_grad_norm"], steps)
     W = metrics.recurrent_block(s.model, params)
     m: dict[str, Any] = {
-        **metrics.profile_scalars(s.model, grad_norm),
+        **metrics.profile_scalars(s.model, log10_grad_norm),
         "spectral_radius": spectral_radius(W),
         "spectral_norm": metrics.spectral_norm(W),
         "probe_loss": out["loss"] if last is batch else be.loss_and_grads(s, p, batch)["loss"],
@@ -83,7 +85,7 @@ def measure_profile(
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),
     }
-    jacobian_norm = sv_median = sv_min = None
+    log_jn = sv_median = sv_min = None
     if s.jacobian:
 
         def jac():
@@ -92,21 +94,24 @@ def measure_profile(
 
         (spectra, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
         log_jn = spectra[:, -1]
-        with np.errstate(over="ignore", under="ignore"):
-            jacobian_norm = np.power(10.0, log_jn)
-            # dynamical isometry: the median and smallest singular value of ds_T/ds_{T-k}
-            sv_median = np.power(10.0, np.median(spectra, axis=1))
-            sv_min = np.power(10.0, spectra[:, 0])
+        # dynamical isometry: the median and smallest singular value of ds_T/ds_{T-k}
+        sv_median = from_log10(np.median(spectra, axis=1))
+        sv_min = from_log10(spectra[:, 0])
         m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
         m["lyapunov_max"] = lyap
-    finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
+    # a forward that overflowed (non-finite states) gives a non-finite loss or NaN norms; the
+    # log10 norms themselves stay finite at any depth (-inf only for an exact zero)
+    finite = bool(np.all(log10_grad_norm < np.inf)) and np.isfinite(out["loss"])
     profile = {
         "lag": list(range(steps)),
-        "grad_norm": grad_norm.tolist(),
-        "jacobian_norm": None if jacobian_norm is None else jacobian_norm.tolist(),
+        "grad_norm": from_log10(log10_grad_norm).tolist(),
+        "jacobian_norm": None if log_jn is None else from_log10(log_jn).tolist(),
         "jacobian_sv_median": None if sv_median is None else sv_median.tolist(),
         "jacobian_sv_min": None if sv_min is None else sv_min.tolist(),
-        "weight_grad_norm": weight_grad_norm.tolist(),
+        "weight_grad_norm": from_log10(log10_weight_grad_norm).tolist(),
+        "log10_grad_norm": log10_grad_norm.tolist(),
+        "log10_jacobian_norm": None if log_jn is None else log_jn.tolist(),
+        "log10_weight_grad_norm": log10_weight_grad_norm.tolist(),
     }
     m["finite"] = bool(finite)
     return m, profile

@@ -104,11 +104,27 @@ def environment() -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; else the platform's processor string):
+    timings differ between CPUs of one machine type (subnormal numbers cost an Intel Xeon
+    13x, an AMD EPYC little; docs/performance.md)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def bench_environment() -> dict[str, Any]:
     """What a benchmark's ``--json`` states of where it ran: :func:`environment`, the CPU
-    count, the load average (1, 5, 15 min) and the local time."""
+    model and count, the load average (1, 5, 15 min) and the local time."""
     return {
         **environment(),
+        "cpu_model": cpu_model(),
         "cpus": os.cpu_count(),
         "load": list(os.getloadavg()),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

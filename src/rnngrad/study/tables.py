@@ -5,7 +5,9 @@
   prefix (``init_decay_rate``, ``trained_decay_rate``, ...; empty where the phase was not
   measured), the training metrics, ``status``, ``runtime_s`` and the provenance columns.
 - ``profiles`` (long): ``cell_id``, ``phase``, ``lag``, ``grad_norm``, ``jacobian_norm``,
-  ``weight_grad_norm``, ``jacobian_sv_median``, ``jacobian_sv_min``.
+  ``weight_grad_norm``, ``jacobian_sv_median``, ``jacobian_sv_min``, and the exact log10
+  values ``log10_grad_norm``, ``log10_jacobian_norm``, ``log10_weight_grad_norm`` (the norms
+  themselves are 0 below float64's range and inf above it; the log10 columns hold every value).
 - ``training`` (long): ``cell_id``, ``step``, ``loss``, ``param_grad_norm``, ``clipped``,
   ``penalty``, ``eval_loss``, ``eval_accuracy`` (the periodic held-out evaluation, NaN on steps
   without one).
@@ -18,8 +20,10 @@ and strings ``object``.
 Example
 -------
 >>> t = build_tables([])
->>> list(t.profiles.columns)[:5]
-['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm']
+>>> list(t.profiles.columns)[:6]
+['cell_id', 'phase', 'lag', 'grad_norm', 'jacobian_norm', 'weight_grad_norm']
+>>> list(t.profiles.columns)[8:]
+['log10_grad_norm', 'log10_jacobian_norm', 'log10_weight_grad_norm']
 """
 
 from __future__ import annotations
@@ -100,7 +104,11 @@ PROFILE_DTYPES = {
     "weight_grad_norm": "float64",
     "jacobian_sv_median": "float64",
     "jacobian_sv_min": "float64",
+    "log10_grad_norm": "float64",
+    "log10_jacobian_norm": "float64",
+    "log10_weight_grad_norm": "float64",
 }
+LOG10_COLUMNS = {f"log10_{c}": c for c in ("grad_norm", "jacobian_norm", "weight_grad_norm")}
 TRAINING_DTYPES = {
     "cell_id": "object",
     "step": "int64",
@@ -227,7 +235,10 @@ COLUMNS = {
         "steps",
         "1 / |ln mf_chi|: steps over which the squared gradient norm changes by a factor e",
     ),
-    "status": ("category", "ok, exploded (init profile overflowed) or diverged (training)"),
+    "status": (
+        "category",
+        "ok, exploded (init profile's forward overflowed) or diverged (training)",
+    ),
     "runtime_s": ("s", "wall time of the whole cell"),
     "overhead_s": ("s", "the job's time outside the cell (interpreter start, imports)"),
     "gemm_gflops": (
@@ -261,6 +272,12 @@ COLUMNS = {
         "1",
         "smallest singular value of ds_steps / ds_{steps-k} (rounding below 1e-8 of the largest)",
     ),
+    "log10_grad_norm": (
+        "log10 of grad_norm's units",
+        "log10 grad_norm, exact at any depth (grad_norm is 0 or inf beyond float64's range)",
+    ),
+    "log10_jacobian_norm": ("log10", "log10 jacobian_norm, exact at any depth"),
+    "log10_weight_grad_norm": ("log10 loss units", "log10 weight_grad_norm, exact at any depth"),
     # training
     "step": ("step", "training step"),
     "loss": ("loss units of the task", "training batch loss"),
@@ -421,7 +438,18 @@ def _column(values: list[Any], dtype: str) -> pd.Series:
 
 def profiles_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Per-lag gradient profiles, one row per cell, phase and lag."""
-    return _long(records, lambda r: r["profiles"], PROFILE_DTYPES)
+    return _long(records, lambda r: map(_with_log10, r["profiles"]), PROFILE_DTYPES)
+
+
+def _with_log10(block: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A profile block with its log10 columns; a record written before they existed gets them
+    from its norms (exact wherever those are within float64's range)."""
+    missing = {k: c for k, c in LOG10_COLUMNS.items() if k not in block and block.get(c)}
+    if not missing:
+        return block
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = {k: np.log10(np.asarray(block[c], dtype=float)).tolist() for k, c in missing.items()}
+    return {**block, **logs}
 
 
 def training_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

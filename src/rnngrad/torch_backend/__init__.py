@@ -10,9 +10,12 @@ The same interface, name for name:
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
   the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
 - ``loss_and_grads(s, params, batch, h0=None)``: one forward and ONE backward pass (autograd)
-  giving the loss, readouts, the gradient of every weight, ``grad_norm`` (T+1,) = ||dL/ds_t|| and
-  ``weight_grad_norm`` (T,) = ||step t's term of dL/dW_hh||, as float64 NumPy arrays; dL/ds_t
-  and dL/d(pre-activation) come from ``retain_grad`` on every state and pre-activation.
+  giving the loss, readouts, the gradient of every weight, ``log10_grad_norm`` (T+1,) =
+  log10 ||dL/ds_t|| and ``log10_weight_grad_norm`` (T,) = log10 ||step t's term of dL/dW_hh||,
+  exact at any depth, and ``grad_norm``, ``weight_grad_norm`` (the same as norms), as float64
+  NumPy arrays; dL/ds_t and dL/d(pre-activation) come from ``retain_grad`` on every state and
+  pre-activation. The backward runs PROFILE_CHUNK steps per autograd call, each call's upstream
+  gradient carried with a log-scale (:mod:`rnngrad.core.logscale`).
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} along sequence b by autograd
   through the model's ``step`` (one seeded reverse pass per chunk of steps), independently of
   the NumPy formulas, as a NumPy array (T, S, S).
@@ -27,9 +30,13 @@ and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (tru
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import torch
 
+from rnngrad.core.logscale import LogScale, exponent, from_log10, sq_norm, times_pow2
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import NORM_CHUNK, model_kwargs, step_term_norms
 from rnngrad.core.tasks import Batch
@@ -37,6 +44,10 @@ from rnngrad.torch_backend import antisymmetric, exprnn, gru, lstm, readout, rnn
 
 NAME = "torch"
 JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
+# the profile's backward runs this many steps per autograd call; their gradients share one
+# scale (rnngrad.core.logscale), so this bounds how far they may fall within a call: a float32
+# gradient reaches the subnormal range only when it shrinks by 2^-7 a step or more
+PROFILE_CHUNK = 16
 
 
 # model name -> the module that runs it (rnngrad.backends.register_model adds more)
@@ -121,27 +132,83 @@ def _grad_norms(vs: list[torch.Tensor], others: torch.Tensor | None = None) -> t
 
 
 def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict:
+    mod, kw = model(s), model_kwargs(s)
     p = {k: v.detach().requires_grad_() for k, v in params.items()}
-    h, cache = model(s).forward(
-        p, tensor(s, batch.x), initial_state(s, h0), retain=True, **model_kwargs(s)
-    )
-    loss, y = readout.loss(p, h, batch)
-    loss.backward()
-    with torch.no_grad():
-        grad_norm = _grad_norms(cache["h"])
-        if "c" in cache:  # the lstm's state is (h, c)
-            grad_norm = torch.hypot(grad_norm, _grad_norms(cache["c"]))
-        # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
-        weight_grad_norm = _float64(_grad_norms(cache["pre"], h[:-1]))
+    x = tensor(s, batch.x)
+    T = x.shape[0]
+    # the forward in chunks of PROFILE_CHUNK steps, each from a detached copy of the state
+    # before it (a leaf of its own), so that one backward call stops at its chunk's start
+    chunks, carry = [], initial_state(s, h0)
+    for t0 in range(0, T, PROFILE_CHUNK):
+        start = carry if carry is None else _detached(carry)
+        _, cache = mod.forward(p, x[t0 : t0 + PROFILE_CHUNK], start, retain=True, **kw)
+        chunks.append((t0, cache))
+        carry = (cache["h"][-1], cache["c"][-1]) if "c" in cache else cache["h"][-1]
+    states = [c["h"][0] for _, c in chunks[:1]] + [v for _, c in chunks for v in c["h"][1:]]
+    # the readout on detached states of the scored steps gives the direct terms dL/dh_t
+    steps, row = np.unique(batch.loss_steps, return_inverse=True)
+    scored = torch.stack([states[t] for t in steps]).detach().requires_grad_()
+    out_p = {k: p[k] for k in ("weight_out", "bias_out")}
+    loss, y = readout.loss(out_p, scored, replace(batch, loss_steps=row.reshape(-1)))
+    d_scored, *d_out = torch.autograd.grad(loss, [scored, *out_p.values()])
+    direct = dict(zip(steps.tolist(), d_scored, strict=True))
+    # the backward chunk by chunk, last first: dL/ds at a chunk's end is carried in as
+    # 2^E g and fed, with the chunk's direct terms at the same scale, as its upstream gradient
+    log10_grad_norm = np.empty(T + 1)
+    log10_weight_grad_norm = np.empty(T)
+    recurrent = [k for k in p if k not in out_p]
+    total = {k: torch.zeros_like(p[k]) for k in recurrent}
+    ls, g = LogScale(), None
+    for t0, cache in reversed(chunks):
+        t1 = t0 + len(cache["pre"])
+        ends = [cache["h"][-1]] + ([cache["c"][-1]] if "c" in cache else [])
+        g = [torch.zeros_like(v) for v in ends] if g is None else g
+        inner = [t for t in direct if t0 < t < t1]
+        # the chunk's scale: that of the largest of the carried term and its direct terms
+        sqs = [(ls.E, sq_norm(g))] + [
+            (0, sq_norm([direct[t]])) for t in [*inner, t1] if t in direct
+        ]
+        top = [E + exponent(sq) for E, sq in sqs if 0 < sq < math.inf]
+        if top and all(sq < math.inf for _, sq in sqs):  # NaN or inf: the forward overflowed
+            for v in g:
+                times_pow2(v, ls.E - max(top))
+            ls.E = max(top)
+        if t1 in direct:
+            g[0] = g[0] + times_pow2(direct[t1] * 1.0, -ls.E)
+        seeds = [times_pow2(direct[t] * 1.0, -ls.E) for t in inner]
+        # the upstream gradients as the weights of one scalar, not grad_tensors: an explicit
+        # output gradient makes autograd import sympy (about 0.5 s) on first use
+        outs = ends + [cache["h"][t - t0] for t in inner]
+        sum((v * w).sum() for v, w in zip(outs, g + seeds, strict=True)).backward()
+        with torch.no_grad():
+            gn = _grad_norms(cache["h"])
+            if "c" in cache:  # the lstm's state is (h, c)
+                gn = torch.hypot(gn, _grad_norms(cache["c"]))
+            log10_grad_norm[t0 : t1 + 1] = ls.log10(_float64(gn))
+            # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
+            terms = _grad_norms(cache["pre"], torch.stack(cache["h"][:-1]))
+            log10_weight_grad_norm[t0:t1] = ls.log10(_float64(terms))
+            for k in recurrent:
+                if p[k].grad is not None:
+                    total[k] += times_pow2(p[k].grad, ls.E)
+                    p[k].grad = None
+        starts = [cache["h"][0]] + ([cache["c"][0]] if "c" in cache else [])
+        g = [torch.zeros_like(v) if v.grad is None else v.grad for v in starts]
+    total.update(zip(out_p, d_out, strict=True))
     return {
         "loss": loss.item(),
         "outputs": _float64(y),
-        "grads": {
-            k: _float64(torch.zeros_like(v) if v.grad is None else v.grad) for k, v in p.items()
-        },
-        "grad_norm": _float64(grad_norm),
-        "weight_grad_norm": weight_grad_norm,
+        "grads": {k: _float64(v) for k, v in total.items()},
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+        "grad_norm": from_log10(log10_grad_norm),
+        "weight_grad_norm": from_log10(log10_weight_grad_norm),
     }
+
+
+def _detached(carry):
+    """A state (h, or the lstm's pair) detached from the graph before it."""
+    return tuple(v.detach() for v in carry) if isinstance(carry, tuple) else carry.detach()
 
 
 def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> np.ndarray:

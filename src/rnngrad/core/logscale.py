@@ -1,0 +1,185 @@
+"""Gradients carried backwards with a log-scale, so that no value underflows or overflows.
+
+A backward pass holds dL/ds_t as 2^E g: the arrays g it works on (h's part, and c's for the
+lstm) and an integer E. The recursion dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t is linear in
+dL/ds, so it runs on g unchanged; whenever ||g|| leaves a band ([2^-60, 2^60] in float32,
+[2^-400, 2^400] in float64), g is multiplied by a power of two that brings its norm into
+[1/2, 1) and E takes the power back. Multiplying by a power of two is exact in binary floating
+point, so the scaled pass computes the same numbers as an unscaled one, digit for digit,
+wherever the unscaled one stays in range, and keeps going (log10 ||dL/ds_t|| = log10 ||g|| +
+E log10 2) where it would have underflowed to subnormal numbers and then to zero, or
+overflowed to inf.
+
+A direct term (the readout's dL/ds_t at a scored step) enters as 2^-E direct; where that would
+leave the format, both terms are brought to the scale of the larger one first (the smaller may
+then lose digits below the larger's rounding, which changes nothing). Weight gradients gather
+terms in E's units run by run: a run of steps shares one E (:meth:`LogScale.step` says where a
+run ends), and its sum is multiplied by 2^E as it is added to the total (:func:`times_pow2`).
+
+Both backends use it: every function takes NumPy arrays and torch tensors alike.
+
+Example
+-------
+>>> import numpy as np
+>>> g = np.full(4, 1e-30, dtype=np.float32)  # its float32 squares underflow to 0
+>>> ls = LogScale(g.itemsize)  # float32: the band is [2^-60, 2^60]
+>>> ls.settle([g], sq_norm([g]))
+True
+>>> g, ls.E  # norm 0.634 in [1/2, 1), times 2^-98
+(array([0.31691265, 0.31691265, 0.31691265, 0.31691265], dtype=float32), -98)
+>>> round(float(ls.log10_norm(sq_norm([g]))), 4)  # log10 of 2e-30, the norm of the four 1e-30
+-29.699
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LOG10_2 = math.log10(2.0)
+# rescale when the carried norm leaves [2^-band, 2^band], band by the dtype's size in bytes:
+# float32 2^+-60 (about 1e+-18; its normal numbers reach 2^-126), float64 2^+-400 (2^-1022)
+BANDS = {4: 60, 8: 400}
+STEP = 100  # largest power of two applied at once (2^100 and 2^-100 are normal in float32)
+# training's backward (which measures no norm) checks the carried norm every this many steps:
+# a float32 norm of 2^-60 reaches the subnormal range only after a factor 2^-66, more than a
+# few steps ever shrink it
+RESCALE_EVERY = 4
+
+
+def times_pow2(v, k: int):
+    """v * 2^k in place (a NumPy array or torch tensor), exact unless the result leaves the
+    format; returns v. Applied in powers of at most 2^STEP, so every factor is a normal number
+    of v's dtype."""
+    while k:
+        j = max(-STEP, min(STEP, k))
+        v *= 2.0**j
+        k -= j
+    return v
+
+
+def sq_norm(parts) -> float:
+    """The squared Frobenius norm of the arrays ``parts`` together, as a Python float.
+
+    Summed in the arrays' dtype; where that gives 0 or inf, again in float64: float32's squares
+    underflow below a norm of about 1e-19 and overflow above 1e19, far inside its range."""
+    sq = (
+        float(_dot(parts[0], parts[0]))
+        if len(parts) == 1
+        else float(sum(_dot(p, p) for p in parts))
+    )
+    if sq == 0.0 or sq == math.inf:
+        sq = float(sum(_dot(w, w) for w in map(_float64, parts)))
+    return sq
+
+
+def _dot(a, b):
+    return np.vdot(a, b) if isinstance(a, np.ndarray) else (a * b).sum()
+
+
+def _float64(p):
+    return p.astype(np.float64) if isinstance(p, np.ndarray) else p.double()
+
+
+def exponent(sq: float) -> int:
+    """The e with sqrt(sq) = m 2^e, 1/2 <= m < 1."""
+    return math.frexp(math.sqrt(sq))[1]
+
+
+class LogScale:
+    """The log-scale E of a gradient carried backwards as 2^E g (see the module docstring)."""
+
+    __slots__ = ("E", "_sq_band", "band")
+
+    def __init__(self, itemsize: int = 8) -> None:
+        self.E = 0
+        self.band = BANDS[itemsize]  # of the arrays' dtype: 4 float32, 8 float64
+        self._sq_band = (2.0 ** (-2 * self.band), 2.0 ** (2 * self.band))  # of squared norms
+
+    def settle(self, parts, sq: float) -> bool:
+        """Bring g (``parts``, squared norm ``sq``) into [1/2, 1) in place when its norm is out
+        of the band; returns whether E changed. A zero or non-finite g is left alone."""
+        lo, hi = self._sq_band
+        if not (0.0 < sq < math.inf) or lo <= sq <= hi:
+            return False
+        e = exponent(sq)
+        for p in parts:
+            times_pow2(p, -e)
+        self.E += e
+        return True
+
+    def check(self, parts, log10_norms=None, t: int = 0) -> bool:
+        """One step's look at g (``parts``): its true log10 norm into ``log10_norms[t]`` (when
+        given), then :meth:`settle`; returns whether E changed."""
+        sq = sq_norm(parts)
+        if log10_norms is not None:
+            log10_norms[t] = self.log10_norm(sq)
+        return self.settle(parts, sq)
+
+    def step(self, parts, direct, scored, t: int, log10_norms, norms: bool, T=False) -> bool:
+        """What a backward pass does with g = ``parts`` once it holds dL/ds_t: add the direct
+        term ``direct[t]`` (transposed with ``T``) where t is ``scored`` (a set of steps, or
+        None for every step), then :meth:`check` it (its log10 norm into ``log10_norms[t]``)
+        every step with ``norms``, else every RESCALE_EVERY steps. Returns whether E changed:
+        the steps before t then start a new run of one scale."""
+        changed = (scored is None or t in scored) and self.add(
+            parts, direct[t].T if T else direct[t]
+        )
+        if norms or t % RESCALE_EVERY == 0:
+            changed = self.check(parts, log10_norms, t) or changed
+        return changed
+
+    def add(self, parts, direct) -> bool:
+        """parts[0] += 2^-E direct (``direct`` at its true scale, parts[0]'s shape), exactly:
+        when the larger of the two terms is more than 2^band from the scale, both are brought
+        to the larger one's first. Returns whether E changed."""
+        d_sq = sq_norm([direct])
+        if not 0.0 < d_sq < math.inf:
+            if d_sq != 0.0:  # not finite: keep it (the forward overflowed)
+                parts[0] += direct
+            return False
+        c_sq = sq_norm(parts)
+        changed = False
+        if c_sq < math.inf:  # else its squares overflowed (or it is not finite): keep E
+            top = exponent(d_sq) if c_sq == 0.0 else max(exponent(d_sq), self.E + exponent(c_sq))
+            changed = abs(top - self.E) > self.band
+        if changed:
+            for p in parts:
+                times_pow2(p, self.E - top)
+            self.E = top
+        if self.E == 0:
+            parts[0] += direct
+        else:
+            parts[0] += times_pow2(direct * 1.0, -self.E)  # a copy, scaled
+        return changed
+
+    def log10_norm(self, sq: float) -> float:
+        """log10 of the true norm, from the squared norm ``sq`` of g (-inf for 0)."""
+        if 0.0 < sq < math.inf:
+            return 0.5 * math.log10(sq) + self.E * LOG10_2
+        return -math.inf if sq == 0.0 else sq  # inf or NaN stay what they are
+
+    def log10(self, norms):
+        """log10 of true norms from norms in E's units (a float, array or tensor)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(norms) + self.E * LOG10_2
+
+
+def from_log10(log10_norms: np.ndarray) -> np.ndarray:
+    """The norms themselves (float64): 0 below the format's smallest number, inf above its
+    largest (the tables' plain columns; their log10 columns hold the exact values)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.power(10.0, np.asarray(log10_norms, dtype=np.float64))
+
+
+def log10_unscaled(grad_norm, weight_grad_norm) -> dict:
+    """The log10 keys of a backward pass that measured its norms without a log-scale (None stays
+    None, 0 gives -inf): exact only where the norms stayed within the format."""
+    with np.errstate(divide="ignore"):
+        return {
+            "log10_grad_norm": None if grad_norm is None else np.log10(grad_norm),
+            "log10_weight_grad_norm": None
+            if weight_grad_norm is None
+            else np.log10(weight_grad_norm),
+        }
