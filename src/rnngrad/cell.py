@@ -67,7 +67,7 @@ def measure_profile(
     _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
     grad_norm = metrics.by_lag(out["grad_norm"], steps)
     weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
-    W = metrics.recurrent_block(s.model, params["weight_hh"])
+    W = metrics.recurrent_block(s.model, params)
     m: dict[str, Any] = {
         **metrics.profile_scalars(s.model, grad_norm),
         "spectral_radius": spectral_radius(W),

@@ -176,11 +176,22 @@ def lyapunov_max(J: np.ndarray) -> float:
     return float(total / T)
 
 
-def recurrent_block(model: str, weight_hh: np.ndarray) -> np.ndarray:
-    """The H x H matrix whose spectrum the metrics report: W_hh, or a gated model's candidate
-    block (lstm g gate, gru n gate)."""
+def recurrent_block(model: str, params: dict) -> np.ndarray:
+    """The H x H matrix whose spectrum the metrics report: W_hh, a gated model's candidate
+    block (lstm g gate, gru n gate), diag(u) over every layer of the indrnn, or the lru's
+    diag(lambda), lambda = exp(-exp(nu_log) + i exp(theta_log)) (complex)."""
+    if model == "indrnn":
+        return np.diag(np.ravel(params["weight_hh"]))
+    if model == "lru":
+        return np.diag(lru_lambda(params["nu_log"], params["theta_log"]))
+    weight_hh = params["weight_hh"]
     H = weight_hh.shape[1]
     return weight_hh[2 * H : 3 * H] if model in ("lstm", "gru") else weight_hh
+
+
+def lru_lambda(nu_log: np.ndarray, theta_log: np.ndarray) -> np.ndarray:
+    """The LRU's eigenvalues exp(-exp(nu_log) + i exp(theta_log)) (Orvieto et al. 2023, eq. 5)."""
+    return np.exp(-np.exp(nu_log)) * np.exp(1j * np.exp(theta_log))
 
 
 def spectral_norm(W: np.ndarray) -> float:

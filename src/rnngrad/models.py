@@ -33,6 +33,23 @@ def model_kwargs(s: CellSettings) -> dict:
     return {}
 
 
+def indrnn_u_max(s: CellSettings) -> float:
+    """The indrnn's bound on |u|: w_rec_scale times Li et al.'s 2^(1/T) for the T steps the
+    network reads (their adding code: |u| <= MAG^(1/T), MAG = 2, so that no unit amplifies a
+    gradient more than twofold over the sequence). At w_rec_scale 1 it is the paper's."""
+    return s.w_rec_scale * 2.0 ** (1.0 / s.steps)
+
+
+def constrain(s: CellSettings, params: dict) -> dict:
+    """The weights after an update, projected back where a model constrains them: the
+    indrnn's u clipped to [-u_max, u_max] (Li et al. clip before every step); NumPy arrays and
+    torch tensors alike."""
+    if s.model != "indrnn":
+        return params
+    bound = indrnn_u_max(s)
+    return {**params, "weight_hh": params["weight_hh"].clip(-bound, bound)}
+
+
 def step_term_norms(d, hp):
     """Frobenius norms of the per-step terms d_t^T hp_t, d (n, B, G*H), hp (n, B, H); (n,).
 

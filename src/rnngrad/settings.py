@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
-MODELS = ("rnn", "lstm", "gru", "esn")
+MODELS = ("rnn", "lstm", "gru", "esn", "indrnn", "lru")
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
@@ -34,6 +34,8 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
+# models with a recurrence of their own (not W_hh h): relu units (indrnn), a linear complex one (lru)
+OWN_RECURRENCE = ("indrnn", "lru")
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
 CHOICES = {
     "backend": BACKENDS,
@@ -158,11 +160,12 @@ class CellSettings:
         0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
     )
     # defaults (any scalar one may also be a grid axis)
-    model: str = setting("rnn", "category", "rnn, lstm, gru or esn")
+    model: str = setting("rnn", "category", "rnn, lstm, gru, esn, indrnn or lru")
     nonlinearity: str = setting(
         "tanh",
         "category",
-        "tanh, relu, sigmoid or linear (rnn and esn only; gated models are tanh)",
+        "tanh, relu, sigmoid or linear (rnn and esn; gated models are tanh, the indrnn relu, "
+        "the lru linear)",
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
@@ -206,6 +209,14 @@ class CellSettings:
         "1",
         "ESN readout ridge regularization; below radius 0.9 it, not the reservoir, sets "
         "memory_capacity (1e-3/1e-6/1e-9/1e-12 give 13.2/18.0/22.7/27.1 at radius 0.5, N 50)",
+    )
+    layers: int = setting(
+        1, "layers", "stacked recurrent layers (indrnn only; every other model has one)"
+    )
+    r_min: float = setting(
+        0.0,
+        "1",
+        "lru only: the smallest |lambda| of the ring initialization (w_rec_scale is the largest)",
     )
     plain_reference_steps: int = setting(
         0,
@@ -316,11 +327,13 @@ class CellSettings:
         integer("train_steps", 0)
         integer("eval_every", 0)
         integer("plain_reference_steps", 0)
+        integer("layers", 1)
         real("w_rec_scale", 0.0)
         real("input_scale", 0.0)
         real("lr", 0.0, low_open=True)
         real("leak", 0.0, 1.0, low_open=True)
         real("ridge", 0.0)
+        real("r_min", 0.0, 1.0)
         if not isinstance(self.jacobian, bool):
             raise bad("jacobian", "must be true or false")
         if not isinstance(self.stop_when_solved, bool):
@@ -379,6 +392,7 @@ class CellSettings:
                 f"{path}penalty.kind: Pascanu's Omega is defined for the vanilla rnn, "
                 f"not model {shown(self.model)} (value {self.penalty.kind!r})"
             )
+        _validate_own_recurrence(self, path)
         if self.task == "memory" and self.model != "esn":
             raise SettingsError(
                 f"{path}task: the memory task measures an esn's memory capacity; "
@@ -407,7 +421,7 @@ class CellSettings:
 NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
 # settings that change no trained result, added after records existed: left out of the
 # settings hash at their default, so that the records made before them stay done
-HASHED_WHEN_SET = {"plain_reference_steps": 0}
+HASHED_WHEN_SET = {"plain_reference_steps": 0, "layers": 1, "r_min": 0.0}
 
 
 def describe() -> dict[str, tuple[str, str]]:
@@ -425,6 +439,51 @@ def describe() -> dict[str, tuple[str, str]]:
         elif f.metadata:
             out[f.name] = (f.metadata["unit"], f.metadata["help"])
     return out
+
+
+def _validate_own_recurrence(s: CellSettings, path: str) -> None:
+    """The rules of the indrnn and the lru: layers stack indrnns alone; the indrnn's units are
+    relu and the lru's recurrence linear; the lru's ring of eigenvalues lies in [r_min,
+    w_rec_scale] inside the unit disc, and it has no W_hh for a penalty (the indrnn's u takes
+    l2_wrec; Omega is the rnn's alone); both draw their recurrent weights their own way."""
+    if s.layers != 1 and s.model != "indrnn":
+        raise SettingsError(
+            f"{path}layers: only the indrnn stacks layers; model {shown(s.model)} has one "
+            f"(value {shown(s.layers)})"
+        )
+    if s.model != "lru" and s.r_min != 0.0:
+        raise SettingsError(
+            f"{path}r_min: the ring initialization's smallest |lambda| belongs to the lru, "
+            f"not model {shown(s.model)} (value {shown(s.r_min)})"
+        )
+    if s.model == "lru":
+        if s.w_rec_scale > 1.0:
+            raise SettingsError(
+                f"{path}w_rec_scale: the lru's w_rec_scale is r_max, the largest |lambda| of "
+                f"its ring, and lambda = exp(-exp(nu) + i exp(theta)) lies inside the unit "
+                f"disc: it must be <= 1 (value {shown(s.w_rec_scale)})"
+            )
+        if s.r_min > s.w_rec_scale or s.r_min >= 1.0:
+            raise SettingsError(
+                f"{path}r_min: the ring [r_min, r_max] needs r_min <= r_max = w_rec_scale "
+                f"{shown(s.w_rec_scale)} and r_min < 1 (value {shown(s.r_min)})"
+            )
+        if s.penalty is not None:
+            raise SettingsError(
+                f"{path}penalty.kind: the lru has no W_hh to penalize "
+                f"(value {shown(s.penalty.kind)})"
+            )
+    units = {"indrnn": "relu", "lru": "linear"}.get(s.model)
+    if units is not None and s.nonlinearity != units:
+        raise SettingsError(
+            f"{path}nonlinearity: the {s.model}'s recurrence is {units} "
+            f"(set nonlinearity: {units}) (value {shown(s.nonlinearity)})"
+        )
+    if s.model in OWN_RECURRENCE and s.init != "gaussian":
+        raise SettingsError(
+            f"{path}init: a {s.model} draws its recurrent weights its own way "
+            f"(docs/config.md); leave init at gaussian (value {shown(s.init)})"
+        )
 
 
 def _positive(v: Any, key: str) -> None:

@@ -81,6 +81,7 @@ import numpy as np
 from rnngrad import esn, tasks
 from rnngrad.files import atomic_write
 from rnngrad.init import data_stream
+from rnngrad.models import constrain
 from rnngrad.provenance import code_hash, settings_hash
 from rnngrad.settings import CellSettings
 from rnngrad.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
@@ -339,7 +340,7 @@ def _update(s, p, opt, grads, value, record, finite):
         return p, record, False
     grads, clipped = clip(s, grads, norm)
     record["clipped"] = record["clipped"] or clipped
-    return optimizer_step(s, p, grads, opt), record, True
+    return constrain(s, optimizer_step(s, p, grads, opt)), record, True
 
 
 # -- clipping and optimizers: NumPy arrays and torch tensors alike --------------------------

@@ -114,8 +114,9 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         grad_norm = _grad_norms(cache["h"])
         if "c" in cache:  # the lstm's state is (h, c)
             grad_norm = torch.hypot(grad_norm, _grad_norms(cache["c"]))
+        own = getattr(model(s), "step_weight_norms", None)  # the indrnn's and lru's terms
         # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
-        weight_grad_norm = _float64(_grad_norms(cache["pre"], h[:-1]))
+        weight_grad_norm = _float64(own(cache) if own else _grad_norms(cache["pre"], h[:-1]))
     return {
         "loss": loss.item(),
         "outputs": _float64(y),
