@@ -34,7 +34,7 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
-# models with a recurrence of their own (not W_hh h): relu units (indrnn), a linear complex one (lru)
+# models with a recurrence of their own, not W_hh h: relu units (indrnn), linear complex (lru)
 OWN_RECURRENCE = ("indrnn", "lru")
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
 CHOICES = {
