@@ -467,3 +467,45 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     assert "exact: decay_rate" not in section
     assert "lambda_1 &lt; 1/gamma" in section  # published values are escaped
     assert analysis.VERDICT_COLOURS["agrees"] in section and "differs" not in section
+
+
+def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int) -> list[dict]:
+    """Three seeds each of the indrnn, the lru and the tanh rnn on the adding task at T."""
+    rows = []
+    for name, extra, k in (
+        ("indrnn", dict(model="indrnn", nonlinearity="relu"), indrnn_solved),
+        ("lru", dict(model="lru", nonlinearity="linear"), lru_solved),
+        ("none", {}, tanh_solved),
+    ):
+        for seed in range(3):
+            rows.append(
+                cell(
+                    len(rows),
+                    remedy=name,
+                    task="adding",
+                    seq_len=T,
+                    seed=seed,
+                    solved=seed < k,
+                    baseline_loss=1 / 6,
+                    **extra,
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "T, k, expected", [(1000, 3, "agrees"), (1000, 1, "differs"), (500, 3, "not measured here")]
+)
+def test_indrnn_at_t_1000_with_an_exact_interval(T, k, expected):
+    r = verdict(tables(modern_rows(T, k, 0, 0)), "li_indrnn_adding")
+    assert r["verdict"] == expected
+    # Clopper-Pearson for k of 3: 3/3 -> [0.292, 1], 1/3 -> [0.0084, 0.906]
+    interval = {3: "0.29 to 1.00", 1: "0.01 to 0.91"}[k]
+    assert f"IndRNN T={T}: {k} of 3 solved (95% interval {interval})" == r["measured_value"]
+
+
+@pytest.mark.parametrize("lru, tanh, expected", [(3, 0, "agrees"), (1, 1, "differs")])
+def test_lru_against_the_tanh_rnn(lru, tanh, expected):
+    r = verdict(tables(modern_rows(500, 0, lru, tanh)), "orvieto_lru_ablation")
+    assert r["verdict"] == expected
+    assert r["measured_value"] == f"adding T=500: LRU {lru}/3, tanh RNN {tanh}/3"

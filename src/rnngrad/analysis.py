@@ -35,6 +35,8 @@ REMEDY_ORDER = (
     "esn",
     "lstm",
     "gru",
+    "indrnn",
+    "lru",
 )
 BACKEND_ORDER = ("numpy", "torch")
 GAMMA = {"tanh": 1.0, "relu": 1.0, "linear": 1.0, "sigmoid": 0.25}  # bound on |f'| (Pascanu)

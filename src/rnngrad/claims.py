@@ -125,7 +125,8 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}
 
 def method(cells: pd.DataFrame) -> pd.Series:
     """Each cell's method in the papers' words: SGD, SGD-C, SGD-CR (vanilla rnn; Adam, Adam-C,
-    Adam-CR or Momentum, ... when another optimizer trained it), IRNN, LSTM, GRU, ESN, or other
+    Adam-CR or Momentum, ... when another optimizer trained it), IRNN, LSTM, GRU, ESN, IndRNN,
+    LRU, or other
     (truncation, clipping by value, an L2 penalty)."""
     model = _col(cells, "model", "rnn")
     clip_norm = _col(cells, "clip_kind").astype(str) == "norm"
@@ -143,6 +144,8 @@ def method(cells: pd.DataFrame) -> pd.Series:
     out[(model == "rnn") & irnn & no_trunc & no_pen] = "IRNN"
     for m in ("lstm", "gru", "esn"):
         out[model == m] = m.upper()
+    out[model == "indrnn"] = "IndRNN"
+    out[model == "lru"] = "LRU"
     return out
 
 
@@ -556,6 +559,74 @@ def _irnn(ctx) -> tuple[str, str, str] | None:
     return measured, "agrees" if agree else "differs", reason
 
 
+def solved_interval(cells: pd.DataFrame) -> tuple[int, int, float, float]:
+    """Runs solved, runs, and the exact (Clopper-Pearson) 95% interval of the solved fraction."""
+    from scipy.stats import binomtest
+
+    k, n = int(succeeded(cells).sum()), len(cells)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return k, n, float(ci.low), float(ci.high)
+
+
+def _fraction(cells: pd.DataFrame) -> str:
+    """'2 of 3 solved (95% interval 0.09 to 0.99)'."""
+    k, n, lo, hi = solved_interval(cells)
+    return f"{k} of {n} solved (95% interval {lo:.2f} to {hi:.2f})"
+
+
+def _indrnn(ctx) -> tuple[str, str, str] | None:
+    c = _trained(ctx["cells"])
+    c = c[(method(c) == "IndRNN") & (c["task"] == "adding")]
+    if c.empty:
+        return None
+    by_t = "; ".join(f"T={T}: {_fraction(g)}" for T, g in c.groupby("seq_len"))
+    long = c[c["seq_len"] >= 1000]
+    if long.empty:
+        return (
+            f"IndRNN {by_t}",
+            "not measured here",
+            f"No run at T >= 1000 (the claim's length); judged on {budget(c)}: {outcome(c)}.",
+        )
+    k, n, lo, _ = solved_interval(long)
+    agree = 2 * k >= n
+    return (
+        f"IndRNN {by_t}",
+        "agrees" if agree else "differs",
+        f"At T >= 1000: {_fraction(long)}, judged on {budget(long)}: {outcome(long)}. Li et al. "
+        "train 2 layers of 128 units with Adam at lr 2e-4 until the MSE settles"
+        + ("." if agree else f"; the lower end of our interval is {lo:.2f}."),
+    )
+
+
+def _lru_ablation(ctx) -> tuple[str, str, str] | None:
+    c = _trained(ctx["cells"])
+    m = method(c)
+    lru, tanh = (
+        c[m == "LRU"],
+        c[m.str.match(r"^(SGD|Adam|Momentum)(-C)?$") & (c["nonlinearity"] == "tanh")],
+    )
+    keys = ["task", "seq_len"]
+    shared = lru[keys].drop_duplicates().merge(tanh[keys].drop_duplicates())
+    if shared.empty:
+        return None
+    parts, above = [], []
+    for task, T in shared.itertuples(index=False):
+        a = lru[(lru["task"] == task) & (lru["seq_len"] == T)]
+        b = tanh[(tanh["task"] == task) & (tanh["seq_len"] == T)]
+        (ka, na, lo_a, _), (kb, nb, _, hi_b) = solved_interval(a), solved_interval(b)
+        parts.append(f"{task} T={T}: LRU {ka}/{na}, tanh RNN {kb}/{nb}")
+        above.append(lo_a > hi_b or (ka > 0 and kb == 0))
+    agree = all(above)
+    both = pd.concat([lru, tanh])
+    return (
+        "; ".join(parts),
+        "agrees" if agree else "differs",
+        f"The two ends of their ablation only (the steps between are no model here). Judged on "
+        f"{budget(both)}. LRU: {outcome(lru)}; tanh RNN: {outcome(tanh)}."
+        + ("" if agree else " The LRU did not come out ahead at every task and length."),
+    )
+
+
 def _baseline(task: str, formula: Callable[[pd.Series], pd.Series], label: str) -> Callable:
     def check(ctx) -> tuple[str, str, str] | None:
         c = ctx["cells"]
@@ -685,6 +756,8 @@ CHECKS: dict[str, Callable[[dict], tuple[str, str, str] | None]] = {
         "copy", lambda T: 10 * math.log(8) / (T + 20), "10 ln 8 / (T + 20)"
     ),
     "adding_baseline": _baseline("adding", lambda T: 1.0 / 6.0 + 0 * T, "1/6"),
+    "li_indrnn_adding": _indrnn,
+    "orvieto_lru_ablation": _lru_ablation,
     "jaeger_mc_bound": _mc_bound,
     "esn_sr_heuristic": _esn_heuristic,
     "dambre_memory_nonlinearity": _tradeoff,

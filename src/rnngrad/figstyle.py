@@ -38,6 +38,8 @@ REMEDY_COLOURS = {
     "esn": "#44AA99",
     "lstm": "#332288",
     "gru": "#AA4499",
+    "indrnn": "#CC6677",
+    "lru": "#88CCEE",
 }
 EXTRA_COLOURS = ("#888888", "#661100", "#6699CC", "#117733", "#DDCC77", "#AA4466")
 BACKEND_MARKERS = {"numpy": "o", "torch": "s"}

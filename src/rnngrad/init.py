@@ -27,9 +27,9 @@ from rnngrad.models import indrnn_u_max
 from rnngrad.settings import CellSettings
 
 # the indrnn and the lru have no W_hh of gate blocks; for the cost formulas (6 B G H^2 T FLOPs,
-# docs/metrics.md) they count as one: the indrnn's H x H GEMM a step between two layers, the
-# lru's position-wise maps
-GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3, "indrnn": 1, "lru": 1}
+# docs/metrics.md) the indrnn counts one per layer (its H x H input GEMM between layers), the
+# lru three (its H x N maps B and C, complex, and its MLP, all position-wise)
+GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3, "indrnn": 1, "lru": 3}
 LRU_MAX_PHASE = 2 * np.pi  # the LRU's ring: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
 SPARSE_FAN_IN = 15  # Pascanu et al. 2013: 15 nonzero incoming weights per unit
 
