@@ -473,8 +473,8 @@ def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int) -
     """Three seeds each of the indrnn, the lru and the tanh rnn on the adding task at T."""
     rows = []
     for name, extra, k in (
-        ("indrnn", dict(model="indrnn", nonlinearity="relu"), indrnn_solved),
-        ("lru", dict(model="lru", nonlinearity="linear"), lru_solved),
+        ("indrnn", {"model": "indrnn", "nonlinearity": "relu"}, indrnn_solved),
+        ("lru", {"model": "lru", "nonlinearity": "linear"}, lru_solved),
         ("none", {}, tanh_solved),
     ):
         for seed in range(3):
