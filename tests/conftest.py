@@ -18,6 +18,9 @@ MODELS = {
     "esn": {"model": "esn", "leak": 0.7},
     "lstm": {"model": "lstm"},
     "gru": {"model": "gru"},
+    "exprnn-tanh": {"model": "exprnn", "nonlinearity": "tanh"},
+    "exprnn-modrelu": {"model": "exprnn", "nonlinearity": "modrelu"},
+    "antisymmetric": {"model": "antisymmetric"},
 }
 
 
@@ -32,6 +35,10 @@ def make_case(**settings):
     rng = stream(s.seed, "test biases")
     for k in ("bias_ih", "bias_hh", "bias_out"):
         params[k] = params[k] + 0.1 * rng.standard_normal(params[k].shape)
+    if "log_weight_hh" in params:  # the exprnn's: a dense A, so that every unit meets every other
+        params["log_weight_hh"] = params["log_weight_hh"] + 0.3 * rng.standard_normal(
+            (s.hidden,) * 2
+        )
     batch = make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
     return s, params, batch
 

@@ -50,6 +50,7 @@ def test_record_is_complete_and_json_round_trips(tmp_path):
         "init_lyapunov_max",
         "init_spectral_radius",
         "init_spectral_norm",
+        "init_memory_sensitivity",
         "init_profile_seconds",
         "init_jacobian_seconds",
         "status",

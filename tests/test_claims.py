@@ -469,15 +469,73 @@ def test_report_section_lists_verdicts_escaped(tmp_path):
     assert analysis.VERDICT_COLOURS["agrees"] in section and "differs" not in section
 
 
-def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int) -> list[dict]:
-    """Three seeds each of the indrnn, the lru and the tanh rnn on the adding task at T."""
+def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
+    rows = []
+    for m in ("exprnn", "lstm"):
+        for seed in range(n):
+            ok = m == "exprnn" and seed < ortho_solved
+            rows.append(
+                cell(
+                    len(rows),
+                    model=m,
+                    task="copy",
+                    seed=seed,
+                    seq_len=100,
+                    solved=ok,
+                    accuracy=1.0 if ok else 0.0,
+                    normalized_loss=0.01 if ok else (lstm_loss if m == "lstm" else 0.95),
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "ortho_solved,n,lstm_loss,expected",
+    [
+        (5, 5, 1.0, "agrees"),  # 5/5: Wilson [0.57, 1] above 0/5's [0, 0.43]
+        (2, 5, 1.0, "differs"),
+        (5, 5, 0.5, "differs"),  # the lstm left the baseline
+        (3, 3, 1.0, "not measured here"),  # fewer than 5 runs each
+    ],
+)
+def test_orthogonal_copy_with_wilson_intervals(ortho_solved, n, lstm_loss, expected):
+    v = verdict(tables(copy_rows(ortho_solved, n, lstm_loss)), "orthogonal_copy")
+    assert v["verdict"] == expected
+    assert "95% interval" in v["measured_value"]
+
+
+def test_memory_closed_form():
+    from rnngrad.memory import closed_form
+
+    lams = [0.5, 0.9, 0.95]
+    rows = [
+        cell(
+            i,
+            model="esn",
+            task="memory",
+            nonlinearity="linear",
+            init="identity",
+            leak=1.0,
+            w_rec_scale=lam,
+            init_memory_sensitivity=float(closed_form(lam)) * f,
+        )
+        for i, (lam, f) in enumerate(zip(lams, (0.8, 1.05, 1.3), strict=True))
+    ]
+    assert verdict(tables(rows), "zucchet_orvieto_closed_form")["verdict"] == "agrees"
+    for r in rows:
+        r["init_memory_sensitivity"] *= 1.5
+    assert verdict(tables(rows), "zucchet_orvieto_closed_form")["verdict"] == "differs"
+
+
+def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int, n: int = 5):
+    """n seeds each of the indrnn, the lru and the tanh rnn on the adding task at T."""
     rows = []
     for name, extra, k in (
         ("indrnn", {"model": "indrnn", "nonlinearity": "relu"}, indrnn_solved),
         ("lru", {"model": "lru", "nonlinearity": "linear"}, lru_solved),
         ("none", {}, tanh_solved),
     ):
-        for seed in range(3):
+        for seed in range(n):
             rows.append(
                 cell(
                     len(rows),
@@ -494,18 +552,24 @@ def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int) -
 
 
 @pytest.mark.parametrize(
-    "T, k, expected", [(1000, 3, "agrees"), (1000, 1, "differs"), (500, 3, "not measured here")]
+    "T, n, k, expected",
+    [
+        (1000, 5, 5, "agrees"),
+        (1000, 5, 1, "differs"),
+        (1000, 3, 3, "not measured here"),  # fewer than 5 runs
+        (500, 5, 5, "not measured here"),  # shorter than the claim's T
+    ],
 )
-def test_indrnn_at_t_1000_with_an_exact_interval(T, k, expected):
-    r = verdict(tables(modern_rows(T, k, 0, 0)), "li_indrnn_adding")
+def test_indrnn_at_t_1000_with_wilson_intervals(T, n, k, expected):
+    r = verdict(tables(modern_rows(T, k, 0, 0, n)), "li_indrnn_adding")
     assert r["verdict"] == expected
-    # Clopper-Pearson for k of 3: 3/3 -> [0.292, 1], 1/3 -> [0.0084, 0.906]
-    interval = {3: "0.29 to 1.00", 1: "0.01 to 0.91"}[k]
-    assert f"IndRNN T={T}: {k} of 3 solved (95% interval {interval})" == r["measured_value"]
+    # Wilson 95%: 5/5 [0.57, 1], 1/5 [0.04, 0.62], 3/3 [0.44, 1]
+    interval = {(5, 5): "0.57 to 1.00", (1, 5): "0.04 to 0.62", (3, 3): "0.44 to 1.00"}[k, n]
+    assert r["measured_value"] == f"IndRNN T={T}: {k} of {n} solved (95% interval {interval})"
 
 
 @pytest.mark.parametrize("lru, tanh, expected", [(3, 0, "agrees"), (1, 1, "differs")])
 def test_lru_against_the_tanh_rnn(lru, tanh, expected):
-    r = verdict(tables(modern_rows(500, 0, lru, tanh)), "orvieto_lru_ablation")
+    r = verdict(tables(modern_rows(500, 0, lru, tanh, 3)), "orvieto_lru_ablation")
     assert r["verdict"] == expected
     assert r["measured_value"] == f"adding T=500: LRU {lru}/3, tanh RNN {tanh}/3"

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from rnngrad import analysis, figstyle, figures
+from rnngrad import analysis, figstyle, figures, memory
 from rnngrad.cell import measure_profile
 from rnngrad.init import data_stream, init_params
 from rnngrad.settings import CellSettings
@@ -485,3 +485,29 @@ def test_steps_to_solve_figure_counts_held_out_success():
     assert list(right.get_lines()[1].get_ydata()) == [400, 700]  # lstm's median steps to solve
     assert "1 diverged" in fig._suptitle.get_text()
     assert figures.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None
+
+
+def test_curse_of_memory_figure_draws_the_closed_forms_and_non_decaying_cells():
+    rows = [
+        {
+            "cell_id": f"{rem}{sc}{seed}",
+            "remedy": rem,
+            "seq_len": 100,
+            "w_rec_scale": sc,
+            "seed": seed,
+            "init_jacobian_decay_rate": np.log10(sc) if rem == "none" else 0.0,
+            "init_memory_sensitivity": float(memory.closed_form(sc)) * (1 + 0.1 * seed),
+        }
+        for sc in (0.5, 0.9)
+        for rem in ("none", "antisymmetric")
+        for seed in (0, 1)
+    ]
+    fig = figures.plot_curse_of_memory({"cells": pd.DataFrame(rows)})
+    ax = fig.axes[0]
+    solid = ax.get_lines()[0]  # the closed form, at lambda = exp(-1 / tau)
+    tau, y = solid.get_xdata(), solid.get_ydata()
+    np.testing.assert_allclose(y, memory.closed_form(np.exp(-1 / tau)))
+    points = {line.get_label(): line for line in ax.get_lines()[2:]}
+    # tau = -1 / ln(lambda) for a decay rate of log10(lambda) per step
+    np.testing.assert_allclose(points["none"].get_xdata(), -1 / np.log([0.5, 0.9]))
+    assert set(points["antisymmetric (no decay: tau beyond T)"].get_xdata()) == {tau.max()}

@@ -44,7 +44,7 @@ def test_both_backends_share_their_public_functions_and_signatures(pair):
         assert _shape(fn) == _shape(theirs[name]), name
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "exprnn", "antisymmetric"])
 def test_model_forwards_share_a_signature(name):
     """forward(params, x, h0=None, *, <the model's keywords>) in both backends."""
     ours = inspect.signature(nb.model(_settings(name)).forward).parameters

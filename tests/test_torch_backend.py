@@ -46,12 +46,39 @@ def _reference_step(s, P: dict):
         return step
     f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda a: a}
     leak = s.leak if s.model == "esn" else 1.0
+    if s.model == "antisymmetric":  # W_hh here is M = W - W^T - gamma I
+        eps = model_kwargs(s)["eps"]
+
+        def step(W_hh, h, x_t):
+            a = x_t @ P["weight_ih"].T + P["bias_ih"] + h @ W_hh.T + P["bias_hh"]
+            return h + eps * torch.tanh(a)
+
+        return step
+    if s.nonlinearity == "modrelu":  # the exprnn's, with bias_hh as modrelu's bias
+
+        def step(W_hh, h, x_t):
+            a = x_t @ P["weight_ih"].T + P["bias_ih"] + h @ W_hh.T
+            return torch.sgn(a) * torch.clamp(a.abs() + P["bias_hh"], min=0)
+
+        return step
 
     def step(W_hh, h, x_t):
         a = x_t @ P["weight_ih"].T + P["bias_ih"] + h @ W_hh.T + P["bias_hh"]
         return (1 - leak) * h + leak * f[s.nonlinearity](a)
 
     return step
+
+
+def _reference_recurrence(s, W: torch.Tensor) -> torch.Tensor:
+    """The matrix a step multiplies h_{t-1} by, from the trained recurrent weight W: W itself,
+    the exprnn's expm(A) with A the skew-symmetric matrix of W's strict upper triangle, or the
+    antisymmetric's W - W^T - gamma I."""
+    if s.model == "exprnn":
+        A = torch.triu(W, diagonal=1)
+        return torch.linalg.matrix_exp(A - A.T)
+    if s.model == "antisymmetric":
+        return W - W.T - model_kwargs(s)["gamma"] * torch.eye(W.shape[0], dtype=W.dtype)
+    return W
 
 
 def _reference_loss(P: dict, h: dict, batch):
@@ -82,20 +109,23 @@ def reference(s, params: dict, batch) -> dict:
 
     zero = torch.zeros(B, H, dtype=torch.float64)
     states = [(zero, zero) if lstm else zero]
-    W = [P["weight_hh"].detach().clone().requires_grad_() for _ in range(T)]
+    rec = "log_weight_hh" if s.model == "exprnn" else "weight_hh"
+    W_rec = _reference_recurrence(s, P[rec])  # what the step multiplies h_{t-1} by
+    W = [W_rec.detach().clone().requires_grad_() for _ in range(T)]
     for t in range(T):
         states.append(step(W[t], states[-1], x[t]))
     loss, ys = _reference_loss(P, {t: h_of(st) for t, st in enumerate(states)}, batch)
     loss.backward()
-    grads = {k: v.grad.numpy() for k, v in P.items() if k != "weight_hh"}
-    grads["weight_hh"] = sum(w.grad for w in W).numpy()
+    grads = {k: v.grad.numpy() for k, v in P.items() if k != rec}
+    (grads[rec],) = torch.autograd.grad(W_rec, P[rec], grad_outputs=sum(w.grad for w in W))
+    grads[rec] = grads[rec].numpy()
     grad_norm = []
     for t0 in range(T + 1):  # dL/ds_t0: the loss from step t0 on, as a function of s_t0
         leaves = tuple(v.detach().requires_grad_() for v in (states[t0] if lstm else (states[t0],)))
         state = leaves if lstm else leaves[0]
         h = {t0: h_of(state)}
         for t in range(t0, T):
-            state = step(P["weight_hh"], state, x[t])
+            state = step(W_rec.detach(), state, x[t])
             h[t + 1] = h_of(state)
         tail, _ = _reference_loss(P, h, batch)
         g = torch.autograd.grad(tail, leaves, allow_unused=True)
@@ -194,7 +224,7 @@ def test_float32_agrees_with_float64(model, case, rel_err, norm_err):
     s, params, batch = case(**model)
     s32 = s.replace(dtype="float32")
     p32 = tb.to_backend(s32, params)
-    assert p32["weight_hh"].dtype == torch.float32
+    assert p32["weight_ih"].dtype == torch.float32
     ref = tb.loss_and_grads(s, tb.to_backend(s, params), batch)
     out = tb.loss_and_grads(s32, p32, batch)
     assert out["grad_norm"].dtype == np.float64  # the returned arrays are float64 either way

@@ -28,6 +28,8 @@ REMEDIES = {
     "lstm": {"model": "lstm", "optimizer": "adam", "lr": 0.003},
     "gru-truncate": {"model": "gru", "truncate": {"k1": 2, "k2": 3}, "task": "copy", "seq_len": 4},
     "lstm-truncate": {"model": "lstm", "truncate": {"k1": 5, "k2": 8}, "optimizer": "momentum"},
+    "exprnn-modrelu": {"model": "exprnn", "nonlinearity": "modrelu", "optimizer": "adam"},
+    "antisymmetric": {"model": "antisymmetric", "optimizer": "adam", "lr": 0.01},
 }
 
 

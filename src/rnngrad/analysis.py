@@ -35,6 +35,8 @@ REMEDY_ORDER = (
     "esn",
     "lstm",
     "gru",
+    "exprnn",
+    "antisymmetric",
     "indrnn",
     "lru",
 )
@@ -571,3 +573,30 @@ def memory_capacity(cells: pd.DataFrame) -> pd.DataFrame:
     )
     by = ["ridge", "reservoir", "w_rec_scale"] if has(c, "ridge") else ["reservoir", "w_rec_scale"]
     return median_band(c, by, "mc_per_unit")
+
+
+def curse_of_memory(cells: pd.DataFrame) -> pd.DataFrame:
+    """The curse-of-memory figure's points: per remedy and w_rec_scale (and seq_len), the median
+    over seeds and backends of the memory timescale tau = -1 / ln(10^init_jacobian_decay_rate)
+    (steps for the Jacobian norm to fall by e; -1 / ln l for the recurrence h = l h + x) and of
+    init_memory_sensitivity, with their min and max; tau is inf where the Jacobian does not
+    decay (init_jacobian_decay_rate >= 0)."""
+    need = ("init_memory_sensitivity", "init_jacobian_decay_rate")
+    if cells.empty or not all(has(cells, c) for c in need):
+        return pd.DataFrame()
+    c = cells.copy()
+    rate = c["init_jacobian_decay_rate"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c["timescale"] = np.where(rate < 0, -1.0 / (np.log(10.0) * rate), np.inf)
+    c["sensitivity"] = c["init_memory_sensitivity"].astype(float)
+    c = c[rate.notna() & np.isfinite(c["sensitivity"]) & (c["sensitivity"] > 0)]
+    if c.empty:
+        return pd.DataFrame()
+    keys = [k for k in ("remedy", "seq_len", "w_rec_scale") if k in c]
+    out = c.groupby(keys, sort=True).agg(
+        timescale=("timescale", "median"),
+        sensitivity=("sensitivity", "median"),
+        lo=("sensitivity", "min"),
+        hi=("sensitivity", "max"),
+    )
+    return out.reset_index()

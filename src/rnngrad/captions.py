@@ -89,6 +89,20 @@ CAPTIONS = {
         "falls below, and how, below radius 0.9, a smaller ridge raises a linear reservoir's MC: "
         "without noise MC = N at any radius, so there the ridge, not the reservoir, sets it."
     ),
+    "curse_of_memory": (
+        "The curse of memory (Zucchet and Orvieto 2024): at initialization, the sensitivity of "
+        "the last hidden state to the recurrent weights (memory_sensitivity: the RMS of d(u . "
+        "h_T)/dtheta_rec over one recurrent parameter a unit, over the RMS of one unit's h_T, u"
+        " a fixed random unit vector; docs/metrics.md) against the memory timescale, the steps "
+        "in which the step Jacobians' product falls by e, a colour per remedy (median over "
+        "seeds; bars: min to max). Models whose Jacobians do not decay within the sequence (tau"
+        " beyond T) are drawn as triangles at the right edge. Lines: the closed forms of a "
+        "diagonal linear recurrence h = l h + x with white input, sqrt(1 + l^2) / (1 - l^2) "
+        "(solid), and with the input normalized by gamma = sqrt(1 - l^2), 1 / (1 - l^2) "
+        "(dashed), at tau = -1 / ln l. Both grow as the timescale squared: keeping the state's "
+        "variance fixed does not cure it. Look at whether each model's points rise with its "
+        "timescale along the lines, and which ones stay below them."
+    ),
 }
 
 # text drawn inside the speed figure

@@ -43,6 +43,7 @@ from rnngrad.measure import (
     timed,
     useful_flops,
 )
+from rnngrad.memory import memory_sensitivity
 from rnngrad.provenance import provenance, settings_hash
 from rnngrad.settings import CellSettings, SettingsError, shown
 from rnngrad.training import backend_module, train
@@ -77,6 +78,7 @@ def measure_profile(
         # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (measure.peak_memory)
         "profile_gflops": useful_flops(s, steps) / profile_seconds / 1e9,
         "profile_peak_mb": peak_bytes / 1e6 if peak_bytes >= 0 else float("nan"),
+        "memory_sensitivity": memory_sensitivity(s, be, p, batch),
         "jacobian_decay_rate": float("nan"),
         "lyapunov_max": float("nan"),
         "jacobian_seconds": float("nan"),

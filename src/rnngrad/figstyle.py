@@ -38,8 +38,10 @@ REMEDY_COLOURS = {
     "esn": "#44AA99",
     "lstm": "#332288",
     "gru": "#AA4499",
-    "indrnn": "#CC6677",
-    "lru": "#88CCEE",
+    "exprnn": "#CC6677",
+    "antisymmetric": "#88CCEE",
+    "indrnn": "#661100",
+    "lru": "#DDCC77",
 }
 EXTRA_COLOURS = ("#888888", "#661100", "#6699CC", "#117733", "#DDCC77", "#AA4466")
 BACKEND_MARKERS = {"numpy": "o", "torch": "s"}
@@ -57,6 +59,14 @@ def remedy_colour(name: str) -> str:
     if name in REMEDY_COLOURS:
         return REMEDY_COLOURS[name]
     return EXTRA_COLOURS[sum(map(ord, name)) % len(EXTRA_COLOURS)]
+
+
+def remedy_palette(names) -> dict[str, str]:
+    """Colours of several remedies drawn together: the fixed ones, and for names without one
+    the extra colours in turn (distinct while there are enough of them, unlike
+    :func:`remedy_colour`'s stable choice)."""
+    spare = iter([c for c in EXTRA_COLOURS if c not in REMEDY_COLOURS.values()] * len(names))
+    return {n: REMEDY_COLOURS[n] if n in REMEDY_COLOURS else next(spare) for n in names}
 
 
 def scale_colours(scales) -> dict:

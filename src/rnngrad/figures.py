@@ -32,7 +32,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from rnngrad import analysis as an
-from rnngrad import captions
+from rnngrad import captions, memory
 from rnngrad import figstyle as st
 from rnngrad.captions import CAPTIONS
 from rnngrad.files import atomic_write
@@ -487,6 +487,70 @@ def plot_memory_capacity(tables) -> Figure | None:
     return fig
 
 
+def plot_curse_of_memory(tables) -> Figure | None:
+    """init_memory_sensitivity against the memory timescale, a colour per remedy, with Zucchet
+    and Orvieto's closed forms of the diagonal linear recurrence with and without the gamma
+    normalization (rnngrad.memory.closed_form) drawn as lines."""
+    cells = an.frame(tables, "cells")
+    pts = an.curse_of_memory(cells)
+    if pts.empty:
+        return None
+    fig = st.figure(7.2, 4.6)
+    ax = fig.subplots()
+    finite = pts[np.isfinite(pts["timescale"])]
+    lo = min(1.0, float(finite["timescale"].min())) / 1.5 if len(finite) else 0.5
+    hi = max(float(finite["timescale"].max()) * 1.5, 20 * lo) if len(finite) else 100.0
+    edge = hi  # where the non-decaying cells (tau = inf) are drawn
+    tau = np.geomspace(lo, hi, 200)
+    lam = np.exp(-1.0 / tau)
+    for normalized, ls, what in (
+        (False, "-", "h = l h + x"),
+        (True, "--", "gamma = sqrt(1 - l^2)"),
+    ):
+        ax.plot(
+            tau,
+            memory.closed_form(lam, normalized=normalized),
+            color="0.35",
+            ls=ls,
+            lw=1.2,
+            label=f"diagonal linear, {what}: closed form",
+        )
+    remedies = an.remedy_order(pts["remedy"])
+    colours = st.remedy_palette(remedies)
+    for rem in remedies:
+        d = pts[pts["remedy"] == rem].sort_values("timescale")
+        inf = ~np.isfinite(d["timescale"])
+        ax.errorbar(
+            d["timescale"].where(~inf, edge),
+            d["sensitivity"],
+            yerr=[d["sensitivity"] - d["lo"], d["hi"] - d["sensitivity"]],
+            fmt="none",
+            ecolor=colours[rem],
+            elinewidth=1,
+        )
+        for sel, marker in ((~inf, "o"), (inf, ">")):
+            if sel.any():
+                ax.plot(
+                    d["timescale"].where(~inf, edge)[sel],
+                    d["sensitivity"][sel],
+                    marker,
+                    ms=6,
+                    color=colours[rem],
+                    mec="white",
+                    mew=0.5,
+                    label=rem + (" (no decay: tau beyond T)" if marker == ">" else ""),
+                )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("memory timescale tau (steps; -1 / ln of the Jacobian's per-step decay)")
+    ax.set_ylabel("memory_sensitivity at initialization")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="upper left")
+    note = an.seed_note(cells[cells["init_memory_sensitivity"].notna()])
+    fig.suptitle(f"The curse of memory: sensitivity to the recurrent weights ({note})", fontsize=10)
+    return fig
+
+
 FIGURES: OrderedDict[str, Callable[[Any], Figure | None]] = OrderedDict(
     [
         ("unrolled", plot_unrolled),
@@ -501,6 +565,7 @@ FIGURES: OrderedDict[str, Callable[[Any], Figure | None]] = OrderedDict(
         ("backend_agreement", plot_backend_agreement),
         ("speed", plot_speed),
         ("memory_capacity", plot_memory_capacity),
+        ("curse_of_memory", plot_curse_of_memory),
     ]
 )
 assert list(FIGURES) == list(CAPTIONS), "every st.figure has a caption, in the same order"

@@ -29,7 +29,17 @@ from rnngrad.settings import CellSettings
 # the indrnn and the lru have no W_hh of gate blocks; for the cost formulas (6 B G H^2 T FLOPs,
 # docs/metrics.md) the indrnn counts one per layer (its H x H input GEMM between layers), the
 # lru three (its H x N maps B and C, complex, and its MLP, all position-wise)
-GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3, "indrnn": 1, "lru": 3}
+GATES = {
+    "rnn": 1,
+    "esn": 1,
+    "lstm": 4,
+    "gru": 3,
+    "exprnn": 1,
+    "antisymmetric": 1,
+    "indrnn": 1,
+    "lru": 3,
+}
+MODRELU_BIAS = 0.01  # the expRNN's code: modrelu's bias ~ U[-0.01, 0.01]
 LRU_MAX_PHASE = 2 * np.pi  # the LRU's ring: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
 SPARSE_FAN_IN = 15  # Pascanu et al. 2013: 15 nonzero incoming weights per unit
 
@@ -71,6 +81,17 @@ def base_matrix(init: str, hidden: int, rng: np.random.Generator) -> np.ndarray:
     return G / rho if rho > 0 else G
 
 
+def henaff_log(hidden: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """The expRNN's log-recurrence at initialization, by Henaff et al.'s (2016) initializer as
+    the expRNN's code draws it: U (H, H) zero but for U[2k, 2k+1] = theta_k, theta_k ~
+    U[-pi, pi] times ``scale``, k < H // 2 (an odd H leaves the last unit's block 1), so that
+    expm(U - U^T) is block-diagonal with 2 x 2 rotations by theta_k."""
+    U = np.zeros((hidden, hidden))
+    k = np.arange(hidden // 2)
+    U[2 * k, 2 * k + 1] = scale * rng.uniform(-np.pi, np.pi, size=len(k))
+    return U
+
+
 def recurrent_matrix(init: str, hidden: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """W = scale * base, with spectral radius ``scale`` (orthogonal: W = scale * Q)."""
     return scale * base_matrix(init, hidden, rng)
@@ -84,20 +105,25 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
             **readout_params(s, n_out),
         }
     H, G = s.hidden, GATES[s.model]
-    w_hh = np.concatenate(
-        [
-            recurrent_matrix(
-                s.init, H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, s.init, H, g)
-            )
-            for g in range(G)
-        ]
-    )
+    if s.model == "exprnn":  # trained in log_weight_hh; W_hh = expm(A) is derived
+        rec = "log_weight_hh"
+        w_hh = henaff_log(H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, "henaff", H))
+    else:
+        rec = "weight_hh"
+        w_hh = np.concatenate(
+            [
+                recurrent_matrix(
+                    s.init, H, s.w_rec_scale, stream(s.seed, "w_hh", s.model, s.init, H, g)
+                )
+                for g in range(G)
+            ]
+        )
     smart = s.init == "sparse"  # Pascanu's smart init also draws W_out ~ N(0, 0.01)
     out_std = 0.1 if smart else 1.0 / np.sqrt(H)
     params = {
         "weight_ih": s.input_scale
         * stream(s.seed, "w_ih", s.model, H, n_in).standard_normal((G * H, n_in)),
-        "weight_hh": w_hh,
+        rec: w_hh,
         "bias_ih": np.zeros(G * H),
         "bias_hh": np.zeros(G * H),
         "weight_out": out_std
@@ -106,6 +132,9 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
     }
     if s.model == "lstm":
         params["bias_ih"][H : 2 * H] = 1.0  # forget-gate bias 1 (bias_ih 1, bias_hh 0)
+    if s.nonlinearity == "modrelu":  # the exprnn's: bias_hh is modrelu's bias
+        b_rng = stream(s.seed, "b_hh", s.model, H)
+        params["bias_hh"] = b_rng.uniform(-MODRELU_BIAS, MODRELU_BIAS, size=H)
     return params
 
 

@@ -6,6 +6,8 @@ Backends report per-step arrays (index t); :func:`by_lag` turns them around.
 Example
 -------
 >>> import numpy as np
+
+from rnngrad.models import skew
 >>> g = 0.5 ** np.arange(10)          # halves every step back
 >>> round(decay_rate(g), 6), horizon(g)
 (-0.30103, 10)
@@ -16,6 +18,8 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+
+from rnngrad.models import skew
 
 try:  # scikit-learn's dependency; without it BLAS keeps its own thread count
     from threadpoolctl import threadpool_limits
@@ -176,10 +180,15 @@ def lyapunov_max(J: np.ndarray) -> float:
     return float(total / T)
 
 
-def recurrent_block(model: str, params: dict) -> np.ndarray:
-    """The H x H matrix whose spectrum the metrics report: W_hh, a gated model's candidate
-    block (lstm g gate, gru n gate), diag(u) over every layer of the indrnn, or the lru's
-    diag(lambda), lambda = exp(-exp(nu_log) + i exp(theta_log)) (complex)."""
+def recurrent_block(model: str, params: dict[str, np.ndarray]) -> np.ndarray:
+    """The H x H matrix whose spectrum the metrics report, from a cell's float64 weights: W_hh,
+    a gated model's candidate block (lstm g gate, gru n gate), the exprnn's derived expm(A),
+    diag(u) over every layer of the indrnn, or the lru's diag(lambda), lambda =
+    exp(-exp(nu_log) + i exp(theta_log)) (complex)."""
+    if model == "exprnn":
+        from scipy.linalg import expm  # here: only exprnn cells pay its import
+
+        return expm(skew(params["log_weight_hh"]))
     if model == "indrnn":
         return np.diag(np.ravel(params["weight_hh"]))
     if model == "lru":

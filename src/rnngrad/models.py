@@ -7,6 +7,8 @@ Every function here takes NumPy arrays and torch tensors alike.
 
 from __future__ import annotations
 
+import numpy as np
+
 from rnngrad.settings import CellSettings
 
 BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once, at most
@@ -17,6 +19,14 @@ BACKWARD_CHUNK = 64  # NumPy's BPTT: steps of dL/d(pre-activation) held at once,
 CHUNK_BYTES = 256 * 1024
 NORM_CHUNK = 64  # torch's per-step norms: steps of gradients stacked at once
 OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives no Omega term
+# AntisymmetricRNN (Chang et al. 2019): h_t = h_{t-1} + eps tanh((W - W^T - gamma I) h_{t-1} + ...);
+# eps the Euler step (their grid, App. C: 0.01, 0.1, 1), gamma the diffusion that damps the
+# forward Euler step's growth sqrt(1 + eps^2 omega^2) (docs/config.md)
+ANTISYMMETRIC_EPS = 0.1
+# the trained weights of a model's recurrence, theta_rec of the curse-of-memory metric
+# (rnngrad.memory), where they are not ("weight_hh",)
+RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",)}
+ANTISYMMETRIC_GAMMA = 0.01
 
 
 def model_module(s: CellSettings) -> str:
@@ -30,6 +40,10 @@ def model_kwargs(s: CellSettings) -> dict:
         return {"nonlinearity": s.nonlinearity}
     if s.model == "esn":
         return {"nonlinearity": s.nonlinearity, "leak": s.leak}
+    if s.model == "exprnn":
+        return {"nonlinearity": s.nonlinearity}
+    if s.model == "antisymmetric":
+        return {"eps": ANTISYMMETRIC_EPS, "gamma": ANTISYMMETRIC_GAMMA}
     return {}
 
 
@@ -48,6 +62,13 @@ def constrain(s: CellSettings, params: dict) -> dict:
         return params
     bound = indrnn_u_max(s)
     return {**params, "weight_hh": params["weight_hh"].clip(-bound, bound)}
+
+
+def skew(U):
+    """The skew-symmetric A = triu(U, 1) - triu(U, 1)^T of a square U (NumPy or torch): the
+    expRNN's parametrization of its log-recurrence by the strict upper triangle."""
+    upper = U.triu(1) if hasattr(U, "triu") else np.triu(U, 1)
+    return upper - upper.mT
 
 
 def step_term_norms(d, hp):

@@ -113,6 +113,20 @@ REMEDY_TEXT = {
         "a candidate, a lighter gated path for the gradient.",
         "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP.",
     ),
+    "exprnn": (
+        "Orthogonal recurrence through training: W_rec = expm(A) with A skew-symmetric, "
+        "trained in A, so every eigenvalue of W_rec keeps modulus 1 and the linear part of "
+        "the backward pass neither shrinks nor grows; modrelu units.",
+        "Lezcano-Casado and Martinez-Rubio 2019, Cheap orthogonal constraints in neural "
+        "networks, ICML; after Arjovsky, Shah and Bengio 2016, Unitary evolution RNNs.",
+    ),
+    "antisymmetric": (
+        "AntisymmetricRNN: a forward Euler step of an ODE whose Jacobian W - W^T is "
+        "antisymmetric (eigenvalues on the imaginary axis), with a small diffusion gamma: "
+        "the state map neither contracts nor expands, by construction.",
+        "Chang, Chen, Haber and Chi 2019, AntisymmetricRNN: a dynamical system view on "
+        "recurrent neural networks, ICLR.",
+    ),
     "indrnn": (
         "Independently recurrent units: each unit's recurrent weight is a scalar u_n, so its "
         "gradient through time is a product of u_n and relu', kept from vanishing or exploding "
@@ -320,6 +334,7 @@ SECTIONS = (  # (id, title, figures in it)
         ("remedy_decay", "solved_vs_seq_len", "steps_to_solve", "training_curves"),
     ),
     ("memory", "Echo state networks: memory capacity", ("memory_capacity",)),
+    ("curse", "The curse of memory", ("curse_of_memory",)),
     ("published", "Published against measured", ()),
     ("agreement", "Backend agreement", ("backend_agreement",)),
     ("speed", "Speed", ("speed",)),

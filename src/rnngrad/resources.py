@@ -58,7 +58,16 @@ INTERPRETER_MB = {"numpy": 300, "torch": 500}
 # c and tanh(c); the gru's r, z, n
 # the indrnn's h of each layer (times `layers`); the lru's complex h and v, (Re h, Im h), the
 # encoder's and the MLP's pre-activations, tanh and outputs, y
-FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4, "indrnn": 1, "lru": 12}
+FORWARD_ARRAYS = {
+    "rnn": 1,
+    "esn": 2,
+    "lstm": 7,
+    "gru": 4,
+    "exprnn": 1,
+    "antisymmetric": 2,
+    "indrnn": 1,
+    "lru": 12,
+}
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores

@@ -23,8 +23,8 @@ from functools import lru_cache
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
-MODELS = ("rnn", "lstm", "gru", "esn", "indrnn", "lru")
-NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric", "indrnn", "lru")
+NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
@@ -34,6 +34,13 @@ CLIP_KINDS = ("norm", "value")
 PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
+# models with a closed set of nonlinearities other than the rnn's: model -> allowed
+MODEL_NONLINEARITIES = {
+    "exprnn": ("tanh", "modrelu"),
+    "antisymmetric": ("tanh",),
+    "indrnn": ("relu",),
+    "lru": ("linear",),  # its recurrence is linear; the nonlinear maps sit around it
+}
 # models with a recurrence of their own, not W_hh h: relu units (indrnn), linear complex (lru)
 OWN_RECURRENCE = ("indrnn", "lru")
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
@@ -152,7 +159,12 @@ class CellSettings:
     seq_len: int = setting(
         30, "steps", "task length T before task-specific additions (copy adds 20)"
     )
-    w_rec_scale: float = setting(1.0, "1", "spectral radius of W_rec at initialization")
+    w_rec_scale: float = setting(
+        1.0,
+        "1",
+        "spectral radius of W_rec at initialization (exprnn, orthogonal: the largest rotation "
+        "angle of W_rec at initialization, in units of pi)",
+    )
     remedy: str = setting(
         "none", "category", "name of the remedy preset that produced these settings"
     )
@@ -160,12 +172,14 @@ class CellSettings:
         0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
     )
     # defaults (any scalar one may also be a grid axis)
-    model: str = setting("rnn", "category", "rnn, lstm, gru, esn, indrnn or lru")
+    model: str = setting(
+        "rnn", "category", "rnn, lstm, gru, esn, exprnn, antisymmetric, indrnn or lru"
+    )
     nonlinearity: str = setting(
         "tanh",
         "category",
-        "tanh, relu, sigmoid or linear (rnn and esn; gated models are tanh, the indrnn relu, "
-        "the lru linear)",
+        "tanh, relu, sigmoid or linear (rnn and esn; gated models and antisymmetric are tanh, "
+        "the indrnn relu, the lru linear); tanh or modrelu (exprnn)",
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
@@ -379,6 +393,22 @@ class CellSettings:
                 f"{path}nonlinearity: a {self.model} is gated and uses tanh; "
                 f"it does not fit model {shown(self.model)} (value {shown(self.nonlinearity)})"
             )
+        allowed = MODEL_NONLINEARITIES.get(self.model)
+        if allowed is not None and self.nonlinearity not in allowed:
+            raise SettingsError(
+                f"{path}nonlinearity: model {self.model} takes {' or '.join(allowed)} "
+                f"(value {shown(self.nonlinearity)})"
+            )
+        if self.nonlinearity == "modrelu" and self.model != "exprnn":
+            raise SettingsError(
+                f"{path}nonlinearity: modrelu (with its own bias) is the exprnn's; "
+                f"model {shown(self.model)} does not take it (value 'modrelu')"
+            )
+        if self.model == "exprnn" and self.penalty is not None:
+            raise SettingsError(
+                f"{path}penalty.kind: the exprnn's W_hh is orthogonal (||W_hh||_F^2 = hidden "
+                f"always), so no penalty on it applies (value {shown(self.penalty.kind)})"
+            )
         if self.model == "esn":
             for k in NESTED:
                 if getattr(self, k) is not None:
@@ -442,10 +472,10 @@ def describe() -> dict[str, tuple[str, str]]:
 
 
 def _validate_own_recurrence(s: CellSettings, path: str) -> None:
-    """The rules of the indrnn and the lru: layers stack indrnns alone; the indrnn's units are
-    relu and the lru's recurrence linear; the lru's ring of eigenvalues lies in [r_min,
-    w_rec_scale] inside the unit disc, and it has no W_hh for a penalty (the indrnn's u takes
-    l2_wrec; Omega is the rnn's alone); both draw their recurrent weights their own way."""
+    """The rules of the indrnn and the lru (their nonlinearities: MODEL_NONLINEARITIES): layers
+    stack indrnns alone; the lru's ring of eigenvalues lies in [r_min, w_rec_scale] inside the
+    unit disc, and it has no W_hh for a penalty (the indrnn's u takes l2_wrec; Omega is the
+    rnn's alone); both draw their recurrent weights their own way."""
     if s.layers != 1 and s.model != "indrnn":
         raise SettingsError(
             f"{path}layers: only the indrnn stacks layers; model {shown(s.model)} has one "
@@ -473,12 +503,6 @@ def _validate_own_recurrence(s: CellSettings, path: str) -> None:
                 f"{path}penalty.kind: the lru has no W_hh to penalize "
                 f"(value {shown(s.penalty.kind)})"
             )
-    units = {"indrnn": "relu", "lru": "linear"}.get(s.model)
-    if units is not None and s.nonlinearity != units:
-        raise SettingsError(
-            f"{path}nonlinearity: the {s.model}'s recurrence is {units} "
-            f"(set nonlinearity: {units}) (value {shown(s.nonlinearity)})"
-        )
     if s.model in OWN_RECURRENCE and s.init != "gaussian":
         raise SettingsError(
             f"{path}init: a {s.model} draws its recurrent weights its own way "

@@ -51,6 +51,7 @@ PHASE_METRICS = (
     "lyapunov_max",
     "spectral_radius",
     "spectral_norm",
+    "memory_sensitivity",
     "profile_seconds",
     "jacobian_seconds",
 )
@@ -134,6 +135,13 @@ METRIC_COLUMNS = {
     ),
     "spectral_radius": ("1", "largest |eigenvalue| of W_rec (gated models: candidate block)"),
     "spectral_norm": ("1", "largest singular value of W_rec (gated models: candidate block)"),
+    "memory_sensitivity": (
+        "1",
+        "the curse of memory (Zucchet and Orvieto 2024): sqrt((H / |theta_rec|) mean_b "
+        "||dy_b/dtheta_rec||^2 / (mean_b ||h_T(b)||^2 / H)), y_b = u . h_T(b) for the first 16 "
+        "probe sequences and a fixed seeded unit vector u, theta_rec the recurrent weights; "
+        "the scalar linear recurrence with white input reads sqrt(1 + l^2) / (1 - l^2)",
+    ),
     "profile_seconds": ("s", "median wall time of the forward + backward pass giving grad_norm"),
     "jacobian_seconds": ("s", "median wall time of the Jacobian norms and lyapunov_max"),
     "probe_loss": ("loss units of the task", "task loss of the probe batch"),

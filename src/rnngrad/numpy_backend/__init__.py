@@ -15,6 +15,9 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
   The state s_t is h_t, or (h_t, c_t) for the lstm.
 - ``step_jacobians(s, params, batch, b=0)``: J_t = ds_t/ds_{t-1} for t = 1..T along sequence b,
   as a NumPy array (T, S, S).
+- ``readout_gradient(s, params, x, u)``: for ONE sequence x (T, 1, I), its last state h_T (H,)
+  and the gradient of y = u . h_T with respect to every weight (float64 NumPy arrays), by the
+  model's backward with u as dL/dh_T (the curse-of-memory metric, :mod:`rnngrad.memory`).
 """
 
 from __future__ import annotations
@@ -65,3 +68,12 @@ def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> n
     x = batch.x[:, b : b + 1]
     _, cache = forward(s, params, x)
     return model(s).step_jacobians(params, cache, 0)
+
+
+def readout_gradient(s: CellSettings, params: dict, x: np.ndarray, u: np.ndarray):
+    h, cache = forward(s, params, x)
+    dh_direct = np.zeros_like(h)
+    dh_direct[-1, 0] = u  # dy/dh_T
+    back = model(s).backward(params, cache, dh_direct, norms=False)
+    h_T = np.asarray(h[-1, 0], dtype=np.float64)
+    return h_T, {k: np.asarray(g, dtype=np.float64) for k, g in back["grads"].items()}

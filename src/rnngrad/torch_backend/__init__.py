@@ -17,6 +17,10 @@ The same interface, name for name:
   through the model's ``step`` (one seeded reverse pass per chunk of steps), independently of
   the NumPy formulas, as a NumPy array (T, S, S).
 
+- ``readout_gradient(s, params, x, u)``: for ONE sequence x (T, 1, I), its last state h_T (H,)
+  and the gradient of y = u . h_T with respect to every weight, by autograd, as float64 NumPy
+  arrays.
+
 Each model module has ``step(params, carry, x_t) -> carry`` (carry h, or (h, c) for the lstm)
 and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (truncated BPTT).
 """
@@ -162,3 +166,11 @@ def step_jacobians(s: CellSettings, params: dict, batch: Batch, b: int = 0) -> n
         (g,) = torch.autograd.grad((out * seed).sum(), rep)
         J[t0 : t0 + n] = g.reshape(S, n, S).transpose(0, 1)  # J[t, i, :] = d s_t[i] / d s_{t-1}
     return _float64(J)
+
+
+def readout_gradient(s: CellSettings, params: dict, x: np.ndarray, u: np.ndarray):
+    p = {k: v.detach().requires_grad_() for k, v in params.items()}
+    h, _ = model(s).forward(p, tensor(s, x), **model_kwargs(s))
+    y = h[-1, 0] @ tensor(s, u)
+    grads = torch.autograd.grad(y, list(p.values()), allow_unused=True, materialize_grads=True)
+    return _float64(h[-1, 0]), {k: _float64(g) for k, g in zip(p, grads, strict=True)}
