@@ -131,10 +131,11 @@ def test_modern_grid(name):
     set them up."""
     c = cells(name)
     assert set(method(c)) >= {"Adam-C", "IRNN", "LSTM", "GRU", "IndRNN", "LRU"}
+    assert {"exprnn", "antisymmetric"} <= set(c["model"])
     assert set(c["task"]) == {"adding", "copy"}
     assert c["seq_len"].min() == 100 and c["seq_len"].nunique() >= 2
     assert c["seed"].nunique() >= 3 and c["stop_when_solved"].all()
     ind = c[c["model"] == "indrnn"]
     assert (ind["layers"] == 2).all() and (ind["nonlinearity"] == "relu").all()
     lru = c[c["model"] == "lru"]
-    assert (lru["w_rec_scale"] <= 1).all() and (lru["r_min"] == 0.9).all()
+    assert (lru["w_rec_scale"] <= 1).all() and (lru["r_min"] == 0.99).all()

@@ -25,7 +25,7 @@ OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives
 ANTISYMMETRIC_EPS = 0.1
 # the trained weights of a model's recurrence, theta_rec of the curse-of-memory metric
 # (rnngrad.memory), where they are not ("weight_hh",)
-RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",)}
+RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",), "lru": ("nu_log", "theta_log")}
 ANTISYMMETRIC_GAMMA = 0.01
 
 
