@@ -20,7 +20,7 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        f"reports/{STUDY.name}.html",
+        str(paths.fill(paths.REPORT, study=STUDY.name)),
         # every record, table and figure too: Snakemake rebuilds a deleted one (and what follows
         # it) only when a target asks for it
         cell_records,

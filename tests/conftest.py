@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnngrad.init import data_stream, init_params, stream
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import make_batch, spec
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import cell_batch, spec
+from rnngrad.core.weights import data_stream, init_params, stream
 
 # one entry per model the backends implement (the rnn with each nonlinearity, a leaky esn)
 MODELS = {
@@ -39,7 +39,7 @@ def make_case(**settings):
         params["log_weight_hh"] = params["log_weight_hh"] + 0.3 * rng.standard_normal(
             (s.hidden,) * 2
         )
-    batch = make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
+    batch = cell_batch(s, data_stream(s, "probe"))
     return s, params, batch
 
 

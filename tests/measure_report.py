@@ -1,4 +1,4 @@
-"""Size and speed of a large study's report, measured on synthetic tables (docs/report.md).
+"""Size and speed of a large study's report, measured on synthetic tables (docs/page.md).
 
 A cluster-sized study cannot run here, so its tables are made from a small real study's: every
 cell of the large study's grid copies the real cell nearest to it (same backend and remedy where
@@ -28,9 +28,9 @@ import pandas as pd
 from test_interactive import TILES
 from test_report import CHROMIUM_FLAGS
 
-from rnngrad import figures, report
-from rnngrad.config import load_study
-from rnngrad.tables import read_tables
+from rnngrad.report import figures, page
+from rnngrad.study.config import load_study
+from rnngrad.study.tables import read_tables
 
 
 def synthetic_tables(template, study, seed: int = 0) -> dict[str, pd.DataFrame]:
@@ -182,7 +182,7 @@ def main() -> None:
         figures.save_all(read_tables(out / "tables"), out / "figures")
         timings["figures_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    html = report.build_report(study.name, out / "tables", out / "figures", out / "report.html")
+    html = page.build_report(study.name, out / "tables", out / "figures", out / "page.html")
     timings["report_s"] = time.perf_counter() - t0
     pngs = sum(p.stat().st_size for p in (out / "figures").glob("*.png"))
     result = {

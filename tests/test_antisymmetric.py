@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import rnngrad.numpy_backend as nb
-from rnngrad import metrics
-from rnngrad.models import ANTISYMMETRIC_EPS, ANTISYMMETRIC_GAMMA
+from rnngrad.core import metrics
+from rnngrad.core.shared import ANTISYMMETRIC_EPS, ANTISYMMETRIC_GAMMA
 
 
 @pytest.mark.parametrize("seq_len", [30, 300, 1000])

@@ -2,8 +2,9 @@
 
 import json
 
-from rnngrad.cell import read_record, run_cell, write_record
-from rnngrad.settings import CellSettings
+from rnngrad.core.settings import CellSettings
+from rnngrad.run.cell import run_cell
+from rnngrad.run.record import read_record, write_record
 
 
 def _cell(**kw):

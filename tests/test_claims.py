@@ -1,4 +1,4 @@
-"""rnngrad.claims: the published claims as data, and verdicts on tables built to agree and to
+"""rnngrad.report.claims: the published claims as data, and verdicts on tables built to agree and to
 differ, plus one end-to-end check on real cells against closed forms."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnngrad import analysis, claims
-from rnngrad.cell import run_cell
-from rnngrad.settings import CellSettings
-from rnngrad.tables import build_tables
+from rnngrad.core.settings import CellSettings
+from rnngrad.report import analysis, claims
+from rnngrad.run.cell import run_cell
+from rnngrad.study.tables import build_tables
 
 
 # -- the data -----------------------------------------------------------------------------------
@@ -444,8 +444,8 @@ def test_real_cells_meet_the_bound_and_the_linear_oracle():
 
 @pytest.mark.slow  # draws every figure of the report
 def test_report_section_lists_verdicts_escaped(tmp_path):
-    from rnngrad.report import build_report
-    from rnngrad.tables import write_tables
+    from rnngrad.report.page import build_report
+    from rnngrad.study.tables import write_tables
 
     settings = CellSettings.from_dict(
         {
@@ -505,7 +505,7 @@ def test_orthogonal_copy_with_wilson_intervals(ortho_solved, n, lstm_loss, expec
 
 
 def test_memory_closed_form():
-    from rnngrad.memory import closed_form
+    from rnngrad.core.memory import closed_form
 
     lams = [0.5, 0.9, 0.95]
     rows = [

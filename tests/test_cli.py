@@ -14,10 +14,11 @@ from test_pipeline import REPO, workflow_copy
 
 import rnngrad as rnngrad_pkg
 from rnngrad import cli
-from rnngrad.cell import run_cell, write_record
 from rnngrad.cli import BAD_INPUT, CRASH, OK, USAGE, main, parse_assignments
-from rnngrad.config import load_study
-from rnngrad.settings import CHOICES, NESTED, CellSettings
+from rnngrad.core.settings import CHOICES, NESTED, CellSettings
+from rnngrad.run.cell import run_cell
+from rnngrad.run.record import write_record
+from rnngrad.study.config import load_study
 
 SMALL = {
     "study": "small",
@@ -230,12 +231,12 @@ def test_exit_codes(tmp_path, monkeypatch, capsys):
 
 
 def test_a_cell_that_crashes_exits_3_with_its_traceback_in_the_log(tmp_path, monkeypatch):
-    import rnngrad.cell
+    import rnngrad.run.cell
 
     def crash(*args, **kwargs):
         raise RuntimeError("a bug in the cell")
 
-    monkeypatch.setattr(rnngrad.cell, "run_cell", crash)
+    monkeypatch.setattr(rnngrad.run.cell, "run_cell", crash)
     log = tmp_path / "c.log"
     assert main(["cell", "train_steps=0", "--log", str(log)]) == CRASH
     assert "RuntimeError: a bug in the cell" in log.read_text()

@@ -7,7 +7,8 @@ from test_figures import make_tables
 from test_interactive import TILES, browser, check_requests, decode, open_page, page_tables
 from test_report import write_tables
 
-from rnngrad import cli, compare
+from rnngrad import cli
+from rnngrad.report import compare
 
 
 @pytest.fixture(scope="module")

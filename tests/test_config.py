@@ -1,5 +1,5 @@
-"""Config validation and grid expansion (rnngrad.config), and what the pipeline does with a bad
-config: refused before any job, naming the key path and the value, without torch."""
+"""Config validation and grid expansion (rnngrad.study.config), and what the pipeline does with
+a bad config: refused before any job, naming the key path and the value, without torch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 from test_pipeline import REPO, workflow_copy
 
-from rnngrad.config import ConfigError, load_study, read_config, study_from_config
+from rnngrad.study.config import ConfigError, load_study, read_config, study_from_config
 
 BASE = read_config([REPO / "config" / "config.yaml"])
 
@@ -220,7 +220,7 @@ def test_study_file_with_bad_yaml_is_a_config_error(tmp_path):
 
 def test_validation_never_imports_torch():
     code = (
-        "import sys; from rnngrad.config import load_study; "
+        "import sys; from rnngrad.study.config import load_study; "
         f"load_study(root={str(REPO)!r}); assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

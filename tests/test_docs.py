@@ -17,7 +17,7 @@ import pytest
 from test_pipeline import REPO
 
 from rnngrad import cli
-from rnngrad.config import load_study
+from rnngrad.study.config import load_study
 
 TOLERANCE = 0.05  # stated estimates are rounded ("about 260,000")
 

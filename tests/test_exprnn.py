@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 from scipy.linalg import expm, expm_frechet
 
-from rnngrad import metrics, training
-from rnngrad.init import init_params
-from rnngrad.models import skew
+from rnngrad.core import metrics
+from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.shared import skew
+from rnngrad.core.weights import init_params
 from rnngrad.numpy_backend import exprnn
-from rnngrad.settings import CellSettings, SettingsError
+from rnngrad.run.loop import train
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_recurrence_stays_orthogonal_through_training(case, backend):
     s, params, _ = case(model="exprnn", backend=backend, optimizer="adam", lr=0.05, train_steps=5)
-    out = training.train(s, params)
+    out = train(s, params)
     U = out["params"]["log_weight_hh"]
     assert np.max(np.abs(U - params["log_weight_hh"])) > 1e-3  # A moved
     W = metrics.recurrent_block("exprnn", out["params"])

@@ -8,11 +8,12 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from rnngrad import analysis, figstyle, figures, memory
-from rnngrad.cell import measure_profile
-from rnngrad.init import data_stream, init_params
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import baseline_loss, make_batch, spec
+from rnngrad.core import memory
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import baseline_loss, make_batch, spec
+from rnngrad.core.weights import data_stream, init_params
+from rnngrad.report import analysis, figstyle, figures
+from rnngrad.run.cell import measure_profile
 
 REMEDIES = {
     "none": {},

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from rnngrad.cell import write_record
-from rnngrad.files import atomic_write
-from rnngrad.tables import build_tables, write_tables
+from rnngrad.core.files import atomic_write
+from rnngrad.run.record import write_record
+from rnngrad.study.tables import build_tables, write_tables
 
 
 @pytest.fixture(params=[0o022, 0o027])

@@ -1,5 +1,6 @@
-"""The package's imports run one way: no cycle, nothing below the CLI imports it, and the
-analysis side stays free of matplotlib."""
+"""The package's architecture: imports run one way, down the stages (core, the backends, run,
+study, report, the commands), with no cycle; the backends are reached through the registry
+alone; nothing inside the package imports its root; analysis stays free of matplotlib."""
 
 from __future__ import annotations
 
@@ -11,7 +12,25 @@ from pathlib import Path
 import rnngrad
 
 ROOT = Path(rnngrad.__file__).parent
-CLI_SIDE = {"rnngrad.cli", "rnngrad.bench", "rnngrad.__main__"}  # the commands
+# each module's stage; a module imports its own stage or those below, never above. The two
+# backends are peers on one stage and never import each other (tests/test_models.py).
+STAGES = {
+    "rnngrad._version": 0,
+    "rnngrad.core": 1,
+    "rnngrad.numpy_backend": 2,
+    "rnngrad.torch_backend": 2,
+    "rnngrad.backends": 3,
+    "rnngrad.run": 4,
+    "rnngrad.study": 5,
+    "rnngrad.report": 6,
+    "rnngrad.bench": 7,
+    "rnngrad.cli": 8,
+    "rnngrad.__main__": 9,
+    "rnngrad": 10,  # the root: the notebook API, above everything
+}
+SUBPACKAGES = ("core", "run", "study", "report", "bench")
+MAX_TOP_LEVEL = 6  # .py files at the top of src/rnngrad, __init__ and __main__ included
+REGISTRY = "rnngrad.backends"
 
 
 def module_name(path: Path) -> str:
@@ -19,25 +38,38 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the package modules it imports anywhere in its source (functions included).
+def stage(module: str) -> int:
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in STAGES:
+            return STAGES[".".join(parts[:n])]
+    raise AssertionError(f"{module}: no stage (add its subpackage to STAGES)")
 
-    Imports of the bare root package (``import rnngrad`` for ``__version__``) are left out: every
-    module is inside the package, so Python runs the root first whatever a module says, and the
-    root's own imports (``rnngrad.load``) are the notebook API above everything.
-    """
+
+def imports() -> dict[str, list[tuple[str, list[str]]]]:
+    """Module -> (imported module, names imported from it) for every import in its source,
+    functions included."""
     modules = {module_name(p): p for p in ROOT.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
+    found: dict[str, list[tuple[str, list[str]]]] = {}
     for name, path in modules.items():
-        deps: set[str] = set()
+        found[name] = []
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
+                found[name] += [(a.name, []) for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            deps |= {t for t in targets if t in modules and t != "rnngrad"}
+                found[name].append((node.module, [a.name for a in node.names]))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports anywhere in its source (functions included)."""
+    found = imports()
+    graph: dict[str, set[str]] = {}
+    for name, edges in found.items():
+        deps: set[str] = set()
+        for module, names in edges:
+            targets = [module, *(f"{module}.{n}" for n in names)]
+            deps |= {t for t in targets if t in found}
         graph[name] = deps - {name}
     return graph
 
@@ -60,22 +92,66 @@ def test_imports_have_no_cycle():
         visit(m, [])
 
 
-def test_nothing_below_the_cli_imports_bench_or_cli():
-    graph = import_graph()
-    for m, deps in graph.items():
-        if m not in CLI_SIDE:
-            assert not deps & {"rnngrad.bench", "rnngrad.cli"}, f"{m} imports {deps & CLI_SIDE}"
+def test_imports_run_down_the_stages():
+    for m, deps in import_graph().items():
+        for d in deps - {"rnngrad"}:
+            assert stage(d) <= stage(m), f"{m} (stage {stage(m)}) imports {d} (stage {stage(d)})"
+
+
+def test_nothing_inside_the_package_imports_its_root():
+    """``import rnngrad`` or a name defined in the root (``__version__``, ``load``) from inside
+    the package would run the root's imports from below; subpackages are imported by name."""
+    found = imports()
+    for m, edges in found.items():
+        if m == "rnngrad":
+            continue
+        for module, names in edges:
+            if module != "rnngrad":
+                continue
+            assert names, f"{m}: import rnngrad"
+            own = [n for n in names if f"rnngrad.{n}" not in found]
+            assert not own, f"{m} imports {own} from the package root"
+
+
+def test_the_backends_are_reached_through_the_registry_alone():
+    for m, edges in imports().items():
+        if m == REGISTRY or stage(m) == STAGES["rnngrad.numpy_backend"]:
+            continue
+        for module, names in edges:
+            targets = [module, *(f"{module}.{n}" for n in names)]
+            bad = [t for t in targets if t.split(".")[:2][-1] in ("numpy_backend", "torch_backend")]
+            assert not bad, f"{m} imports {bad}: use rnngrad.backends"
+
+
+def test_the_package_is_split_into_documented_subpackages():
+    top = sorted(p.name for p in ROOT.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL, top
+    for sub in (*SUBPACKAGES, "numpy_backend", "torch_backend"):
+        doc = ast.get_docstring(ast.parse((ROOT / sub / "__init__.py").read_text()))
+        assert doc and len(doc.split()) >= 20, f"{sub}/__init__.py states no role"
+
+
+def test_notebook_api():
+    code = (
+        "import sys\n"
+        "import rnngrad\n"
+        "assert not {'numpy', 'pandas', 'torch', 'matplotlib'} & set(sys.modules)\n"
+        "from rnngrad import analysis, claims\n"
+        "assert analysis.__name__ == 'rnngrad.report.analysis', analysis\n"
+        "assert rnngrad.claims is claims and callable(rnngrad.load)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_analysis_and_claims_import_no_plotting_and_figures_choose_no_backend():
     code = (
         "import sys\n"
-        "import rnngrad.analysis, rnngrad.claims\n"
+        "import rnngrad.report.analysis, rnngrad.report.claims\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'seaborn'))\n"
         "assert not bad, bad\n"
         "import matplotlib\n"
         "matplotlib.use('svg')\n"
-        "import rnngrad.figures, rnngrad.report\n"
+        "import rnngrad.report.figures, rnngrad.report.page\n"
         "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,12 +11,13 @@ from test_numpy_backend import _assert_close, _central
 
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
-from rnngrad import training
-from rnngrad.init import data_stream, init_params, stream
-from rnngrad.models import constrain, indrnn_u_max
+from rnngrad import backends
+from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.shared import constrain, indrnn_u_max
+from rnngrad.core.tasks import make_batch, spec
+from rnngrad.core.weights import data_stream, init_params, stream
 from rnngrad.numpy_backend import indrnn
-from rnngrad.settings import CellSettings, SettingsError
-from rnngrad.tasks import make_batch, spec
+from rnngrad.run.loop import train
 
 INDRNN = {"model": "indrnn", "nonlinearity": "relu", "input_scale": 0.5}
 
@@ -100,12 +101,12 @@ def test_training_keeps_u_within_the_papers_bound(backend):
     s, params, _ = make_indrnn(
         backend=backend, train_steps=5, optimizer="adam", lr=0.5, w_rec_scale=1.0
     )
-    out = training.train(s, params)
+    out = train(s, params)
     bound = indrnn_u_max(s)
     assert bound == pytest.approx(2 ** (1 / s.steps))  # Li et al.'s 2^(1/T) at w_rec_scale 1
     assert np.max(np.abs(params["weight_hh"])) <= bound
     assert np.max(np.abs(out["params"]["weight_hh"])) <= bound
-    be = training.backend_module(s)
+    be = backends.get(s.backend)
     u = np.array([[-3.0, 0.5, 3.0]])
     clipped = be.from_backend(constrain(s, be.to_backend(s, {"weight_hh": u}))["weight_hh"])
     np.testing.assert_array_equal(clipped, [[-bound, 0.5, bound]])
@@ -113,8 +114,8 @@ def test_training_keeps_u_within_the_papers_bound(backend):
 
 def test_numpy_and_torch_train_alike(norm_err):
     s, params, _ = make_indrnn(train_steps=4, optimizer="adam", lr=0.05)
-    a = training.train(s, params)["params"]
-    b = training.train(s.replace(backend="torch"), params)["params"]
+    a = train(s, params)["params"]
+    b = train(s.replace(backend="torch"), params)["params"]
     for k in params:
         assert norm_err(a[k], b[k]) < 1e-10, k
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnngrad.init import init_params, recurrent_matrix, stream
-from rnngrad.settings import CellSettings
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.weights import init_params, recurrent_matrix, stream
 
 
 def _params(**kw):

@@ -19,7 +19,9 @@ import pytest
 from test_figures import make_tables
 from test_report import CHROMIUM_FLAGS, EVIL, write_tables
 
-from rnngrad import figures, interactive, report
+from rnngrad.core.cellid import AXES
+from rnngrad.report import figures, pagedata
+from rnngrad.report.page import build_report
 
 PNG = base64.b64decode(  # a 1x1 PNG
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -56,7 +58,7 @@ def tables():
 
 
 def test_page_data_holds_the_tables_exactly(tables):
-    packed, kept = interactive.page_data(tables)
+    packed, kept = pagedata.page_data(tables)
     assert re.fullmatch(r"[A-Za-z0-9+/=]+", packed)  # cannot close its <script> element
     data = json.loads(gzip.decompress(base64.b64decode(packed)))  # 1e999: inf, as in JavaScript
     cells = decode(data["cells"])
@@ -74,7 +76,7 @@ def test_page_data_holds_the_tables_exactly(tables):
     want = joined.loc[list(zip(ids, prof["phase"], prof["lag"], strict=True))].to_numpy()
     got = prof["grad_norm"].to_numpy(float)
     ok = np.isfinite(want)
-    np.testing.assert_allclose(got[ok], want[ok], rtol=10 ** (1 - interactive.SIG_DIGITS))
+    np.testing.assert_allclose(got[ok], want[ok], rtol=10 ** (1 - pagedata.SIG_DIGITS))
     meta = data["meta"]
     assert meta["axes"] == ["backend", "remedy", "seq_len", "w_rec_scale", "seed"]
     assert meta["defaults"]["backend"] == "numpy" and meta["defaults"]["remedy"] == "all"
@@ -85,13 +87,13 @@ def test_downsample_keeps_every_cell_and_both_ends():
     lag = np.tile(np.arange(1000), 50)
     shuffled = np.random.default_rng(0).permutation(len(lag))
     groups[shuffled[:10]] = -1  # rows of no cell
-    keep = interactive.downsample(groups[shuffled], lag[shuffled], budget=2000)
+    keep = pagedata.downsample(groups[shuffled], lag[shuffled], budget=2000)
     g, k = groups[shuffled][keep], lag[shuffled][keep]
     assert len(keep) <= 2000 + 2 * 50 and set(g) == set(range(50))
     assert (np.diff(g) >= 0).all() and (np.diff(k)[np.diff(g) == 0] > 0).all()  # sorted
     ends = pd.DataFrame({"g": g, "k": k}).groupby("g")["k"].agg(["min", "max"])
     assert ends["min"].le(1).all() and ends["max"].ge(998).all()
-    assert len(interactive.downsample(groups, lag, budget=10**6)) == len(lag) - 10
+    assert len(pagedata.downsample(groups, lag, budget=10**6)) == len(lag) - 10
 
 
 def test_grid_axes_are_what_varies_within_a_remedy():
@@ -106,7 +108,7 @@ def test_grid_axes_are_what_varies_within_a_remedy():
             "lr": [0.1, 0.01, 0.1, 0.01],  # a grid axis
         }
     )
-    assert interactive.grid_axes(cells) == [*interactive.REQUIRED_AXES, "lr"]
+    assert pagedata.grid_axes(cells) == [*AXES, "lr"]
 
 
 # -- a real browser ------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def test_clicked_tile_shows_its_cell_as_cells_csv_has_it(tables, tmp_path):
     figs.mkdir()
     for name in figures.FIGURES:
         (figs / f"{name}.png").write_bytes(PNG)
-    out = report.build_report("demo", tdir, figs, tmp_path / "demo.html")
+    out = build_report("demo", tdir, figs, tmp_path / "demo.html")
     csv = pd.read_csv(tdir / "cells.csv").set_index("cell_id")
     requests: list[str] = []
     with sync_playwright() as pw:

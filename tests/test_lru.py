@@ -10,12 +10,12 @@ from test_numpy_backend import _assert_close, _central
 
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
-from rnngrad import training
-from rnngrad.init import data_stream, init_params, lru_params, stream
-from rnngrad.metrics import lru_lambda
+from rnngrad.core.metrics import lru_lambda
+from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.tasks import make_batch, spec
+from rnngrad.core.weights import data_stream, init_params, lru_params, stream
 from rnngrad.numpy_backend import lru
-from rnngrad.settings import CellSettings, SettingsError
-from rnngrad.tasks import make_batch, spec
+from rnngrad.run.loop import train
 
 LRU = {"model": "lru", "nonlinearity": "linear", "r_min": 0.5, "w_rec_scale": 0.95}
 
@@ -112,8 +112,8 @@ def test_ring_initialization():
 
 def test_numpy_and_torch_train_alike(norm_err):
     s, params, _ = make_lru(train_steps=4, optimizer="adam", lr=0.05)
-    a = training.train(s, params)["params"]
-    b = training.train(s.replace(backend="torch"), params)["params"]
+    a = train(s, params)["params"]
+    b = train(s.replace(backend="torch"), params)["params"]
     for k in params:
         assert norm_err(a[k], b[k]) < 1e-10, k
 

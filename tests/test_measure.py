@@ -1,4 +1,4 @@
-"""Measuring a pass: the timing helper, useful FLOPs, peak memory (rnngrad.measure)."""
+"""Measuring a pass: the timing helper, useful FLOPs, peak memory (rnngrad.run.timing)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,32 @@ import sys
 import numpy as np
 import pytest
 
-from rnngrad import bench, measure
+from rnngrad.bench import profile
+from rnngrad.run import timing
 
 
 def test_timed_runs_a_warm_up_then_repeats():
     calls = []
-    out = measure.timed(lambda: calls.append(1) or len(calls), repeats=4)
+    out = timing.timed(lambda: calls.append(1) or len(calls), repeats=4)
     assert out.result == 1 and len(calls) == 5  # the warm-up's result; 4 timed runs
     assert 0 <= out.best <= out.median
 
 
 def test_timed_stops_at_its_budget_after_one_run_at_least():
     calls = []
-    measure.timed(lambda: calls.append(1), repeats=5, budget=0.0)
+    timing.timed(lambda: calls.append(1), repeats=5, budget=0.0)
     assert len(calls) == 2  # warm-up and one timed run: the budget was spent at once
     calls.clear()
-    measure.timed(lambda: calls.append(1), repeats=3, budget=1e9)
+    timing.timed(lambda: calls.append(1), repeats=3, budget=1e9)
     assert len(calls) == 4  # the repeats bound it first
 
 
 def test_useful_flops_is_6BGH2T():
-    s = bench.settings(model="gru", hidden=8, batch=3, seq_len=10)
-    assert measure.useful_flops(s) == 6 * 3 * 3 * 8**2 * s.steps
+    s = profile.settings(model="gru", hidden=8, batch=3, seq_len=10)
+    assert timing.useful_flops(s) == 6 * 3 * 3 * 8**2 * s.steps
 
 
-@pytest.mark.parametrize("measure", [measure.traced_peak, measure.rss_peak])
+@pytest.mark.parametrize("measure", [timing.traced_peak, timing.rss_peak])
 def test_peak_measures_see_an_allocation_of_known_size(measure):
     n = 40_000_000  # bytes, touched so they are resident
 
@@ -49,9 +50,9 @@ def test_peak_measures_see_an_allocation_of_known_size(measure):
 FAULTS = """
 import resource, sys
 import numpy as np
-from rnngrad import measure
+from rnngrad.run import timing
 
-kept = sys.argv[1] == "keep" and measure.keep_freed_memory()
+kept = sys.argv[1] == "keep" and timing.keep_freed_memory()
 
 
 def step():  # a training step's pattern: arrays of 1 to 4 MB written, then freed
@@ -65,7 +66,7 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(20):
     step()
 faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
-result, peak = measure.rss_peak(lambda: float(np.ones(2_500_000)[-1]))  # 20 MB, under the threshold
+result, peak = timing.rss_peak(lambda: float(np.ones(2_500_000)[-1]))  # 20 MB, under the threshold
 print(kept, faults, peak)
 """
 

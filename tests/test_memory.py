@@ -9,10 +9,10 @@ import pytest
 
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
-from rnngrad import memory
-from rnngrad.init import init_params
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.core import memory
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import Batch
+from rnngrad.core.weights import init_params
 
 
 def _white(T: int, n: int, width: int, seed: int = 0) -> Batch:

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import rnngrad.numpy_backend as nb
-from rnngrad import metrics
-from rnngrad.cell import measure_profile
-from rnngrad.init import data_stream, init_params
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import last_loss_step, make_batch, spec
+from rnngrad.core import metrics
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.tasks import cell_batch, last_loss_step, make_batch, spec
+from rnngrad.core.weights import data_stream, init_params
+from rnngrad.run.cell import measure_profile
 
 
 def _profile(edit=None, **kw):
@@ -18,7 +18,7 @@ def _profile(edit=None, **kw):
     params = init_params(s, sp.n_in, sp.n_out)
     if edit is not None:
         edit(params)
-    batch = make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
+    batch = cell_batch(s, data_stream(s, "probe"))
     return s, params, measure_profile(s, params, batch)
 
 
@@ -112,7 +112,7 @@ def test_lyapunov_irnn_is_ln_scale(backend, scale):
     s, params, (m, _) = _profile(
         backend=backend, init="identity", nonlinearity="relu", w_rec_scale=scale, seq_len=40
     )
-    batch = make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
+    batch = cell_batch(s, data_stream(s, "probe"))
     h, _ = nb.forward(s, params, batch.x[:, :1])
     alive = np.all(h[1:, 0] > 0, axis=0)  # (H,) on at every step t = 1..T
     assert alive.any()
@@ -169,7 +169,7 @@ def test_linear_orthogonal_oracle_on_copy(backend, scale):
     np.testing.assert_allclose(g, scale**k * g[0], rtol=1e-10)
     assert m["decay_rate"] == pytest.approx(np.log10(scale), abs=1e-12)
     assert m["log10_grad_ratio"] == pytest.approx((len(g) - 1) * np.log10(scale), abs=1e-10)
-    batch = make_batch(s.task, s.seq_len, s.batch, data_stream(s, "probe"), s.hidden)
+    batch = cell_batch(s, data_stream(s, "probe"))
     full = nb.loss_and_grads(s, params, batch)["loss"]  # probe_loss stays the whole copy loss
     assert m["probe_loss"] == pytest.approx(full, rel=1e-12)
     assert full > 2 * nb.loss_and_grads(s, params, last_loss_step(batch))["loss"]

@@ -1,4 +1,5 @@
-"""The two backends are peers: the same public interface, the shared parts in rnngrad.models."""
+"""The two backends are peers: the same public interface, the shared parts in
+rnngrad.core.shared."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import rnngrad.numpy_backend as nb
 import rnngrad.numpy_backend.train as nt
 import rnngrad.torch_backend as tb
 import rnngrad.torch_backend.train as tt
-from rnngrad import models
+from rnngrad import backends
+from rnngrad.core import shared
 
-SRC = Path(models.__file__).parent
+SRC = Path(shared.__file__).parents[1]  # src/rnngrad
 # keywords only torch's model forward takes: retain keeps every dL/ds_t for the profile
 TORCH_ONLY_KEYWORDS = {"retain"}
 
@@ -33,6 +35,41 @@ def _public(module) -> dict:
         for k, v in vars(module).items()
         if inspect.isfunction(v) and not k.startswith("_") and v.__module__ == module.__name__
     }
+
+
+@pytest.mark.parametrize(
+    "protocol, modules",
+    [(backends.Backend, (nb, tb)), (backends.Training, (nt, tt))],
+    ids=["package", "train"],
+)
+def test_both_backends_satisfy_the_registry_protocol(protocol, modules):
+    """Every member of the Protocol, with its parameters (self aside), in both backends; and the
+    registry hands out exactly these modules."""
+    members = [k for k in vars(protocol) if not k.startswith("_")]
+    members += list(protocol.__annotations__)
+    for module in modules:
+        assert isinstance(module, protocol), module.__name__
+        for name in members:
+            assert hasattr(module, name), (module.__name__, name)
+            fn = getattr(protocol, name, None)
+            if inspect.isfunction(fn):
+                want = _shape(fn)[1:]
+                assert _shape(getattr(module, name)) == want, (module.__name__, name)
+    assert (backends.get("numpy"), backends.get("torch")) == (nb, tb)
+    assert (backends.training("numpy"), backends.training("torch")) == (nt, tt)
+
+
+def test_a_model_is_a_registration():
+    """A model registered by name joins that backend's table, and only that backend's."""
+    from rnngrad.numpy_backend import rnn
+
+    try:
+        backends.register_model("numpy", "mine", rnn)
+        assert nb.MODELS["mine"] is rnn and "mine" not in tb.MODELS
+    finally:
+        nb.MODELS.pop("mine", None)
+    with pytest.raises(KeyError, match="backend: unknown 'jax'"):
+        backends.get("jax")
 
 
 @pytest.mark.parametrize("pair", [(nb, tb), (nt, tt)], ids=["package", "train"])
@@ -57,7 +94,7 @@ def test_model_forwards_share_a_signature(name):
 
 
 def _settings(model):
-    from rnngrad.settings import CellSettings
+    from rnngrad.core.settings import CellSettings
 
     return CellSettings.from_dict({"model": model})
 
@@ -80,17 +117,17 @@ def test_step_term_norms_on_arrays_and_tensors():
     rng = np.random.default_rng(0)
     d, hp = rng.standard_normal((5, 3, 8)), rng.standard_normal((5, 3, 4))
     direct = np.linalg.norm(d.transpose(0, 2, 1) @ hp, axis=(1, 2))
-    np.testing.assert_allclose(models.step_term_norms(d, hp), direct, rtol=1e-12)
-    norms = models.step_term_norms(torch.tensor(d), torch.tensor(hp))
+    np.testing.assert_allclose(shared.step_term_norms(d, hp), direct, rtol=1e-12)
+    norms = shared.step_term_norms(torch.tensor(d), torch.tensor(hp))
     np.testing.assert_allclose(norms.numpy(), direct, rtol=1e-12)
 
 
 def test_l2_wrec_is_the_squared_frobenius_norm_with_its_autograd_gradient():
     W = torch.randn(6, 6, dtype=torch.float64, requires_grad=True)
-    value, grad = models.l2_wrec(W.detach())
+    value, grad = shared.l2_wrec(W.detach())
     (auto,) = torch.autograd.grad(torch.linalg.matrix_norm(W) ** 2, W)
     torch.testing.assert_close(value, (W.detach() ** 2).sum())
     torch.testing.assert_close(grad, auto)
-    v_np, g_np = models.l2_wrec(W.detach().numpy())
+    v_np, g_np = shared.l2_wrec(W.detach().numpy())
     assert float(v_np) == pytest.approx(value.item(), rel=1e-14)
     np.testing.assert_allclose(g_np, auto.numpy(), rtol=1e-14)

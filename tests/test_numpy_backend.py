@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import rnngrad.numpy_backend as nb
-from rnngrad.models import model_kwargs
+from rnngrad.core.shared import model_kwargs
 from rnngrad.numpy_backend import readout
 
 EPS = 1e-6  # central differences: error ~ EPS^2 (truncation) + 1e-16 / EPS (rounding)

@@ -11,11 +11,14 @@ import math
 import numpy as np
 import pytest
 
-from rnngrad import reference, resources, tasks, training
-from rnngrad.cell import run_cell
-from rnngrad.init import data_stream, init_params
-from rnngrad.provenance import settings_hash
-from rnngrad.settings import CellSettings, SettingsError
+from rnngrad import backends
+from rnngrad.core import tasks
+from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.weights import data_stream, init_params
+from rnngrad.run import loop, optim, plain
+from rnngrad.run.cell import run_cell
+from rnngrad.run.provenance import settings_hash
+from rnngrad.study import resources
 
 
 def settings(**kw) -> CellSettings:
@@ -40,13 +43,13 @@ def test_plain_step_trains_the_cells_problem(model, task, optimizer):
     params = init_params(s, sp.n_in, sp.n_out)
     rng = data_stream(s, "train")
     batches = [tasks.make_batch(s.task, s.seq_len, s.batch, rng, s.hidden) for _ in range(3)]
-    plain = reference.plain_step(s, params, batches)
-    be, bk = training.backend_modules(s)
+    plain_step = plain.plain_step(s, params, batches)
+    be, bk = backends.for_cell(s)
     p = be.to_backend(s, params)
-    opt = training.init_optimizer(s, p)
+    opt = optim.init_optimizer(s, p)
     for batch in batches:
-        p, record, _ = training.train_step(s, bk, p, opt, batch)
-        assert float(plain()) == pytest.approx(record["loss"], rel=1e-10)
+        p, record, _ = loop.train_step(s, bk, p, opt, batch)
+        assert float(plain_step()) == pytest.approx(record["loss"], rel=1e-10)
 
 
 def test_a_cell_records_plain_pytorch_s_rate():
@@ -62,10 +65,10 @@ def test_a_cell_records_plain_pytorch_s_rate():
 
 
 def test_reference_is_limited_to_what_plain_pytorch_has():
-    assert reference.supported(settings(model="rnn", nonlinearity="relu"))
-    assert not reference.supported(settings(model="rnn", nonlinearity="sigmoid"))
+    assert plain.supported(settings(model="rnn", nonlinearity="relu"))
+    assert not plain.supported(settings(model="rnn", nonlinearity="sigmoid"))
     with pytest.raises(ValueError, match="no rnn with linear units"):
-        reference.plain_train_steps_per_s(settings(nonlinearity="linear"), 1)
+        plain.plain_train_steps_per_s(settings(nonlinearity="linear"), 1)
     with pytest.raises(SettingsError, match="plain_reference_steps: must be >= 0"):
         settings(plain_reference_steps=-1)
 
@@ -86,7 +89,7 @@ def test_the_cost_model_counts_the_reference():
     s = settings(model="gru", train_steps=10)
     timed = dataclasses.replace(s, plain_reference_steps=100)
     extra = resources.cell_seconds(timed) - resources.cell_seconds(s)
-    assert extra > (reference.ROUNDS + 1) * 100 * resources.pass_seconds(s) > 0
+    assert extra > (plain.ROUNDS + 1) * 100 * resources.pass_seconds(s) > 0
     assert math.isclose(
         resources.cell_seconds(dataclasses.replace(s, model="esn", plain_reference_steps=100)),
         resources.cell_seconds(dataclasses.replace(s, model="esn")),

@@ -12,9 +12,10 @@ import rnngrad.numpy_backend as nb
 import rnngrad.numpy_backend.train as nt
 import rnngrad.torch_backend as tb
 import rnngrad.torch_backend.train as tt
-from rnngrad import esn, tasks, training
-from rnngrad.init import data_stream, init_params, spectral_radius
+from rnngrad.core import esn, tasks
+from rnngrad.core.weights import data_stream, init_params, spectral_radius
 from rnngrad.numpy_backend import readout, rnn
+from rnngrad.run import loop, optim
 
 ACT = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda a: a}
 
@@ -139,7 +140,7 @@ def test_truncated_gradient_is_full_bptt_cut_k2_steps_back(case, norm_err, model
     the state cut (detached) k2 steps before the end."""
     s, params, batch = case(model=model, truncate={"k1": 3, "k2": k2})
     T = batch.steps
-    assert training.update_schedule(s, batch) == [(T, max(T - k2, 0))]
+    assert loop.update_schedule(s, batch) == [(T, max(T - k2, 0))]
     P = _torch_params(params)
     x = torch.as_tensor(batch.x)
     zero = torch.zeros(x.shape[1], s.hidden, dtype=torch.float64)
@@ -150,17 +151,17 @@ def test_truncated_gradient_is_full_bptt_cut_k2_steps_back(case, norm_err, model
     cut = carries[c]  # the forward's state at the cut, a constant
     hs = _model_forward(s, P, x[c:], cut)
     hs = [hh[0] if model == "lstm" else hh for hh in hs]
-    loss = _loss(P, hs, training.window(batch, c, T))
+    loss = _loss(P, hs, loop.window(batch, c, T))
     ref = torch.autograd.grad(loss, list(P.values()))
     cut_np = tuple(v.numpy() for v in cut) if model == "lstm" else cut.numpy()
-    _, grads, _ = nt.gradient(s, params, training.window(batch, c, T), cut_np if c else None)
+    _, grads, _ = nt.gradient(s, params, loop.window(batch, c, T), cut_np if c else None)
     for k, g in zip(P, ref, strict=False):
         assert norm_err(grads[k], g.numpy()) <= 1e-10, k
     # and the same cut through the torch backend
     _, tgrads, _ = tt.gradient(
         s,
         tb.to_backend(s, params),
-        training.window(batch, c, T),
+        loop.window(batch, c, T),
         (tuple(torch.as_tensor(v) for v in cut_np) if model == "lstm" else torch.as_tensor(cut_np))
         if c
         else None,
@@ -174,7 +175,7 @@ def test_truncated_steps_match_reference_updates_with_several_windows(case, norm
     run by an independent autograd loop gives the same weights after one batch."""
     s, params, batch = case(task="copy", seq_len=4, truncate={"k1": 2, "k2": 5}, lr=0.1)
     T = batch.steps
-    sched = training.update_schedule(s, batch)
+    sched = loop.update_schedule(s, batch)
     # losses at steps 15..24, candidates every 2 steps and at T: updates at 16, 18, ..., 24
     assert [u for u, _ in sched] == list(range(16, T + 1, 2))
     assert all(c == u - 5 for u, c in sched)
@@ -190,12 +191,12 @@ def test_truncated_steps_match_reference_updates_with_several_windows(case, norm
             with torch.enable_grad():
                 Q = {k: v.clone().requires_grad_() for k, v in P.items()}
                 win = _rnn_states(Q, x[c:u], "tanh", state[c])
-                loss = _loss(Q, win, training.window(batch, c, u, scored_from=max(prev, c)))
+                loss = _loss(Q, win, loop.window(batch, c, u, scored_from=max(prev, c)))
                 grads = torch.autograd.grad(loss, list(Q.values()))
             P = {k: P[k] - 0.1 * g for k, g in zip(P, grads, strict=False)}
             prev = u
-    opt = training.init_optimizer(s, params)
-    new, record, finite = training.train_step(s, nt, dict(params), opt, batch)
+    opt = optim.init_optimizer(s, params)
+    new, record, finite = loop.train_step(s, nt, dict(params), opt, batch)
     assert finite
     for k in P:
         assert norm_err(new[k], P[k].numpy()) <= 1e-12, k
@@ -206,13 +207,13 @@ def test_truncated_steps_match_reference_updates_with_several_windows(case, norm
 def test_schedule_skips_updates_without_new_losses(case):
     s, _, batch = case(task="copy", seq_len=4, truncate={"k1": 7, "k2": 3})
     assert batch.steps == 24  # losses at 15..24; candidate updates at 7, 14, 21, 24
-    assert training.update_schedule(s, batch) == [(21, 18), (24, 21)]
+    assert loop.update_schedule(s, batch) == [(21, 18), (24, 21)]
 
 
 @pytest.mark.parametrize("be", [nb, tb], ids=["numpy", "torch"])
 def test_clip_by_norm_keeps_direction_and_bounds_norm(case, be):
     s, params, batch = case(clip={"kind": "norm", "threshold": 0.05})
-    mod = training
+    mod = optim
     plain = nb.loss_and_grads(s, params, batch)["grads"]
     grads = be.to_backend(s, {k: 10 * v for k, v in plain.items()})
     norm = mod.global_norm(grads)
@@ -233,7 +234,7 @@ def test_clip_by_norm_keeps_direction_and_bounds_norm(case, be):
 @pytest.mark.parametrize("be", [nb, tb], ids=["numpy", "torch"])
 def test_clip_by_value_bounds_every_component(case, be):
     s, params, batch = case(clip={"kind": "value", "threshold": 0.01})
-    mod = training
+    mod = optim
     grads = be.to_backend(s, nb.loss_and_grads(s, params, batch)["grads"])
     clipped, fired = mod.clip(s, grads, mod.global_norm(grads))
     assert fired
@@ -249,7 +250,7 @@ def test_clip_by_value_bounds_every_component(case, be):
 @pytest.mark.parametrize("be", [nb, tb], ids=["numpy", "torch"])
 def test_optimizers_follow_torch_optim(case, optimizer, be):
     s, params, _ = case(optimizer=optimizer, lr=0.03)
-    mod = training
+    mod = optim
     ref = [torch.tensor(v, requires_grad=True) for v in params.values()]
     opt = {
         "sgd": lambda: torch.optim.SGD(ref, lr=0.03),
@@ -285,7 +286,7 @@ def test_esn_readout_is_ridge_least_squares(case):
     # augmented system: [X 1; sqrt(ridge) I 0] [W^T; b] = [Y; 0], the bias unpenalized
     A = np.block([[X, np.ones((n, 1))], [np.sqrt(0.3) * np.eye(H), np.zeros((H, 1))]])
     w = np.linalg.lstsq(A, np.concatenate([Y, np.zeros((H, 1))]), rcond=None)[0]
-    out = training.train(s, params)
+    out = loop.train(s, params)
     np.testing.assert_allclose(out["params"]["weight_out"], w[:-1].T, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(out["params"]["bias_out"], w[-1], rtol=1e-9, atol=1e-12)
     # the reservoir is the one asked for, and stays fixed
@@ -311,7 +312,7 @@ def test_esn_readout_matches_scikit_learn_ridge(case):
     ref = Ridge(alpha=0.05, fit_intercept=True, solver="cholesky").fit(
         np.concatenate(X), np.concatenate(Y)
     )
-    out = training.train(s, params)
+    out = loop.train(s, params)
     np.testing.assert_allclose(out["params"]["weight_out"], ref.coef_, rtol=1e-8, atol=1e-11)
     np.testing.assert_allclose(out["params"]["bias_out"], ref.intercept_, rtol=1e-8, atol=1e-11)
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from rnngrad.settings import CellSettings, Clip, SettingsError
+from rnngrad.core.settings import CellSettings, Clip, SettingsError
 
 
 def test_defaults_match_design():
@@ -102,8 +102,8 @@ def test_bounded_value_in_a_message():
 
 
 def test_every_setting_has_a_unit_and_a_meaning_and_the_report_shows_them():
-    from rnngrad import report
-    from rnngrad.settings import NESTED, describe
+    from rnngrad.core.settings import NESTED, describe
+    from rnngrad.report import page
 
     for cls in (CellSettings, *NESTED.values()):
         for f in dataclasses.fields(cls):
@@ -111,5 +111,5 @@ def test_every_setting_has_a_unit_and_a_meaning_and_the_report_shows_them():
                 assert f.metadata["unit"] and f.metadata["help"], (cls.__name__, f.name)
     flat = describe()
     assert list(flat) == list(CellSettings().flat())  # one entry per settings column
-    assert report.describe_column("clip_threshold") == flat["clip_threshold"]
+    assert page.describe_column("clip_threshold") == flat["clip_threshold"]
     assert "empty = no clip" in flat["clip_kind"][1]

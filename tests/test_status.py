@@ -1,4 +1,4 @@
-"""Where a study stands (rnngrad.status): cell states, the plan's stages, the size bound."""
+"""Where a study stands (rnngrad.study.status): cell states, the plan's stages, the size bound."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import pytest
 import yaml
 from test_cli import SMALL, rnngrad, small  # noqa: F401 (a fixture)
 
-from rnngrad import status
-from rnngrad.cell import run_cell, write_record
-from rnngrad.config import ConfigError, load_study, study_from_config
-from rnngrad.resources import cell_memory_mb
+from rnngrad.report.captions import CAPTIONS
+from rnngrad.run.cell import run_cell
+from rnngrad.run.record import write_record
+from rnngrad.study import status
+from rnngrad.study.config import ConfigError, load_study, study_from_config
+from rnngrad.study.resources import cell_memory_mb
 
 
 def test_plan_estimates_the_stages_after_the_cells(small):  # noqa: F811
     out = rnngrad("plan", "--configfile", "config/studies/small.yaml", "--cores", "1", cwd=small)
     assert out.returncode == 0, out.stderr
     study = load_study([small / "config/studies/small.yaml"], root=small)
-    p = status.plan(study, small)
+    p = status.plan(study, list(CAPTIONS), small)
     assert list(p.stage_seconds) == ["tables", "figures", "report"]
     assert all(s > 0 for s in p.stage_seconds.values())
     stages = sum(p.stage_seconds.values())

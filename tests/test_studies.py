@@ -1,4 +1,4 @@
-"""The ready studies under config/studies/: each validates through rnngrad.config (merged over
+"""The ready studies under config/studies/: each validates through rnngrad.study.config (merged over
 config/config.yaml, as `snakemake --configfile` merges it) and expands to the grid its paper
 calls for; each has a cluster variant with at least its laptop budget."""
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rnngrad.claims import method
-from rnngrad.config import load_study
-from rnngrad.tables import cells_table
+from rnngrad.report.claims import method
+from rnngrad.study.config import load_study
+from rnngrad.study.tables import cells_table
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = ("pascanu2013", "le2015", "bengio1994", "esn_memory", "modern")

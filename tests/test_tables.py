@@ -1,4 +1,4 @@
-"""Records to typed tables (rnngrad.tables) and back through files and rnngrad.load."""
+"""Records to typed tables (rnngrad.study.tables) and back through files and rnngrad.load."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import rnngrad
-from rnngrad import tables
-from rnngrad.cell import settings_hash
-from rnngrad.config import cell_id
-from rnngrad.settings import CellSettings
+from rnngrad.core.cellid import cell_id
+from rnngrad.core.settings import CellSettings
+from rnngrad.run.provenance import settings_hash
+from rnngrad.study import tables
 
 PROVENANCE = {
     "rnngrad_version": "0.1.0",
@@ -29,7 +29,7 @@ PROVENANCE = {
 
 
 def record(cell_id: str, trained: bool, **settings) -> dict:
-    """A record as docs/tables.md describes it, by hand (independent of rnngrad.cell)."""
+    """A record as docs/tables.md describes it, by hand (independent of rnngrad.run.cell)."""
     s = CellSettings.from_dict({"seq_len": 4, "train_steps": 3 if trained else 0, **settings})
     steps = s.seq_len
     phases = ["init", "trained"] if trained else ["init"]
@@ -158,7 +158,7 @@ def test_corrupt_record_is_named(tmp_path):
 
 
 def consistent(r: dict) -> dict:
-    """The record under the id and settings hash its settings give (as rnngrad.cell writes)."""
+    """The record under the id and settings hash its settings give (as rnngrad.run.cell writes)."""
     s = CellSettings.from_dict(r["settings"])
     return {
         **r,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnngrad import tasks
+from rnngrad.core import tasks
 
 
 def _rng(seed=0):

@@ -16,9 +16,9 @@ from torch import nn
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
 import rnngrad.torch_backend.train as tt
-from rnngrad import training
-from rnngrad.models import model_kwargs
-from rnngrad.settings import CellSettings
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import model_kwargs
+from rnngrad.run import loop
 
 TASKS = ["adding", "copy", "temporal_order"]
 
@@ -299,11 +299,11 @@ def test_fused_training_equals_the_loop(model_kw, truncate, case, monkeypatch, n
         penalty={"kind": "l2_wrec", "weight": 0.01},
         **model_kw,
     )
-    fused = training.train(s, params)
+    fused = loop.train(s, params)
     monkeypatch.setattr(tt, "fused", lambda s: False)
-    loop = training.train(s, params)
+    looped = loop.train(s, params)
     for k in params:
-        assert norm_err(fused["params"][k], loop["params"][k]) < 1e-10, k
+        assert norm_err(fused["params"][k], looped["params"][k]) < 1e-10, k
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnngrad import training
+from rnngrad import backends
+from rnngrad.run import checkpoint, evaluate, loop
 
 REMEDIES = {
     "sgd": {},
@@ -57,7 +58,7 @@ def cell(case):
 @pytest.mark.parametrize("remedy", list(REMEDIES))
 def test_backends_agree_step_for_step(cell, remedy, rel_err, norm_err):
     s, params = cell(**REMEDIES[remedy])
-    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    out = {b: loop.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
     a, b = out["numpy"], out["torch"]
     assert a["status"] == b["status"] == "ok"
     assert rel_err(a["curve"]["loss"], b["curve"]["loss"]) <= 1e-8
@@ -74,9 +75,9 @@ def test_backends_agree_step_for_step(cell, remedy, rel_err, norm_err):
 
 def test_records_and_metrics(cell):
     s, params = cell(clip={"kind": "norm", "threshold": 0.1}, train_steps=5)
-    out = training.train(s, params)
+    out = loop.train(s, params)
     curve = out["curve"]
-    assert list(curve) == list(training.CURVE)
+    assert list(curve) == list(checkpoint.CURVE)
     assert curve["step"] == [1, 2, 3, 4, 5]
     assert {len(v) for v in curve.values()} == {5}
     assert all(isinstance(c, bool) for c in curve["clipped"]) and curve["penalty"] == [0.0] * 5
@@ -85,7 +86,7 @@ def test_records_and_metrics(cell):
     assert m["max_grad_norm"] == max(curve["param_grad_norm"])
     assert m["baseline_loss"] == pytest.approx(1 / 6)
     assert m["normalized_loss"] == pytest.approx(m["final_loss"] * 6)
-    assert m["solved"] == training.is_solved(m["accuracy"]) and m["diverged_at"] is None
+    assert m["solved"] == evaluate.is_solved(m["accuracy"]) and m["diverged_at"] is None
     assert m["train_seconds"] > 0 and out["status"] == "ok"
     for k, v in out["params"].items():
         assert v.dtype == np.float64 and v.shape == params[k].shape
@@ -96,20 +97,20 @@ def test_records_and_metrics(cell):
 def test_evaluation_uses_1000_fresh_sequences(cell, monkeypatch):
     s, params = cell(train_steps=1)
     seen = []
-    real = training.tasks.make_batch
+    real = loop.tasks.make_batch
 
     def spy(task, seq_len, batch, rng, hidden=32):
         seen.append(batch)
         return real(task, seq_len, batch, rng, hidden)
 
-    monkeypatch.setattr(training.tasks, "make_batch", spy)
-    training.train(s, params)
+    monkeypatch.setattr(loop.tasks, "make_batch", spy)
+    loop.train(s, params)
     assert seen[0] == s.batch and sum(seen[1:]) >= 1000
 
 
 def test_memory_task_reports_memory_capacity(cell):
     s, params = cell(model="esn", task="memory", seq_len=40, w_rec_scale=0.9, train_steps=4)
-    out = training.train(s, params)
+    out = loop.train(s, params)
     mc = out["metrics"]["memory_capacity"]
     assert 0 < mc <= s.hidden + 1e-9
     assert out["metrics"]["solved"] is False
@@ -119,7 +120,7 @@ def test_memory_task_reports_memory_capacity(cell):
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nonfinite_gradient_stops_training(cell, monkeypatch, backend, bad):
     s, params = cell(backend=backend, train_steps=8)
-    _, bk = training.backend_modules(s)
+    _, bk = backends.for_cell(s)
     real = bk.gradient
     calls = []
 
@@ -133,7 +134,7 @@ def test_nonfinite_gradient_stops_training(cell, monkeypatch, backend, bad):
     monkeypatch.setattr(bk, "gradient", poisoned)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = training.train(s, params)
+        out = loop.train(s, params)
     assert out["status"] == "diverged" and out["metrics"]["diverged_at"] == 3
     assert out["curve"]["step"] == [1, 2, 3]
     assert not np.isfinite(out["curve"]["param_grad_norm"][-1])
@@ -154,7 +155,7 @@ def test_overflowing_run_diverges_without_warnings(cell, backend):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = training.train(s, params)
+        out = loop.train(s, params)
     assert out["status"] == "diverged"
     assert out["metrics"]["diverged_at"] == len(out["curve"]["step"]) <= 20
 
@@ -168,9 +169,9 @@ def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
     s, params = cell(
         backend=backend, optimizer="adam", lr=0.01, train_steps=7, truncate={"k1": 4, "k2": 6}
     )
-    whole = training.train(s, params)
+    whole = loop.train(s, params)
     path = str(tmp_path / "cell.ckpt.npz")
-    real = training.train_step
+    real = loop.train_step
     calls = []
 
     def interrupted(*args):
@@ -179,13 +180,13 @@ def test_checkpoint_resume_is_identical(cell, tmp_path, monkeypatch, backend):
             raise _Interrupt  # a preemption in the middle of step 5
         return real(*args)
 
-    monkeypatch.setattr(training, "train_step", interrupted)
+    monkeypatch.setattr(loop, "train_step", interrupted)
     with pytest.raises(_Interrupt):
-        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+        loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
     with np.load(path, allow_pickle=False) as z:
         assert z["curve/step"].tolist() == [1, 2, 3, 4]
-    monkeypatch.setattr(training, "train_step", real)
-    resumed = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(loop, "train_step", real)
+    resumed = loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
     assert resumed["curve"] == whole["curve"]
     for k in params:
         np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
@@ -214,7 +215,7 @@ SOLVABLE = {
 
 def test_lstm_stops_when_solved_at_the_same_step_in_both_backends(cell, rel_err):
     s, params = cell(**SOLVABLE)
-    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    out = {b: loop.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
     a, b = out["numpy"], out["torch"]
     step = a["metrics"]["steps_to_solve"]
     assert step is not None and step < s.train_steps and step == b["metrics"]["steps_to_solve"]
@@ -225,15 +226,15 @@ def test_lstm_stops_when_solved_at_the_same_step_in_both_backends(cell, rel_err)
         pairs = zip(curve["step"], curve["eval_accuracy"], strict=True)
         evaluated = [(t, acc) for t, acc in pairs if acc is not None]
         assert [t for t, _ in evaluated] == list(range(25, step + 1, 25))
-        assert not any(training.is_solved(acc) for _, acc in evaluated[:-1])
-        assert training.is_solved(evaluated[-1][1])
+        assert not any(evaluate.is_solved(acc) for _, acc in evaluated[:-1])
+        assert evaluate.is_solved(evaluated[-1][1])
         assert curve["eval_loss"][0] is None and m["train_steps_per_s"] > 0
     evals = [v for v in a["curve"]["eval_loss"] if v is not None]
     assert rel_err(evals, [v for v in b["curve"]["eval_loss"] if v is not None]) <= 1e-8
     # the held-out verdict and the final one on 1000 fresh sequences are separate measurements
     assert a["metrics"]["accuracy"] == pytest.approx(b["metrics"]["accuracy"], abs=1e-12)
     # without early stopping the same run reaches the same first solved step, then goes on
-    on = training.train(s.replace(stop_when_solved=False, train_steps=step + 30), params)
+    on = loop.train(s.replace(stop_when_solved=False, train_steps=step + 30), params)
     assert on["metrics"]["steps_to_solve"] == step and on["metrics"]["steps_trained"] == step + 30
     assert on["curve"]["loss"][:step] == a["curve"]["loss"]
 
@@ -241,13 +242,13 @@ def test_lstm_stops_when_solved_at_the_same_step_in_both_backends(cell, rel_err)
 def test_solved_is_accuracy_at_least_099_up_to_rounding():
     # 297 of 300 sequences right, as the mean of six chunks' fractions, sums below 0.99
     acc = float(np.mean([0.98, 0.98, 1.0, 1.0, 0.98, 1.0]))
-    assert acc < 0.99 and training.is_solved(acc)
-    assert not training.is_solved(296 / 300) and training.is_solved(1.0)
+    assert acc < 0.99 and evaluate.is_solved(acc)
+    assert not evaluate.is_solved(296 / 300) and evaluate.is_solved(1.0)
 
 
 def test_never_solved_leaves_steps_to_solve_empty(cell):
     s, params = cell(eval_every=2, stop_when_solved=True, train_steps=4)
-    m = training.train(s, params)["metrics"]
+    m = loop.train(s, params)["metrics"]
     assert m["steps_to_solve"] is None and m["sequences_to_solve"] is None
     assert m["steps_trained"] == 4
 
@@ -255,10 +256,10 @@ def test_never_solved_leaves_steps_to_solve_empty(cell):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_resume_with_early_stopping_is_identical(cell, tmp_path, monkeypatch, backend):
     s, params = cell(**{**SOLVABLE, "backend": backend})
-    whole = training.train(s, params)
+    whole = loop.train(s, params)
     stop = whole["metrics"]["steps_to_solve"]
     path = str(tmp_path / "cell.ckpt.npz")
-    real, calls = training.train_step, []
+    real, calls = loop.train_step, []
 
     def interrupted(*args):
         calls.append(1)
@@ -266,11 +267,11 @@ def test_resume_with_early_stopping_is_identical(cell, tmp_path, monkeypatch, ba
             raise _Interrupt
         return real(*args)
 
-    monkeypatch.setattr(training, "train_step", interrupted)
+    monkeypatch.setattr(loop, "train_step", interrupted)
     with pytest.raises(_Interrupt):
-        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
-    monkeypatch.setattr(training, "train_step", real)
-    resumed = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+        loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(loop, "train_step", real)
+    resumed = loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
     assert resumed["curve"] == whole["curve"]
     for k in params:
         np.testing.assert_array_equal(resumed["params"][k], whole["params"][k])
@@ -281,11 +282,11 @@ def test_resume_with_early_stopping_is_identical(cell, tmp_path, monkeypatch, ba
 
 
 def test_progress_is_logged(cell, monkeypatch, caplog):
-    monkeypatch.setattr(training, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(loop, "PROGRESS_EVERY", 0.0)
     s, params = cell(eval_every=2, stop_when_solved=True, train_steps=4)
-    with caplog.at_level("INFO", logger="rnngrad.training"):
-        training.train(s, params)
-    lines = [r.getMessage() for r in caplog.records if r.name == "rnngrad.training"]
+    with caplog.at_level("INFO", logger="rnngrad.run.loop"):
+        loop.train(s, params)
+    lines = [r.getMessage() for r in caplog.records if r.name == "rnngrad.run.loop"]
     assert len(lines) == 4 and lines[0].startswith("step 1/4: loss ")
     assert "held-out accuracy -," in lines[0] and "held-out accuracy 0." in lines[1]
     assert "steps/s, ETA <= " in lines[-1]
@@ -294,7 +295,7 @@ def test_progress_is_logged(cell, monkeypatch, caplog):
 def test_checkpoint_of_other_settings_is_not_resumed(cell, tmp_path, monkeypatch):
     s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
     path = str(tmp_path / "cell.ckpt.npz")
-    real, calls = training.train_step, []
+    real, calls = loop.train_step, []
 
     def interrupted(*args):
         calls.append(1)
@@ -302,18 +303,18 @@ def test_checkpoint_of_other_settings_is_not_resumed(cell, tmp_path, monkeypatch
             raise _Interrupt
         return real(*args)
 
-    monkeypatch.setattr(training, "train_step", interrupted)
+    monkeypatch.setattr(loop, "train_step", interrupted)
     with pytest.raises(_Interrupt):
-        training.train(s.replace(lr=0.02), params, checkpoint=path, checkpoint_every=0.0)
-    monkeypatch.setattr(training, "train_step", real)
+        loop.train(s.replace(lr=0.02), params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(loop, "train_step", real)
     # the cell's remedy changed (lr 0.02 -> 0.01) before the rerun: it starts over
-    again = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
-    assert again["curve"] == training.train(s, params)["curve"]
+    again = loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    assert again["curve"] == loop.train(s, params)["curve"]
 
 
 def test_float32_cells_train_in_both_backends(cell):
     s, params = cell(dtype="float32", optimizer="adam", lr=0.003)
-    out = {b: training.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
+    out = {b: loop.train(s.replace(backend=b), params) for b in ("numpy", "torch")}
     for o in out.values():
         assert o["status"] == "ok" and o["params"]["weight_hh"].dtype == np.float64
     np.testing.assert_allclose(
@@ -334,7 +335,7 @@ def test_lstm_learns_the_adding_problem(cell, backend):
         lr=0.02,
         train_steps=250,
     )
-    out = training.train(s, params)
+    out = loop.train(s, params)
     assert out["status"] == "ok"
     assert out["metrics"]["normalized_loss"] < 0.2, out["metrics"]
 
@@ -354,9 +355,9 @@ def test_clipping_keeps_an_exploding_setting_finite(cell, backend):
         "train_steps": 100,
     }
     s, params = cell(**settings)
-    plain = training.train(s, params)
+    plain = loop.train(s, params)
     assert plain["status"] == "diverged"
-    clipped = training.train(s.replace(clip={"kind": "norm", "threshold": 1.0}), params)
+    clipped = loop.train(s.replace(clip={"kind": "norm", "threshold": 1.0}), params)
     assert clipped["status"] == "ok"
     assert np.all(np.isfinite(clipped["curve"]["loss"])) and clipped["metrics"]["clip_fraction"] > 0
     assert np.isfinite(clipped["metrics"]["final_loss"])
@@ -364,7 +365,7 @@ def test_clipping_keeps_an_exploding_setting_finite(cell, backend):
 
 def _interrupted_checkpoint(s, params, path, monkeypatch, at: int = 4) -> None:
     """Train until a preemption in the middle of step ``at``, leaving a checkpoint at ``path``."""
-    real, calls = training.train_step, []
+    real, calls = loop.train_step, []
 
     def interrupted(*args):
         calls.append(1)
@@ -372,10 +373,10 @@ def _interrupted_checkpoint(s, params, path, monkeypatch, at: int = 4) -> None:
             raise _Interrupt
         return real(*args)
 
-    monkeypatch.setattr(training, "train_step", interrupted)
+    monkeypatch.setattr(loop, "train_step", interrupted)
     with pytest.raises(_Interrupt):
-        training.train(s, params, checkpoint=path, checkpoint_every=0.0)
-    monkeypatch.setattr(training, "train_step", real)
+        loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    monkeypatch.setattr(loop, "train_step", real)
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "bit flip"])
@@ -397,9 +398,9 @@ def test_unreadable_checkpoint_is_discarded_and_training_starts_over(
         data[where + 3] ^= 0x04
         data = bytes(data)
     path.write_bytes(data)
-    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
-        again = training.train(s, params, checkpoint=str(path), checkpoint_every=0.0)
-    assert again["curve"] == training.train(s, params)["curve"]
+    with caplog.at_level(logging.INFO, logger="rnngrad.run.loop"):
+        again = loop.train(s, params, checkpoint=str(path), checkpoint_every=0.0)
+    assert again["curve"] == loop.train(s, params)["curve"]
     assert any(
         r.levelno == logging.WARNING
         and str(path) in r.getMessage()
@@ -412,18 +413,18 @@ def test_unreadable_checkpoint_is_discarded_and_training_starts_over(
 def test_checkpoint_of_other_code_is_not_resumed(cell, tmp_path, monkeypatch, caplog):
     s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
     path = str(tmp_path / "cell.ckpt.npz")
-    monkeypatch.setattr(training, "code_hash", lambda: "0ld0ld0ld0ld0ld0")
+    monkeypatch.setattr(checkpoint, "code_hash", lambda: "0ld0ld0ld0ld0ld0")
     _interrupted_checkpoint(s, params, path, monkeypatch)
     with np.load(path) as z:
         assert str(z["code_hash"]) == "0ld0ld0ld0ld0ld0"
     monkeypatch.undo()  # the code changed before the rerun
     calls = []
-    real = training.train_step
-    monkeypatch.setattr(training, "train_step", lambda *a: (calls.append(1), real(*a))[1])
-    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
-        again = training.train(s, params, checkpoint=path, checkpoint_every=0.0)
+    real = loop.train_step
+    monkeypatch.setattr(loop, "train_step", lambda *a: (calls.append(1), real(*a))[1])
+    with caplog.at_level(logging.INFO, logger="rnngrad.run.loop"):
+        again = loop.train(s, params, checkpoint=path, checkpoint_every=0.0)
     assert len(calls) == 6  # every step ran on this code
-    assert again["curve"] == training.train(s, params)["curve"]
+    assert again["curve"] == loop.train(s, params)["curve"]
     assert "was saved by code 0ld0ld0ld0ld0ld0" in caplog.text and path in caplog.text
 
 
@@ -432,8 +433,8 @@ def test_resume_is_logged_and_interval_comes_from_the_environment(
 ):
     s, params = cell(optimizer="adam", lr=0.01, train_steps=6)
     path = str(tmp_path / "cell.ckpt.npz")
-    monkeypatch.setenv(training.CHECKPOINT_EVERY_ENV, "0")
-    real, calls = training.train_step, []
+    monkeypatch.setenv(checkpoint.CHECKPOINT_EVERY_ENV, "0")
+    real, calls = loop.train_step, []
 
     def interrupted(*args):
         calls.append(1)
@@ -441,13 +442,13 @@ def test_resume_is_logged_and_interval_comes_from_the_environment(
             raise _Interrupt
         return real(*args)
 
-    monkeypatch.setattr(training, "train_step", interrupted)
+    monkeypatch.setattr(loop, "train_step", interrupted)
     with pytest.raises(_Interrupt):
-        training.train(s, params, checkpoint=path)  # no interval given: the environment's
-    monkeypatch.setattr(training, "train_step", real)
-    with caplog.at_level(logging.INFO, logger="rnngrad.training"):
-        training.train(s, params, checkpoint=path)
+        loop.train(s, params, checkpoint=path)  # no interval given: the environment's
+    monkeypatch.setattr(loop, "train_step", real)
+    with caplog.at_level(logging.INFO, logger="rnngrad.run.loop"):
+        loop.train(s, params, checkpoint=path)
     assert f"checkpoint {path}: resuming after step 2" in caplog.text
-    monkeypatch.setenv(training.CHECKPOINT_EVERY_ENV, "soon")
+    monkeypatch.setenv(checkpoint.CHECKPOINT_EVERY_ENV, "soon")
     with pytest.raises(ValueError, match="RNNGRAD_CHECKPOINT_EVERY"):
-        training.checkpoint_interval()
+        checkpoint.checkpoint_interval()

@@ -27,7 +27,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from rnngrad import __version__, status
+from rnngrad._version import __version__
+from rnngrad.study import status
 
 OK, BAD_INPUT, USAGE, CRASH = 0, 1, 2, 3  # exit codes (argparse exits USAGE itself)
 
@@ -36,7 +37,7 @@ TYPE_UNITS = ("1", "category", "mapping", "bool", "integer", "text")
 
 # subcommands whose own module parses the rest of the command line
 PASS_THROUGH = {
-    "bench": ("rnngrad.bench", "benchmark the backends"),
+    "bench": ("rnngrad.bench.profile", "benchmark the backends"),
 }
 
 
@@ -45,7 +46,8 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
     import yaml
 
-    from rnngrad.settings import SettingsError, shown, yaml_load
+    from rnngrad.core.settings import SettingsError, shown
+    from rnngrad.study.config import yaml_load
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -74,8 +76,8 @@ def _yaml_word(value: Any) -> str:
 
 def settings_help() -> str:
     """Every settable key of a cell with its type, default, allowed values, unit and meaning,
-    from the dataclasses of :mod:`rnngrad.settings` (their fields' ``help`` and ``unit``)."""
-    from rnngrad.settings import CHOICES, NESTED, CellSettings
+    from the dataclasses of :mod:`rnngrad.core.settings` (their fields' ``help`` and ``unit``)."""
+    from rnngrad.core.settings import CHOICES, NESTED, CellSettings
 
     defaults = CellSettings().to_dict()
     rows: list[tuple[str, str, str, str]] = []
@@ -123,7 +125,7 @@ def _strict(value: Any) -> Any:
 
 def _cell_settings(args):
     """The cell's settings: --settings-json, then the key=value words over it."""
-    from rnngrad.settings import CellSettings, SettingsError
+    from rnngrad.core.settings import CellSettings, SettingsError
 
     try:
         values = json.loads(args.settings_json) if args.settings_json else {}
@@ -136,7 +138,7 @@ def _cell_settings(args):
 
 
 def cmd_cell(args) -> int:
-    from rnngrad.settings import SettingsError
+    from rnngrad.core.settings import SettingsError
 
     try:
         s = _cell_settings(args)
@@ -156,11 +158,12 @@ def cmd_cell(args) -> int:
         force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from rnngrad.cell import run_cell, write_record
-    from rnngrad.measure import keep_freed_memory
+    from rnngrad.run.cell import run_cell
+    from rnngrad.run.record import write_record
+    from rnngrad.run.timing import keep_freed_memory
 
     keep_freed_memory()  # a training step's arrays are reused, not faulted in anew each step
-    log = logging.getLogger("rnngrad.cell")
+    log = logging.getLogger("rnngrad.run.cell")
     try:
         record = run_cell(s, args.cell_id, args.checkpoint, args.checkpoint_every)
     except Exception:  # the traceback goes to the cell's log too
@@ -178,7 +181,7 @@ def cmd_cell(args) -> int:
 
 
 def _study(args):
-    from rnngrad.config import load_study
+    from rnngrad.study.config import load_study
 
     return load_study(args.configfile, args.root)
 
@@ -213,12 +216,14 @@ def cmd_plan(args) -> int:
     study = _study(args)
     if not args.allow_large_cells:
         status.check_cell_memory(study, args.max_cell_memory_mb)
-    status.print_plan(study, args.root, args.cores)
+    from rnngrad.report.captions import CAPTIONS
+
+    status.print_plan(study, list(CAPTIONS), args.root, args.cores)
     return OK
 
 
 def cmd_tables(args) -> int:
-    from rnngrad import tables
+    from rnngrad.study import tables
 
     try:
         if args.records:
@@ -244,13 +249,17 @@ def _study_dirs(args, figures_dir: str | None) -> tuple[str, Path, Path, dict]:
         name = getattr(args, "study", None) or config.get("study", "default")
         tables_dir = Path(args.tables_dir)
         return name, tables_dir, Path(figures_dir or tables_dir.parent / "figures"), config
+    from rnngrad.study import paths
+
     study = _study(args)
-    base = Path(args.root) / "results" / study.name
-    return study.name, base / "tables", Path(figures_dir or base / "figures"), study.config
+    tables_dir = paths.fill(paths.TABLES_DIR, args.root, study=study.name)
+    figures = Path(figures_dir or paths.fill(paths.FIGURES_DIR, args.root, study=study.name))
+    return study.name, tables_dir, figures, study.config
 
 
 def cmd_figures(args) -> int:
-    from rnngrad import figures, tables
+    from rnngrad.report import figures
+    from rnngrad.study import tables
 
     _, tables_dir, outdir, _ = _study_dirs(args, args.out_dir)
     for path in figures.save_all(tables.read_tables(tables_dir), outdir):
@@ -259,22 +268,25 @@ def cmd_figures(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from rnngrad.report import build_report
+    from rnngrad.report.page import build_report
+    from rnngrad.study import paths
 
     name, tables_dir, figures_dir, config = _study_dirs(args, args.figures_dir)
-    out = Path(args.out or Path(args.root) / "reports" / f"{name}.html")
+    out = Path(args.out or paths.fill(paths.REPORT, args.root, study=name))
     build_report(name, tables_dir, figures_dir, out, config)
     print(f"wrote {out}")
     return OK
 
 
 def cmd_compare(args) -> int:
-    from rnngrad.compare import build_compare
+    from rnngrad.report.compare import build_compare
+    from rnngrad.study import paths
 
     root = Path(args.root)
-    out = Path(args.out or root / "reports" / f"compare-{'-'.join(args.studies)}.html")
+    out = Path(args.out or paths.fill(paths.COMPARE, root, studies="-".join(args.studies)))
     try:
-        build_compare(args.studies, out, {s: root / "results" / s / "tables" for s in args.studies})
+        dirs = {s: paths.fill(paths.TABLES_DIR, root, study=s) for s in args.studies}
+        build_compare(args.studies, out, dirs)
     except ValueError as e:
         print(f"rnngrad compare: {e}", file=sys.stderr)
         return 1
@@ -399,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = [w for w in extra if w.startswith("-")]
     if extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
-    from rnngrad.settings import SettingsError  # ConfigError is one
+    from rnngrad.core.settings import SettingsError  # ConfigError is one
 
     try:
         return args.run(args)

@@ -2,9 +2,9 @@ rule cell:
     input:
         stale_record_flag,
     output:
-        "results/{study}/cells/{cell_id}.json",
+        paths.CELL_RECORD,
     log:
-        "logs/{study}/cells/{cell_id}.log",
+        paths.CELL_LOG,
     threads: cell_resource("cpus_per_task")
     resources:
         runtime=cell_resource("runtime"),
@@ -13,7 +13,7 @@ rule cell:
     params:
         settings=cell_settings,
         # a requeued or preempted long training cell resumes from here (deleted when done)
-        checkpoint="results/{study}/checkpoints/{cell_id}.npz",
+        checkpoint=paths.CHECKPOINT,
     shell:
         "rnngrad cell --settings-json {params.settings:q} --cell-id {wildcards.cell_id:q}"
         " --out {output:q} --log {log:q} --checkpoint {params.checkpoint:q}"

@@ -1,14 +1,15 @@
 # Validation and input helpers. The config is validated here, before any job runs: a bad config
-# stops the workflow with a message naming the key path and the value (rnngrad.config).
+# stops the workflow with a message naming the key path and the value (rnngrad.study.config).
 import json
 import os
 import re
 
-from rnngrad.config import study_from_config
-from rnngrad.files import hold_lock
-from rnngrad.resources import cell_resources
-from rnngrad.status import check_cell_memory, report_config, stale_flag
-from rnngrad.training import CHECKPOINT_EVERY_ENV
+from rnngrad.study.config import study_from_config
+from rnngrad.core.files import hold_lock
+from rnngrad.study import paths
+from rnngrad.study.resources import cell_resources
+from rnngrad.study.status import check_cell_memory, report_config, stale_flag
+from rnngrad.run.checkpoint import CHECKPOINT_EVERY_ENV
 
 STUDY = study_from_config(config)
 check_cell_memory(STUDY)  # cells estimated larger than the machine (or the config's limit)
@@ -42,7 +43,7 @@ def cell_settings(wildcards):
 
 
 def cell_resource(name):
-    """A function of the wildcards giving one of rnngrad.resources.cell_resources."""
+    """A function of the wildcards giving one of rnngrad.study.resources.cell_resources."""
     return lambda wildcards: cell_resources(STUDY.cells[wildcards.cell_id].settings)[name]
 
 
@@ -52,8 +53,8 @@ def study_config_json(wildcards):
 
 
 def figure_names():
-    """The figures of rnngrad.figures, in their order (their captions need no matplotlib)."""
-    from rnngrad.captions import CAPTIONS
+    """The figures of rnngrad.report.figures, in their order (their captions need no matplotlib)."""
+    from rnngrad.report.captions import CAPTIONS
 
     return list(CAPTIONS)
 
@@ -61,4 +62,4 @@ def figure_names():
 onstart:
     # one run of a study at a time: Snakemake's own locks do not hold (the first run in a
     # folder to end deletes .snakemake/locks, the other runs' locks with it)
-    hold_lock(f"results/{STUDY.name}/.lock", f"study {STUDY.name!r}")
+    hold_lock(paths.fill(paths.LOCK, study=STUDY.name), f"study {STUDY.name!r}")

@@ -6,17 +6,20 @@ rule figures:
     output:
         png=[
             report(
-                f"results/{{study}}/figures/{name}.png",
+                f"{paths.FIGURES_DIR}/{name}.png",
                 caption=f"../report/{name}.rst",
                 category="Figures",
             )
             for name in figure_names()
         ],
         vector=expand(
-            "results/{{study}}/figures/{name}.{ext}", name=figure_names(), ext=["svg", "pdf"]
+            f"{paths.FIGURES_DIR}/{{name}}.{{ext}}",
+            name=figure_names(),
+            ext=[e for e in paths.FIGURE_FORMATS if e != "png"],
+            allow_missing=True,
         ),
     log:
-        "logs/{study}/figures.log",
+        paths.stage_log("figures"),
     params:
         tables=subpath(input.cells, parent=True),
         outdir=lambda wildcards, output: os.path.dirname(output.png[0]),

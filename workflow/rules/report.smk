@@ -6,13 +6,13 @@ rule report:
         figures=rules.figures.output.png,
     output:
         report(
-            "reports/{study}.html",
+            paths.REPORT,
             caption="../report/html_report.rst",
             category="Report",
             labels={"file": "the study's HTML report"},
         ),
     log:
-        "logs/{study}/report.log",
+        paths.stage_log("report"),
     params:
         tables=subpath(input.cells, parent=True),
         figures=lambda wildcards, input: os.path.dirname(input.figures[0]),
@@ -27,15 +27,15 @@ if STUDY.config["compare"]:
 
     rule compare:
         input:
-            expand(
-                "results/{other}/tables/{table}.parquet",
-                other=STUDY.config["compare"],
-                table=["cells", "profiles", "training"],
-            ),
+            [
+                paths.fill(paths.table_pattern(t), study=other)
+                for other in STUDY.config["compare"]
+                for t in paths.TABLES
+            ],
         output:
-            f"reports/compare-{'-'.join(STUDY.config['compare'])}.html",
+            str(paths.fill(paths.COMPARE, studies="-".join(STUDY.config["compare"]))),
         log:
-            f"logs/{STUDY.name}/compare.log",
+            str(paths.fill(paths.stage_log("compare"), study=STUDY.name)),
         params:
             studies=" ".join(STUDY.config["compare"]),
         shell:

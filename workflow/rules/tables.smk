@@ -3,31 +3,31 @@ rule tables:
         cell_records,
     output:
         csv=report(
-            "results/{study}/tables/cells.csv",
+            paths.table_pattern("csv"),
             caption="../report/table_cells.rst",
             category="Tables",
             labels={"table": "cells", "format": "csv"},
         ),
         cells=report(
-            "results/{study}/tables/cells.parquet",
+            paths.table_pattern("cells"),
             caption="../report/table_cells.rst",
             category="Tables",
             labels={"table": "cells", "format": "parquet"},
         ),
         profiles=report(
-            "results/{study}/tables/profiles.parquet",
+            paths.table_pattern("profiles"),
             caption="../report/table_profiles.rst",
             category="Tables",
             labels={"table": "profiles", "format": "parquet"},
         ),
         training=report(
-            "results/{study}/tables/training.parquet",
+            paths.table_pattern("training"),
             caption="../report/table_training.rst",
             category="Tables",
             labels={"table": "training", "format": "parquet"},
         ),
     log:
-        "logs/{study}/tables.log",
+        paths.stage_log("tables"),
     params:
         outdir=subpath(output.csv, parent=True),
     shell:

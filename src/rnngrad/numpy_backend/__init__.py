@@ -4,7 +4,7 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
 
 - ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
   ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
-  (:mod:`rnngrad.models`).
+  (:mod:`rnngrad.core.shared`).
 - ``to_backend(s, params)``: float64 NumPy weights to this backend's arrays in ``s.dtype``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) and a cache; ``h0`` is the initial
   state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -17,26 +17,41 @@ The backend interface (mirrored name for name by :mod:`rnngrad.torch_backend`):
   as a NumPy array (T, S, S).
 - ``readout_gradient(s, params, x, u)``: for ONE sequence x (T, 1, I), its last state h_T (H,)
   and the gradient of y = u . h_T with respect to every weight (float64 NumPy arrays), by the
-  model's backward with u as dL/dh_T (the curse-of-memory metric, :mod:`rnngrad.memory`).
+  model's backward with u as dL/dh_T (the curse-of-memory metric, :mod:`rnngrad.core.memory`).
 """
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
-from rnngrad.models import model_kwargs, model_module
-from rnngrad.numpy_backend import readout
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import model_kwargs
+from rnngrad.core.tasks import Batch
+from rnngrad.numpy_backend import antisymmetric, exprnn, gru, indrnn, lru, lstm, readout, rnn
 
 NAME = "numpy"
 
 
+# model name -> the module that runs it (rnngrad.backends.register_model adds more)
+MODELS = {
+    "rnn": rnn,
+    "esn": rnn,
+    "lstm": lstm,
+    "gru": gru,
+    "exprnn": exprnn,
+    "antisymmetric": antisymmetric,
+    "indrnn": indrnn,
+    "lru": lru,
+}
+
+
 def model(s: CellSettings):
-    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn`, ``lstm`` or ``gru``)."""
-    return importlib.import_module(f"rnngrad.numpy_backend.{model_module(s)}")
+    """The model module of a cell (:mod:`rnngrad.numpy_backend.rnn` for the rnn and esn,
+    ``lstm``, ``gru``)."""
+    try:
+        return MODELS[s.model]
+    except KeyError:
+        raise KeyError(f"model: {s.model!r} has no {NAME} implementation") from None
 
 
 def to_backend(s: CellSettings, params: dict) -> dict:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import expm, expm_frechet
 
-from rnngrad.models import skew
+from rnngrad.core.shared import skew
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 

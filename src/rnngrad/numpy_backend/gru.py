@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import backward_chunk
+from rnngrad.core.shared import backward_chunk
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.metrics import lru_lambda
+from rnngrad.core.metrics import lru_lambda
 
 GELU_C = np.sqrt(2 / np.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2
 GELU_K = 0.044715

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import backward_chunk, step_term_norms
+from rnngrad.core.shared import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
 # Inside forward and backward the gates run in the order i, f, o, g (PyTorch's i, f, g, o at

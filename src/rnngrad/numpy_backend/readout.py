@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.tasks import Batch
+from rnngrad.core.tasks import Batch
 
 
 class DirectGrad:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.models import BACKWARD_CHUNK, step_term_norms
+from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
 
 TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
 

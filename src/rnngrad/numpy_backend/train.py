@@ -1,10 +1,10 @@
 """Training in NumPy: the forward of a batch and the gradient of the training objective with its
 remedies, hand-written (mirrored name for name by :mod:`rnngrad.torch_backend.train`, where
 autograd takes the derivatives). Clipping and the optimizers act on either backend's arrays
-alike and live in :mod:`rnngrad.training`.
+alike and live in :mod:`rnngrad.run.loop`.
 
 The objective of one update is ``L + weight * penalty`` on a batch (or on a truncated-BPTT window
-of it, see :mod:`rnngrad.training`), with
+of it, see :mod:`rnngrad.run.loop`), with
 
 - Pascanu's Omega (eq. 10 of Pascanu, Mikolov and Bengio 2013), model rnn only::
 
@@ -32,10 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from rnngrad import numpy_backend as backend
-from rnngrad.models import OMEGA_BOUND, l2_wrec
+from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.shared import OMEGA_BOUND, l2_wrec
+from rnngrad.core.tasks import Batch
 from rnngrad.numpy_backend import readout, rnn
-from rnngrad.settings import OMEGA_KINDS, CellSettings
-from rnngrad.tasks import Batch
 
 
 def run(s: CellSettings, params: dict, batch: Batch, h0=None):

@@ -5,7 +5,7 @@ The same interface, name for name:
 
 - ``model(s)``: the model module (``rnn`` for the rnn and esn, ``lstm``, ``gru``), whose
   ``forward(params, x, h0=None, **model_kwargs(s))`` both backends share
-  (:mod:`rnngrad.models`).
+  (:mod:`rnngrad.core.shared`).
 - ``to_backend(s, params)``: float64 NumPy weights to tensors of ``s.dtype`` on ``s.device``.
 - ``forward(s, params, x, h0=None)``: states h (T+1, B, H) as a tensor, and a cache; ``h0`` is
   the initial state (zeros when None; the pair (h_0, c_0) for the lstm).
@@ -27,23 +27,38 @@ and ``forward(params, x, h0=None, **kw) -> (h, cache)`` for hand-made loops (tru
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import torch
 
-from rnngrad.models import NORM_CHUNK, model_kwargs, model_module, step_term_norms
-from rnngrad.settings import CellSettings
-from rnngrad.tasks import Batch
-from rnngrad.torch_backend import readout
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import NORM_CHUNK, model_kwargs, step_term_norms
+from rnngrad.core.tasks import Batch
+from rnngrad.torch_backend import antisymmetric, exprnn, gru, indrnn, lru, lstm, readout, rnn
 
 NAME = "torch"
 JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
 
 
+# model name -> the module that runs it (rnngrad.backends.register_model adds more)
+MODELS = {
+    "rnn": rnn,
+    "esn": rnn,
+    "lstm": lstm,
+    "gru": gru,
+    "exprnn": exprnn,
+    "antisymmetric": antisymmetric,
+    "indrnn": indrnn,
+    "lru": lru,
+}
+
+
 def model(s: CellSettings):
-    """The model module of a cell (:mod:`rnngrad.torch_backend.rnn`, ``lstm`` or ``gru``)."""
-    return importlib.import_module(f"rnngrad.torch_backend.{model_module(s)}")
+    """The model module of a cell (:mod:`rnngrad.torch_backend.rnn` for the rnn and esn,
+    ``lstm``, ``gru``)."""
+    try:
+        return MODELS[s.model]
+    except KeyError:
+        raise KeyError(f"model: {s.model!r} has no {NAME} implementation") from None
 
 
 def device(s: CellSettings) -> torch.device:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rnngrad.models import skew
+from rnngrad.core.shared import skew
 from rnngrad.torch_backend.rnn import scan
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rnngrad.tasks import Batch
+from rnngrad.core.tasks import Batch
 
 
 def loss(params: dict, h: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

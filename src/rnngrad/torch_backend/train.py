@@ -22,9 +22,9 @@ from functools import cache
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.models import OMEGA_BOUND, has_torch_module, l2_wrec
-from rnngrad.settings import OMEGA_KINDS, CellSettings
-from rnngrad.tasks import Batch
+from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.shared import OMEGA_BOUND, has_torch_module, l2_wrec
+from rnngrad.core.tasks import Batch
 from rnngrad.torch_backend import readout
 from rnngrad.torch_backend.rnn import project
 

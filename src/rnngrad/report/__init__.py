@@ -1,0 +1,13 @@
+"""What a study shows: derived tables, verdicts, figures and the HTML pages.
+
+Derived tables (:mod:`~rnngrad.report.analysis`), published claims and their verdicts
+(:mod:`~rnngrad.report.claims`), the figures (:mod:`~rnngrad.report.figures`) with their style
+(:mod:`~rnngrad.report.figstyle`) and captions (:mod:`~rnngrad.report.captions`), the page's data
+(:mod:`~rnngrad.report.pagedata`) and interactive charts (:mod:`~rnngrad.report.charts`), the
+report (:mod:`~rnngrad.report.page`) and the comparison of studies
+(:mod:`~rnngrad.report.compare`).
+
+Imports: :mod:`rnngrad.core`, :mod:`rnngrad.run` (provenance) and :mod:`rnngrad.study` (the
+tables); ``analysis`` and ``claims`` import no matplotlib, and nothing here chooses a
+matplotlib backend.
+"""

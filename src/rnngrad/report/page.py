@@ -1,0 +1,447 @@
+"""The HTML report of a study: one self-contained file built from the tables alone.
+
+Figures are embedded as base64 PNG (the saved ones under ``figures_dir``, redrawn from the tables
+where missing), tables inline, and a small inline script sorts and filters the cells table; the
+interactive charts, their data and the Vega JavaScript are inlined too (rnngrad.report.charts): the
+page opens offline and loads nothing from the network. Every user string (study, remedy and
+setting names) goes through Jinja2's autoescaping.
+
+Example
+-------
+>>> from rnngrad.report.page import build_report
+>>> build_report("default", "results/default/tables", "results/default/figures",
+...              "reports/default.html")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from rnngrad.core.cellid import AXES
+from rnngrad.core.files import atomic_write
+from rnngrad.report import analysis, charts, claims, figstyle, figures
+from rnngrad.run.provenance import PROVENANCE
+from rnngrad.study.tables import TABLES, describe_column, read_tables
+
+MAX_LISTED_VALUES = 10  # distinct values of a provenance column listed (settings_hash: per cell)
+MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
+LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
+
+REMEDY_TEXT = {
+    "none": (
+        "Plain full backpropagation through time with the study's optimizer: the baseline "
+        "every remedy is compared with.",
+        "Rumelhart, Hinton and Williams 1986; Werbos 1990.",
+    ),
+    "clip_norm": (
+        "Gradient clipping by global norm: when the norm of the whole gradient exceeds "
+        "a threshold, the gradient is rescaled to the threshold, keeping its direction. "
+        "It tames exploding gradients and does nothing for vanishing ones.",
+        "Pascanu, Mikolov and Bengio 2013, On the difficulty of training recurrent "
+        "neural networks, ICML, Algorithm 1.",
+    ),
+    "clip_value": (
+        "Gradient clipping by value: each component is clamped to [-threshold, "
+        "threshold], which also changes the gradient's direction.",
+        "Mikolov 2012, Statistical language models based on neural networks (thesis); "
+        "compared in Pascanu et al. 2013.",
+    ),
+    "truncated_bptt": (
+        "Truncated BPTT(k1, k2): every k1 steps the losses are backpropagated at "
+        "most k2 steps back. It bounds cost and explosion but cannot learn "
+        "dependencies longer than k2 (marked on the profiles).",
+        "Williams and Peng 1990, An efficient gradient-based algorithm for on-line "
+        "training of recurrent network trajectories, Neural Computation.",
+    ),
+    "penalty": (
+        "Pascanu's regularizer Omega, which pushes each step's Jacobian to preserve the "
+        "norm of the backpropagated error (their eq. 10, with dL/ds_{k+1} and s_k held "
+        "constant), combined with clipping by norm: their SGD-CR. Kind pascanu follows "
+        "their Theano code (ratio of squared norms, averaged over steps and sequences), not "
+        "the formula as printed (ratio of norms, summed over steps: kind pascanu_printed).",
+        "Pascanu, Mikolov and Bengio 2013, ICML, section 3.3.",
+    ),
+    "l2_penalty": (
+        "An L2 penalty on W_rec (weight decay on the recurrent matrix), which pulls its "
+        "spectral radius down: it fights explosion and favours vanishing.",
+        "Pascanu et al. 2013 discuss it as the classic alternative; Bengio et al. 1994.",
+    ),
+    "orthogonal_init": (
+        "W_rec initialized as s times a random orthogonal matrix: every singular "
+        "value equals s, so a linear network neither shrinks nor grows any "
+        "direction at s = 1.",
+        "Saxe, McClelland and Ganguli 2014, Exact solutions to the nonlinear "
+        "dynamics of learning in deep linear neural networks, ICLR.",
+    ),
+    "identity_init": (
+        "IRNN: W_rec = s times the identity with ReLU units, so at s = 1 the state "
+        "is copied forward and the gradient passes back unchanged through active "
+        "units.",
+        "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
+        "of rectified linear units, arXiv:1504.00941.",
+    ),
+    "smart_init": (
+        "Pascanu's 'smart' initialization: sparse W_rec (15 incoming weights per unit) "
+        "scaled to spectral radius s, and small input weights.",
+        "Pascanu et al. 2013, after Sutskever, Martens, Dahl and Hinton 2013.",
+    ),
+    "esn": (
+        "Echo state network: a fixed random leaky reservoir whose output weights are fitted "
+        "by ridge regression in closed form, so no gradient flows through time at all.",
+        "Jaeger 2001, The 'echo state' approach to analysing and training recurrent neural "
+        "networks, GMD Report 148; Jaeger and Haas 2004, Science.",
+    ),
+    "lstm": (
+        "Long short-term memory: a gated cell state with an additive update (forget-gate "
+        "bias 1) gives the error a path that neither vanishes nor explodes when the gates "
+        "stay open.",
+        "Hochreiter and Schmidhuber 1997, Long short-term memory, Neural Computation; Gers, "
+        "Schmidhuber and Cummins 2000 (forget gate).",
+    ),
+    "gru": (
+        "Gated recurrent unit: update and reset gates interpolate between the old state and "
+        "a candidate, a lighter gated path for the gradient.",
+        "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP.",
+    ),
+    "exprnn": (
+        "Orthogonal recurrence through training: W_rec = expm(A) with A skew-symmetric, "
+        "trained in A, so every eigenvalue of W_rec keeps modulus 1 and the linear part of "
+        "the backward pass neither shrinks nor grows; modrelu units.",
+        "Lezcano-Casado and Martinez-Rubio 2019, Cheap orthogonal constraints in neural "
+        "networks, ICML; after Arjovsky, Shah and Bengio 2016, Unitary evolution RNNs.",
+    ),
+    "antisymmetric": (
+        "AntisymmetricRNN: a forward Euler step of an ODE whose Jacobian W - W^T is "
+        "antisymmetric (eigenvalues on the imaginary axis), with a small diffusion gamma: "
+        "the state map neither contracts nor expands, by construction.",
+        "Chang, Chen, Haber and Chi 2019, AntisymmetricRNN: a dynamical system view on "
+        "recurrent neural networks, ICLR.",
+    ),
+    "indrnn": (
+        "Independently recurrent units: each unit's recurrent weight is a scalar u_n, so its "
+        "gradient through time is a product of u_n and relu', kept from vanishing or exploding "
+        "by bounding |u_n| <= 2^(1/T); layers are stacked so units can interact.",
+        "Li, Li, Cook, Zhu and Gao 2018, Independently recurrent neural network (IndRNN): "
+        "building a longer and deeper RNN, CVPR.",
+    ),
+    "lru": (
+        "Linear recurrent unit: a complex diagonal linear recurrence, its eigenvalues "
+        "initialized on a ring near the unit circle in an exponential parametrization and its "
+        "input normalized by sqrt(1 - |lambda|^2), between position-wise nonlinear maps.",
+        "Orvieto, Smith, Gu, Fernando, Gulcehre, Pascanu and De 2023, Resurrecting recurrent "
+        "neural networks for long sequences, ICML.",
+    ),
+}
+
+
+# -- data ---------------------------------------------------------------------------------------
+def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """How each remedy's rows were trained and what they reached: method (in the papers'
+    words), optimizer, lr, batch, budget, early stopping, runs, solved and the median steps to
+    solve; a row per remedy (fixed order), empty when nothing trained."""
+    t = analysis.trained_cells(cells)
+    if t.empty:
+        return pd.DataFrame()
+    t = t.assign(method=claims.method(t), remedy=t["remedy"].astype(str))
+
+    def values(col: str, d: pd.DataFrame) -> str:
+        if col not in d:
+            return ""
+        return "/".join(_fmt(v) for v in sorted(d[col].dropna().unique(), key=str)) or "-"
+
+    rows = []
+    for rem in analysis.remedy_order(t["remedy"]):
+        d = t[t["remedy"] == rem]
+        fitted = bool((d["method"] == "ESN").all())  # a closed-form readout: no optimizer
+        stop = d["stop_when_solved"].fillna(False).astype(bool) if "stop_when_solved" in d else None
+        every = values("eval_every", d)
+        stopping = (
+            f"at the first solved evaluation (every {every} steps)"
+            if stop is not None and stop.all()
+            else "no (fixed budget)"
+        )
+        if fitted:
+            stopping = "- (fitted once)"
+        to_solve = (
+            d["steps_to_solve"].astype("Float64").dropna()
+            if "steps_to_solve" in d
+            else pd.Series(dtype=float)
+        )
+        rows.append(
+            {
+                "remedy": rem,
+                "method": values("method", d),
+                "optimizer": "ridge readout" if fitted else values("optimizer", d),
+                "lr": "-" if fitted else values("lr", d),
+                "batch": values("batch", d),
+                "budget (steps)": values("train_steps", d),
+                "early stopping": stopping,
+                "runs": len(d),
+                "solved": int(analysis.succeeded(d).sum()),
+                "final accuracy >= 0.99": int(d["solved"].fillna(False).astype(bool).sum()),
+                "steps to solve (median)": _fmt(float(to_solve.median())) if len(to_solve) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`rnngrad.report.analysis.learning_table` as rows of the summary: each value at 3
+    significant digits with its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below
+    chance (1)."""
+
+    def cell(v: float) -> dict[str, str]:
+        cls = "learns" if v < LEARNS_BELOW else "beats" if v < 1.0 else ""
+        return {"text": "" if np.isnan(v) else f"{v:.3g}", "cls": cls}
+
+    return [
+        {
+            "remedy": rem,
+            "colour": figstyle.remedy_colour(rem),
+            "values": [cell(float(v)) for v in row],
+        }
+        for rem, row in table.iterrows()
+    ]
+
+
+def findings(tables) -> dict[str, Any]:
+    """Numbers and sentences of the summary, computed from the tables."""
+    cells = analysis.frame(tables, "cells")
+    f: dict[str, Any] = {"n_cells": len(cells)}
+    if cells.empty:
+        return f
+    f["runtime_s"] = float(cells["runtime_s"].sum()) if "runtime_s" in cells else float("nan")
+    f["status"] = cells["status"].value_counts().to_dict() if "status" in cells else {}
+    axes = [a for a in AXES if a in cells]
+    axes += [
+        c
+        for c in ("lr", "hidden", "model", "nonlinearity", "init", "task", "dtype")
+        if c in cells and cells[c].nunique() > 1 and c not in axes
+    ]
+    f["grid"] = [(a, ", ".join(_fmt(v) for v in _sorted_values(cells, a))) for a in axes]
+    f["seeds"] = analysis.n_seeds(cells)
+    f["seed_note"] = analysis.seed_note(cells)
+    hashes = (
+        sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
+    )
+    f["code_hashes"] = hashes
+    f["crossings"] = analysis.zero_crossings(cells)
+    f["solved"] = analysis.solved_at_longest(cells)
+    f["learning"] = analysis.learning_table(cells)
+    f["methods"] = methods_table(cells)
+    f["training_speed"] = analysis.training_speed(cells)
+    f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
+    f["ref_backend"] = analysis.first_backend(cells)
+    f["lr_note"] = analysis.lr_note(analysis.trained_cells(cells))
+    ag = analysis.backend_agreement(tables)
+    f["agreement"] = ag
+    f["agreement_counts"] = ag["verdict"].value_counts().to_dict() if len(ag) else {}
+    return f
+
+
+def _sorted_values(cells: pd.DataFrame, col: str) -> list:
+    if col == "remedy":
+        return analysis.remedy_order(cells[col])
+    if col == "backend":
+        return analysis.ordered(cells[col], analysis.BACKEND_ORDER)
+    return sorted(cells[col].dropna().unique(), key=lambda v: (isinstance(v, str), v))
+
+
+def _fmt(v: Any) -> str:
+    """A table value as short text: 4 significant digits, inf/nan spelt out, empty for None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _distinct(values: pd.Series) -> str:
+    """A provenance column's values, or how many there are where each cell has its own."""
+    seen = sorted(values.dropna().astype(str).unique())
+    if len(seen) > MAX_LISTED_VALUES:
+        return f"{len(seen)} distinct values (see the cells table)"
+    return ", ".join(seen) or "(empty)"
+
+
+def cells_view(cells: pd.DataFrame) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
+    """Header, formatted rows and the columns left out because every cell has the same value
+    (shown once above the table: it keeps a study of thousands of cells small)."""
+    if cells.empty:
+        return [], [], []
+    constant = [c for c in cells.columns if c != "cell_id" and cells[c].nunique(dropna=False) <= 1]
+    shown = [c for c in cells.columns if c not in constant]
+    text = cells[shown].astype(object).map(_fmt)
+    return shown, text.to_numpy().tolist(), [(c, _fmt(cells[c].iloc[0])) for c in constant]
+
+
+class FigureError(ValueError):
+    """A saved figure that is not a whole, readable PNG."""
+
+
+def _check_png(path: Path, data: bytes) -> None:
+    """Refuse a truncated or corrupt PNG (a killed figures run), naming the file."""
+    from PIL import Image  # matplotlib's own dependency
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()  # decodes every row: a truncated file fails here
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()  # the chunks' checksums
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
+        raise FigureError(
+            f"{path}: not a readable PNG ({type(e).__name__}: {e}); redraw the figures "
+            "(rnngrad figures, or delete it and rerun snakemake)"
+        ) from e
+
+
+def _png(name: str, tables, figures_dir: Path | None) -> str:
+    """Base64 PNG of a figure: the saved file if present, else drawn from the tables."""
+    path = None if figures_dir is None else figures_dir / f"{name}.png"
+    if path is not None and path.exists():
+        data = path.read_bytes()
+        _check_png(path, data)
+    else:
+        fig, _ = figures.draw(name, tables)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=figstyle.DPI)
+        data = buf.getvalue()
+    return base64.b64encode(data).decode("ascii")
+
+
+SECTIONS = (  # (id, title, figures in it)
+    ("unrolled", "The network unrolled through time", ("unrolled",)),
+    ("phase", "Where gradients vanish or explode", ("phase_diagram",)),
+    ("profiles", "Gradient profiles", ("decay_curves", "weight_grad_norm")),
+    ("theory", "Theory against measurement", ("theory",)),
+    (
+        "remedies",
+        "Remedies and training",
+        ("remedy_decay", "solved_vs_seq_len", "steps_to_solve", "training_curves"),
+    ),
+    ("memory", "Echo state networks: memory capacity", ("memory_capacity",)),
+    ("curse", "The curse of memory", ("curse_of_memory",)),
+    ("published", "Published against measured", ()),
+    ("agreement", "Backend agreement", ("backend_agreement",)),
+    ("speed", "Speed", ("speed",)),
+)
+
+
+def build_report(
+    study: str,
+    tables_dir: str | Path,
+    figures_dir: str | Path | None,
+    out_html: str | Path,
+    config: dict | None = None,
+) -> Path:
+    """Write the study's report, one self-contained HTML file, to ``out_html``.
+
+    Parameters
+    ----------
+    study : the study's name (shown, escaped).
+    tables_dir : folder with ``cells.parquet``, ``profiles.parquet``, ``training.parquet``.
+    figures_dir : folder with the saved ``<name>.png`` figures; missing ones are redrawn.
+    out_html : the file to write.
+    config : the study's config, shown in the provenance section.
+    """
+    tables = read_tables(tables_dir)
+    cells = analysis.frame(tables, "cells")
+    fdir = None if figures_dir is None else Path(figures_dir)
+    f = findings(tables)
+    header, rows, constant = cells_view(cells)
+    remedies = analysis.remedy_order(cells["remedy"]) if "remedy" in cells else []
+    remedy_cfg = (config or {}).get("remedies", {})
+    remedy_notes = [
+        {
+            "name": r,
+            "colour": figstyle.remedy_colour(r),
+            "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
+            "ref": REMEDY_TEXT.get(r, ("", ""))[1],
+            "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()
+            if r in remedy_cfg
+            else "",
+        }
+        for r in remedies
+    ]
+    sections = []
+    for sid, title, names in SECTIONS:
+        figs = [
+            {"name": n, "png": _png(n, tables, fdir), "caption": figures.CAPTIONS[n]} for n in names
+        ]
+        sections.append({"id": sid, "title": title, "figures": figs})
+    dictionary = [
+        {"table": t, "column": c, "unit": describe_column(c)[0], "meaning": describe_column(c)[1]}
+        for t in TABLES
+        for c in analysis.frame(tables, t).columns
+    ]
+    learning = f.get("learning", pd.DataFrame())
+    ag = f.get("agreement", pd.DataFrame())
+    listed = (
+        ag[ag["verdict"] != "agree"].sort_values("verdict", ascending=False).head(MAX_LISTED_PAIRS)
+        if len(ag)
+        else ag
+    )
+    prov = [(c, _distinct(cells[c])) for c in PROVENANCE if c in cells]
+    published = [
+        {**r, "colour": analysis.VERDICT_COLOURS[r["verdict"]]}
+        for r in claims.evaluate(tables, config).to_dict("records")
+    ]
+    env = Environment(
+        loader=PackageLoader("rnngrad.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    html = env.get_template("report.html.j2").render(
+        study=study,
+        f=f,
+        sections=sections,
+        header=header,
+        rows=rows,
+        constant=constant,
+        remedy_notes=remedy_notes,
+        dictionary=dictionary,
+        provenance=prov,
+        published=published,
+        agreement=[{k: _fmt(v) for k, v in r.items()} for r in listed.to_dict("records")],
+        n_pairs=len(ag),
+        config=yaml.safe_dump(config, sort_keys=False) if config else "",
+        crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
+        learning=learning_rows(learning),
+        learning_seq_lens=list(learning.columns),
+        learns_below=LEARNS_BELOW,
+        solved=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("solved", pd.DataFrame()).to_dict("records")
+        ],
+        methods=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("methods", pd.DataFrame()).to_dict("records")
+        ],
+        methods_header=list(f.get("methods", pd.DataFrame()).columns),
+        training_speed=[
+            {k: _fmt(v) for k, v in r.items()}
+            for r in f.get("training_speed", pd.DataFrame()).to_dict("records")
+        ],
+        training_speed_header=list(f.get("training_speed", pd.DataFrame()).columns),
+        fmt=_fmt,
+        interactive=charts.page_parts(tables),
+        built=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        builder_host=platform.node(),
+    )
+    out = Path(out_html)
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return out

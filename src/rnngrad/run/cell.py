@@ -1,0 +1,192 @@
+"""One cell of the grid: build, profile at initialization, train, profile again, record.
+
+A cell
+1. builds its weights and data from seeded NumPy generators (identical for both backends);
+2. measures the full-BPTT gradient profile at initialization (phase ``init``);
+3. if ``train_steps > 0``, trains with its remedy and measures the profile again (``trained``);
+4. with ``plain_reference_steps > 0``, times plain PyTorch's training at its shape
+   (:mod:`rnngrad.run.plain`), the rate its own ``train_steps_per_s`` is read against;
+5. returns one record (a JSON-safe dict) that :func:`rnngrad.run.record.write_record` writes
+   atomically.
+
+Numerical overflow is a result: status ``exploded`` when the init profile is not finite,
+``diverged`` when training met a non-finite loss or gradient.
+
+Example
+-------
+>>> from rnngrad.core.settings import CellSettings
+>>> s = CellSettings.from_dict({"seq_len": 20, "w_rec_scale": 0.5, "train_steps": 0})
+>>> rec = run_cell(s, "demo")
+>>> rec["metrics"]["status"], len(rec["profiles"][0]["grad_norm"])
+('ok', 20)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from rnngrad import backends
+from rnngrad.core import metrics, tasks
+from rnngrad.core.memory import memory_sensitivity
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.weights import data_stream, init_params, spectral_radius
+from rnngrad.run import plain
+from rnngrad.run.loop import train
+from rnngrad.run.provenance import provenance
+from rnngrad.run.timing import (
+    TIMING_BUDGET,
+    TIMING_REPEATS,
+    cell_gemm_gflops,
+    peak_memory,
+    timed,
+    useful_flops,
+)
+
+log = logging.getLogger("rnngrad.run.cell")
+
+
+def measure_profile(
+    s: CellSettings, params: dict[str, np.ndarray], batch: tasks.Batch, backend=None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gradient profile (docs/metrics.md) for float64 ``params`` on the probe ``batch``.
+
+    Returns the scalar metrics (unprefixed) and the per-lag profile arrays.
+    """
+    be = backend or backends.get(s.backend)
+    p = be.to_backend(s, params)
+    steps = batch.steps
+    last = tasks.last_loss_step(batch)  # the profile is that of the last loss step's term
+    out, _, profile_seconds = timed(
+        lambda: be.loss_and_grads(s, p, last), TIMING_REPEATS, TIMING_BUDGET
+    )
+    _, peak_bytes = peak_memory(s, lambda: be.loss_and_grads(s, p, last))  # once warm
+    grad_norm = metrics.by_lag(out["grad_norm"], steps)
+    weight_grad_norm = metrics.by_lag(out["weight_grad_norm"], steps)
+    W = metrics.recurrent_block(s.model, params)
+    m: dict[str, Any] = {
+        **metrics.profile_scalars(s.model, grad_norm),
+        "spectral_radius": spectral_radius(W),
+        "spectral_norm": metrics.spectral_norm(W),
+        "probe_loss": out["loss"] if last is batch else be.loss_and_grads(s, p, batch)["loss"],
+        "profile_seconds": profile_seconds,
+        # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (measure.peak_memory)
+        "profile_gflops": useful_flops(s, steps) / profile_seconds / 1e9,
+        "profile_peak_mb": peak_bytes / 1e6 if peak_bytes >= 0 else float("nan"),
+        "memory_sensitivity": memory_sensitivity(s, be, p, batch),
+        "jacobian_decay_rate": float("nan"),
+        "lyapunov_max": float("nan"),
+        "jacobian_seconds": float("nan"),
+    }
+    jacobian_norm = None
+    if s.jacobian:
+
+        def jac():
+            J = np.asarray(be.step_jacobians(s, p, batch, 0), dtype=np.float64)
+            return metrics.jacobian_log10_norms(J), metrics.lyapunov_max(J)
+
+        (log_jn, lyap), _, m["jacobian_seconds"] = timed(jac, TIMING_REPEATS, TIMING_BUDGET)
+        with np.errstate(over="ignore", under="ignore"):
+            jacobian_norm = np.power(10.0, log_jn)
+        m["jacobian_decay_rate"] = metrics.slope(log_jn, log10=True)
+        m["lyapunov_max"] = lyap
+    finite = np.all(np.isfinite(grad_norm)) and np.isfinite(out["loss"])
+    profile = {
+        "lag": list(range(steps)),
+        "grad_norm": grad_norm.tolist(),
+        "jacobian_norm": None if jacobian_norm is None else jacobian_norm.tolist(),
+        "weight_grad_norm": weight_grad_norm.tolist(),
+    }
+    m["finite"] = bool(finite)
+    return m, profile
+
+
+def run_cell(
+    s: CellSettings,
+    cell_id: str,
+    checkpoint: str | None = None,
+    checkpoint_every: float | None = None,
+) -> dict[str, Any]:
+    """Run one cell and return its record (see the module docstring); ``checkpoint`` and
+    ``checkpoint_every`` as in :func:`rnngrad.run.loop.train`."""
+    t_start = time.perf_counter()
+    log.info("cell %s: %s", cell_id, json.dumps(s.to_dict(), sort_keys=True))
+    be = backends.get(s.backend)
+    spec = tasks.spec(s.task, s.seq_len, s.hidden)
+    params = init_params(s, spec.n_in, spec.n_out)
+    probe = tasks.cell_batch(s, data_stream(s, "probe"))
+    record_metrics: dict[str, Any] = {}
+    profiles = []
+
+    m, prof = measure_profile(s, params, probe, be)
+    status = "ok" if m.pop("finite") else "exploded"
+    record_metrics.update({f"init_{k}": v for k, v in m.items()})
+    profiles.append({"phase": "init", **prof})
+    log.info(
+        "init profile: decay_rate %.4g, log10_grad_ratio %.4g, %.3g s",
+        m["decay_rate"],
+        m["log10_grad_ratio"],
+        m["profile_seconds"],
+    )
+
+    training = None
+    if s.train_steps > 0:
+        result = train(s, params, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        training = {k: list(v) for k, v in result["curve"].items()}
+        record_metrics.update(result["metrics"])
+        if result["status"] == "diverged" and status == "ok":
+            # an init profile that overflowed stays "exploded" (diverged_at says more)
+            status = "diverged"
+        trained = result["params"]
+        if all(np.all(np.isfinite(v)) for v in trained.values()):
+            m, prof = measure_profile(s, trained, probe, be)
+            m.pop("finite")
+            record_metrics.update({f"trained_{k}": v for k, v in m.items()})
+            profiles.append({"phase": "trained", **prof})
+        log.info(
+            "trained %d of %d steps: status %s, final_loss %s",
+            result["metrics"]["steps_trained"],
+            s.train_steps,
+            result["status"],
+            result["metrics"].get("final_loss"),
+        )
+    if s.plain_reference_steps > 0 and plain.supported(s):
+        rate = plain.plain_train_steps_per_s(s, s.plain_reference_steps)
+        ratio = record_metrics.get("train_steps_per_s", float("nan")) / rate
+        record_metrics.update(plain_train_steps_per_s=rate, train_vs_plain=ratio)
+        log.info("plain PyTorch at this shape: %.4g steps/s (this cell %.3gx)", rate, ratio)
+    record_metrics["status"] = status
+    # the machine's limit for this cell's step GEMM (B, H) x (H, G H), measured in this job
+    record_metrics["gemm_gflops"] = cell_gemm_gflops(s)
+    record_metrics["runtime_s"] = time.perf_counter() - t_start
+    record_metrics["overhead_s"] = _process_seconds() - record_metrics["runtime_s"]
+    return {
+        "cell_id": cell_id,
+        "settings": s.to_dict(),
+        "steps": probe.steps,
+        "metrics": record_metrics,
+        "profiles": profiles,
+        "training": training,
+        "provenance": provenance(s),
+    }
+
+
+def _process_seconds() -> float:
+    """Wall time since this process started (interpreter start-up and imports included).
+
+    From the kernel's start time in clock ticks since boot (10 ms steps): psutil's create_time
+    adds the boot time, which /proc/stat gives in whole seconds, so it ran up to 1 s over.
+    """
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rpartition(")")[2].split()[19])  # field 22, starttime
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):  # not Linux
+        import psutil  # a Snakemake dependency
+
+        return time.time() - psutil.Process().create_time()
