@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.tasks import cell_batch, spec
-from rnngrad.core.weights import data_stream, init_params, stream
+from rnngrad.core.tasks import spec
+from rnngrad.core.weights import cell_batch, data_stream, init_params, stream
 
 # one entry per model the backends implement (the rnn with each nonlinearity, a leaky esn)
 MODELS = {

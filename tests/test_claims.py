@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnngrad.core.memory import closed_form
 from rnngrad.core.settings import CellSettings
 from rnngrad.report import analysis, claims
 from rnngrad.run.cell import run_cell
@@ -489,6 +490,12 @@ def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
     return rows
 
 
+def test_methods_name_the_new_models():
+    rows = [cell(0, model="exprnn"), cell(1, model="antisymmetric"), cell(2, model="lstm")]
+    m = claims.method(pd.DataFrame(rows))
+    assert list(m) == ["expRNN", "AntisymmetricRNN", "LSTM"]
+
+
 @pytest.mark.parametrize(
     "ortho_solved,n,lstm_loss,expected",
     [
@@ -505,8 +512,6 @@ def test_orthogonal_copy_with_wilson_intervals(ortho_solved, n, lstm_loss, expec
 
 
 def test_memory_closed_form():
-    from rnngrad.core.memory import closed_form
-
     lams = [0.5, 0.9, 0.95]
     rows = [
         cell(

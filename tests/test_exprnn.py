@@ -81,3 +81,15 @@ def test_modrelu_is_their_formula():
     }
     h, _ = exprnn.forward(p, a[None], nonlinearity="modrelu")
     assert np.array_equal(h[1, 0], np.sign(a[0]) * np.maximum(np.abs(a[0]) + b, 0))
+
+
+def test_a_non_finite_gradient_is_data(case):
+    """An overflowed dL/dW_hh gives a NaN gradient of log_weight_hh (which training records as
+    diverged), not scipy's refusal of non-finite input."""
+    s, params, batch = case(model="exprnn")
+    h, cache = exprnn.forward(params, batch.x, nonlinearity=s.nonlinearity)
+    dh = np.zeros_like(h)
+    dh[-1] = np.inf
+    back = exprnn.backward(params, cache, dh, norms=False)
+    g = back["grads"]["log_weight_hh"]  # its strict upper triangle is what A reads
+    assert np.isnan(g[np.triu_indices(s.hidden, 1)]).all()

@@ -6,8 +6,8 @@ import pytest
 import rnngrad.numpy_backend as nb
 from rnngrad.core import metrics
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.tasks import cell_batch, last_loss_step, make_batch, spec
-from rnngrad.core.weights import data_stream, init_params
+from rnngrad.core.tasks import last_loss_step, make_batch, spec
+from rnngrad.core.weights import cell_batch, data_stream, init_params
 from rnngrad.run.cell import measure_profile
 
 

@@ -13,7 +13,7 @@ Example
 >>> from rnngrad import backends
 >>> be = backends.get("numpy")
 >>> be.NAME, sorted(be.MODELS)
-('numpy', ['esn', 'gru', 'lstm', 'rnn'])
+('numpy', ['antisymmetric', 'esn', 'exprnn', 'gru', 'lstm', 'rnn'])
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ class Backend(Protocol):
 
     def step_jacobians(self, s: CellSettings, params: dict, batch: Batch, b: int = 0) -> Any:
         """ds_t/ds_{t-1} for t = 1..T along sequence b, a NumPy array (T, S, S)."""
+
+    def readout_gradient(self, s: CellSettings, params: dict, x: Any, u: Any) -> tuple:
+        """One sequence's h_T and the gradient of u . h_T, float64 NumPy (rnngrad.core.memory)."""
 
 
 @runtime_checkable

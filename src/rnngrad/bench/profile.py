@@ -41,8 +41,8 @@ import numpy as np
 from rnngrad.bench import train
 from rnngrad.bench.common import start_worker, worker_env, write_json
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.tasks import cell_batch, spec
-from rnngrad.core.weights import data_stream, init_params
+from rnngrad.core.tasks import spec
+from rnngrad.core.weights import cell_batch, data_stream, init_params
 from rnngrad.run.timing import (
     gemm_gflops,
     memory_method,

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import Batch
-from rnngrad.core.weights import data_stream
+from rnngrad.core.weights import cell_batch, data_stream
 
 
 def targets(batch: Batch) -> np.ndarray:
@@ -77,7 +76,7 @@ def fit(s: CellSettings, be, params: dict) -> tuple[dict, int | None]:
     rng = data_stream(s, "train")
     normal = NormalEquations(H, n_out)
     for step in range(1, s.train_steps + 1):
-        batch = tasks.cell_batch(s, rng)
+        batch = cell_batch(s, rng)
         h, _ = be.forward(s, p, batch.x)
         states = np.asarray(be.from_backend(h), dtype=np.float64)[batch.loss_steps]
         if not np.all(np.isfinite(states)):

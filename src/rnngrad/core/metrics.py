@@ -6,8 +6,6 @@ Backends report per-step arrays (index t); :func:`by_lag` turns them around.
 Example
 -------
 >>> import numpy as np
-
-from rnngrad.core.shared import skew
 >>> g = 0.5 ** np.arange(10)          # halves every step back
 >>> round(decay_rate(g), 6), horizon(g)
 (-0.30103, 10)

@@ -378,6 +378,28 @@ def _gated_models_use_tanh(s: CellSettings) -> Problem:
     return None
 
 
+def _model_takes_its_nonlinearity(s: CellSettings) -> Problem:
+    allowed = MODEL_NONLINEARITIES.get(s.model)
+    if allowed is not None and s.nonlinearity not in allowed:
+        return "nonlinearity", f"model {s.model} takes {' or '.join(allowed)}", s.nonlinearity
+    if s.nonlinearity == "modrelu" and s.model != "exprnn":
+        why = (
+            f"modrelu (with its own bias) is the exprnn's; model {shown(s.model)} does not take it"
+        )
+        return "nonlinearity", why, s.nonlinearity
+    return None
+
+
+def _no_penalty_on_an_orthogonal_recurrence(s: CellSettings) -> Problem:
+    if s.model == "exprnn" and s.penalty is not None:
+        why = (
+            "the exprnn's W_hh is orthogonal (||W_hh||_F^2 = hidden always), "
+            "so no penalty on it applies"
+        )
+        return "penalty.kind", why, s.penalty.kind
+    return None
+
+
 def _esn_is_not_trained_by_gradient(s: CellSettings) -> Problem:
     for k in NESTED:
         if s.model == "esn" and getattr(s, k) is not None:
@@ -424,28 +446,8 @@ def _truncation_is_shorter_than_the_sequence(s: CellSettings) -> Problem:
     return None
 
 
-def _model_nonlinearities(s: CellSettings) -> Problem:
-    allowed = MODEL_NONLINEARITIES.get(s.model)
-    if allowed is not None and s.nonlinearity not in allowed:
-        return "nonlinearity", f"model {s.model} takes {' or '.join(allowed)}", s.nonlinearity
-    if s.nonlinearity == "modrelu" and s.model != "exprnn":
-        why = (
-            f"modrelu (with its own bias) is the exprnn's; model {shown(s.model)} does not take it"
-        )
-        return "nonlinearity", why, s.nonlinearity
-    return None
-
-
-def _no_penalty_on_an_orthogonal_or_diagonal_recurrence(s: CellSettings) -> Problem:
-    if s.penalty is None:
-        return None
-    if s.model == "exprnn":
-        why = (
-            "the exprnn's W_hh is orthogonal (||W_hh||_F^2 = hidden always), "
-            "so no penalty on it applies"
-        )
-        return "penalty.kind", why, s.penalty.kind
-    if s.model == "lru":
+def _no_penalty_on_the_lru(s: CellSettings) -> Problem:
+    if s.model == "lru" and s.penalty is not None:
         return "penalty.kind", "the lru has no W_hh to penalize", s.penalty.kind
     return None
 
@@ -493,8 +495,9 @@ def _own_recurrences_draw_their_own_weights(s: CellSettings) -> Problem:
 RULES: tuple[Callable[[CellSettings], Problem], ...] = (
     _stopping_needs_evaluations,
     _gated_models_use_tanh,
-    _model_nonlinearities,
-    _no_penalty_on_an_orthogonal_or_diagonal_recurrence,
+    _model_takes_its_nonlinearity,
+    _no_penalty_on_an_orthogonal_recurrence,
+    _no_penalty_on_the_lru,
     _layers_stack_indrnns,
     _the_ring_is_the_lrus,
     _own_recurrences_draw_their_own_weights,

@@ -23,12 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from rnngrad.core.settings import CellSettings
 
 COPY_SYMBOLS = 8  # symbols to copy are drawn from 8 (Arjovsky et al. 2016)
 COPY_LENGTH = 10  # the copied string has 10 symbols
@@ -110,13 +106,6 @@ def baseline_loss(task: str, seq_len: int) -> float:
     if task == "memory":
         return 1.0 / 12.0  # Var(u) for u ~ U[-0.5, 0.5]
     raise ValueError(f"task: unknown task {task!r}")
-
-
-def cell_batch(s: CellSettings, rng: np.random.Generator, size: int | None = None) -> Batch:
-    """Draw ``size`` (default ``s.batch``) sequences of a cell's task from ``rng``: the one way
-    the cell, its training, evaluation and benchmarks draw their data (``rng`` is one of
-    :func:`rnngrad.core.weights.data_stream`'s streams)."""
-    return make_batch(s.task, s.seq_len, size or s.batch, rng, s.hidden)
 
 
 def make_batch(

@@ -23,8 +23,10 @@ import zlib
 
 import numpy as np
 
+from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import indrnn_u_max
+from rnngrad.core.tasks import Batch
 
 # the indrnn and the lru have no W_hh of gate blocks; for the cost formulas (6 B G H^2 T FLOPs,
 # docs/metrics.md) the indrnn counts one per layer (its H x H input GEMM between layers), the
@@ -205,3 +207,10 @@ def data_stream(s: CellSettings, purpose: str) -> np.random.Generator:
     """Data generator for ``purpose`` (probe, train, eval, fit), independent of scale, remedy,
     backend and model, so every such pair of cells sees the same sequences."""
     return stream(s.seed, "data", s.task, s.seq_len, purpose)
+
+
+def cell_batch(s: CellSettings, rng: np.random.Generator, size: int | None = None) -> Batch:
+    """Draw ``size`` (default ``s.batch``) sequences of a cell's task from ``rng``: the one way
+    the cell, its training, evaluation and benchmarks draw their data (``rng`` is one of
+    :func:`data_stream`'s streams)."""
+    return tasks.make_batch(s.task, s.seq_len, size or s.batch, rng, s.hidden)

@@ -30,7 +30,6 @@ Example
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import expm, expm_frechet
 
 from rnngrad.core.shared import skew
 from rnngrad.numpy_backend.rnn import add_step_terms
@@ -40,6 +39,8 @@ def forward(
     params: dict, x: np.ndarray, h0: np.ndarray | None = None, *, nonlinearity: str = "tanh"
 ) -> tuple[np.ndarray, dict]:
     """Run the expRNN over x (T, B, I); returns states h (T+1, B, H) and the cache."""
+    from scipy.linalg import expm  # here: only exprnn cells pay scipy.linalg's import
+
     A = skew(np.asarray(params["log_weight_hh"], dtype=np.float64))  # expm in float64
     W_hh = expm(A).astype(params["weight_ih"].dtype, copy=False)
     T, B, _ = x.shape
@@ -78,6 +79,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     ``weight_grad_norm`` (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh (the derived
     orthogonal matrix), indexed by step t - 1.
     """
+    from scipy.linalg import expm_frechet
+
     h, x, W_hh, nl = cache["h"], cache["x"], cache["W_hh"], cache["nonlinearity"]
     T = h.shape[0] - 1
     grad_norm = np.empty(T + 1) if norms else None
@@ -97,7 +100,10 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
         dW = np.zeros_like(W_hh)
         weight_grad_norm = add_step_terms(dW, da, h[:-1], norms)  # dL/dW_hh and its terms
         # through W = expm(A): dL/dA = L_expm(A^T, dL/dW); then through A = U - U^T
-        dA = expm_frechet(cache["A"].T, dW.astype(np.float64), compute_expm=False)
+        if np.all(np.isfinite(dW)):
+            dA = expm_frechet(cache["A"].T, dW.astype(np.float64), compute_expm=False)
+        else:  # overflow is data: a non-finite gradient, which training records as diverged
+            dA = np.full(dW.shape, np.nan)
         dU = np.triu(dA - dA.T, 1).astype(h.dtype, copy=False)
         grads = {
             "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),

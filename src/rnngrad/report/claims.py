@@ -131,9 +131,8 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}
 
 def method(cells: pd.DataFrame) -> pd.Series:
     """Each cell's method in the papers' words: SGD, SGD-C, SGD-CR (vanilla rnn; Adam, Adam-C,
-    Adam-CR or Momentum, ... when another optimizer trained it), IRNN, LSTM, GRU, ESN, IndRNN,
-    LRU, or other
-    (truncation, clipping by value, an L2 penalty)."""
+    Adam-CR or Momentum, ... when another optimizer trained it), IRNN, LSTM, GRU, ESN, expRNN,
+    AntisymmetricRNN, IndRNN, LRU, or other (truncation, clipping by value, an L2 penalty)."""
     model = _col(cells, "model", "rnn")
     clip_norm = _col(cells, "clip_kind").astype(str) == "norm"
     no_clip = _is_null(_col(cells, "clip_kind"))
@@ -150,6 +149,8 @@ def method(cells: pd.DataFrame) -> pd.Series:
     out[(model == "rnn") & irnn & no_trunc & no_pen] = "IRNN"
     for m in ("lstm", "gru", "esn"):
         out[model == m] = m.upper()
+    out[model == "exprnn"] = "expRNN"
+    out[model == "antisymmetric"] = "AntisymmetricRNN"
     out[model == "indrnn"] = "IndRNN"
     out[model == "lru"] = "LRU"
     return out

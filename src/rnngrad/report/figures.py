@@ -521,20 +521,16 @@ def plot_curse_of_memory(tables) -> Figure | None:
     colours = st.remedy_palette(remedies)
     for rem in remedies:
         d = pts[pts["remedy"] == rem].sort_values("timescale")
-        inf = ~np.isfinite(d["timescale"])
-        ax.errorbar(
-            d["timescale"].where(~inf, edge),
-            d["sensitivity"],
-            yerr=[d["sensitivity"] - d["lo"], d["hi"] - d["sensitivity"]],
-            fmt="none",
-            ecolor=colours[rem],
-            elinewidth=1,
-        )
+        tau_d, y = d["timescale"].to_numpy(float), d["sensitivity"].to_numpy(float)
+        inf = ~np.isfinite(tau_d)
+        x = np.where(inf, edge, tau_d)
+        yerr = np.vstack([y - d["lo"].to_numpy(float), d["hi"].to_numpy(float) - y])
+        ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor=colours[rem], elinewidth=1)
         for sel, marker in ((~inf, "o"), (inf, ">")):
             if sel.any():
                 ax.plot(
-                    d["timescale"].where(~inf, edge)[sel],
-                    d["sensitivity"][sel],
+                    x[sel],
+                    y[sel],
                     marker,
                     ms=6,
                     color=colours[rem],

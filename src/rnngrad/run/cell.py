@@ -35,7 +35,7 @@ from rnngrad import backends
 from rnngrad.core import metrics, tasks
 from rnngrad.core.memory import memory_sensitivity
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.weights import data_stream, init_params, spectral_radius
+from rnngrad.core.weights import cell_batch, data_stream, init_params, spectral_radius
 from rnngrad.run import plain
 from rnngrad.run.loop import train
 from rnngrad.run.provenance import provenance
@@ -119,7 +119,7 @@ def run_cell(
     be = backends.get(s.backend)
     spec = tasks.spec(s.task, s.seq_len, s.hidden)
     params = init_params(s, spec.n_in, spec.n_out)
-    probe = tasks.cell_batch(s, data_stream(s, "probe"))
+    probe = cell_batch(s, data_stream(s, "probe"))
     record_metrics: dict[str, Any] = {}
     profiles = []
 

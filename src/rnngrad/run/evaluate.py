@@ -15,7 +15,7 @@ import numpy as np
 from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import EVAL_CHUNK, EVAL_SEQUENCES, Batch
-from rnngrad.core.weights import data_stream
+from rnngrad.core.weights import cell_batch, data_stream
 
 HELDOUT_SEQUENCES = 300  # the fixed held-out set of the periodic evaluations (eval_every)
 SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
@@ -39,7 +39,7 @@ def heldout_set(s: CellSettings) -> list[Batch]:
     """The fixed held-out set of the periodic evaluations: HELDOUT_SEQUENCES sequences of
     ``data_stream(s, "heldout")`` in chunks of EVAL_CHUNK."""
     rng = data_stream(s, "heldout")
-    return [tasks.cell_batch(s, rng, EVAL_CHUNK) for _ in range(HELDOUT_SEQUENCES // EVAL_CHUNK)]
+    return [cell_batch(s, rng, EVAL_CHUNK) for _ in range(HELDOUT_SEQUENCES // EVAL_CHUNK)]
 
 
 def score(s: CellSettings, bk, p: dict, batches) -> dict[str, float]:
@@ -64,7 +64,7 @@ def evaluate(s: CellSettings, bk, p: dict) -> dict[str, Any]:
     of EVAL_CHUNK; the loss and accuracy are means over equal chunks, and the memory capacity is
     the mean of the chunks' (each of EVAL_CHUNK x (T - K) samples a delay)."""
     rng = data_stream(s, "eval")
-    batches = (tasks.cell_batch(s, rng, EVAL_CHUNK) for _ in range(EVAL_SEQUENCES // EVAL_CHUNK))
+    batches = (cell_batch(s, rng, EVAL_CHUNK) for _ in range(EVAL_SEQUENCES // EVAL_CHUNK))
     scores = score(s, bk, p, batches)
     baseline = tasks.baseline_loss(s.task, s.seq_len)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -76,11 +76,11 @@ from typing import Any
 import numpy as np
 
 from rnngrad import backends
-from rnngrad.core import esn, tasks
+from rnngrad.core import esn
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import constrain
 from rnngrad.core.tasks import Batch
-from rnngrad.core.weights import data_stream
+from rnngrad.core.weights import cell_batch, data_stream
 from rnngrad.run import checkpoint as ckpt
 from rnngrad.run.checkpoint import CURVE
 from rnngrad.run.evaluate import evaluate, first_solved, heldout_set, is_solved, score
@@ -175,7 +175,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
     for step in range(first, s.train_steps + 1):
         if solved and s.stop_when_solved:
             break
-        batch = tasks.cell_batch(s, rng)
+        batch = cell_batch(s, rng)
         p, record, finite = train_step(s, bk, p, opt, batch)
         if finite and heldout and step % s.eval_every == 0:
             scores = score(s, bk, p, heldout)

@@ -29,7 +29,7 @@ from typing import Any
 from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import has_torch_module
-from rnngrad.core.weights import data_stream, init_params
+from rnngrad.core.weights import cell_batch, data_stream, init_params
 
 BATCHES = 8  # distinct batches, cycled: a fresh batch a step without timing the data
 ROUNDS = 3  # timed rounds after a warm-up round; the best counts (docs/performance.md)
@@ -46,7 +46,7 @@ def case(s: CellSettings) -> tuple[dict, list[tasks.Batch]]:
     batches from its own stream: what a timed training step is fed."""
     sp = tasks.spec(s.task, s.seq_len, s.hidden)
     rng = data_stream(s, "train")
-    batches = [tasks.cell_batch(s, rng) for _ in range(BATCHES)]
+    batches = [cell_batch(s, rng) for _ in range(BATCHES)]
     return init_params(s, sp.n_in, sp.n_out), batches
 
 

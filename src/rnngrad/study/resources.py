@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from rnngrad.core.memory import MEMORY_SEQUENCES
 from rnngrad.core.settings import OMEGA_KINDS, CellSettings
 from rnngrad.core.tasks import EVAL_CHUNK, EVAL_SEQUENCES
 from rnngrad.core.weights import GATES
@@ -115,6 +116,8 @@ def cell_seconds(s: CellSettings) -> float:
     if s.jacobian:
         j = jacobian_seconds(s)
         t += phases * timed_runs(j) * j
+    # memory_sensitivity: a pass of one sequence for each of its sequences, each phase
+    t += phases * min(MEMORY_SEQUENCES, s.batch) * pass_seconds(s, batch=1)
     if s.train_steps > 0:
         if s.model == "esn":  # states of the training sequences, then one ridge fit
             t += s.train_steps * pass_seconds(s, backward=False)
