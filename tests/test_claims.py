@@ -598,3 +598,61 @@ def test_memory_closed_form():
     for r in rows:
         r["init_memory_sensitivity"] *= 1.5
     assert verdict(tables(rows), "zucchet_orvieto_closed_form")["verdict"] == "fails"
+
+
+def modern_rows(T: int, indrnn_solved: int, lru_solved: int, tanh_solved: int, n: int = 5):
+    """n seeds each of the indrnn, the lru and the tanh rnn on the adding task at T."""
+    rows = []
+    for name, extra, k in (
+        ("indrnn", {"model": "indrnn", "nonlinearity": "relu"}, indrnn_solved),
+        ("lru", {"model": "lru", "nonlinearity": "linear"}, lru_solved),
+        ("none", {}, tanh_solved),
+    ):
+        for seed in range(n):
+            rows.append(
+                cell(
+                    len(rows),
+                    remedy=name,
+                    task="adding",
+                    seq_len=T,
+                    seed=seed,
+                    solved=seed < k,
+                    baseline_loss=1 / 6,
+                    **extra,
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "T, n, k, expected",
+    [
+        (1000, 5, 5, "agrees"),
+        (1000, 10, 0, "differs"),  # Wilson 95% [0, 0.28]: wholly below 1/2
+        (1000, 5, 1, "inconclusive"),  # [0.04, 0.62] straddles 1/2
+        (1000, 3, 3, "inconclusive"),  # fewer than 5 runs
+        (500, 5, 5, "not measured here"),  # shorter than the claim's T
+    ],
+)
+def test_indrnn_at_t_1000_with_wilson_intervals(T, n, k, expected):
+    r = verdict(tables(modern_rows(T, k, 0, 0, n)), "li_indrnn_adding")
+    assert r["verdict"] == expected
+    if expected != "not measured here":
+        interval = {(5, 5): "0.57-1.00", (0, 10): "0.00-0.28", (1, 5): "0.04-0.62"}
+        interval[3, 3] = "0.44-1.00"
+        assert r["measured_value"] == f"solved {k} of {n} runs, 95% interval {interval[k, n]}"
+
+
+@pytest.mark.parametrize(
+    "lru, tanh, n, expected",
+    [
+        (5, 0, 5, "agrees"),
+        (0, 5, 5, "differs"),
+        (2, 2, 5, "inconclusive"),
+        (3, 0, 3, "inconclusive"),
+    ],
+)
+def test_lru_against_the_tanh_rnn(lru, tanh, n, expected):
+    r = verdict(tables(modern_rows(500, 0, lru, tanh, n)), "orvieto_lru_ablation")
+    assert r["verdict"] == expected
+    assert r["measured_value"] == f"adding T=500: LRU {lru}/{n}, tanh rnn {tanh}/{n}"

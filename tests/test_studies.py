@@ -15,7 +15,7 @@ from rnngrad.study.config import load_study
 from rnngrad.study.tables import cells_table
 
 REPO = Path(__file__).resolve().parents[1]
-STUDIES = ("pascanu2013", "le2015", "bengio1994", "esn_memory")
+STUDIES = ("pascanu2013", "le2015", "bengio1994", "esn_memory", "modern")
 
 
 def study(name: str):
@@ -138,3 +138,20 @@ def test_esn_memory_grid():
     assert ((c["w_rec_scale"] >= 0.9) & (c["w_rec_scale"] < 1)).sum() >= 2
     # the readout's ridge sets MC below radius 0.9 (docs/studies.md): a visible axis, in both
     assert c["ridge"].nunique() >= 3 and cells("esn_memory_cluster")["ridge"].nunique() >= 3
+
+
+@pytest.mark.parametrize("name", ["modern", "modern_cluster"])
+def test_modern_grid(name):
+    """The classic models and today's remedies on the adding and copy tasks from T = 100 on,
+    at least 3 seeds, steps to solve (stop when solved); the IndRNN and the LRU as their papers
+    set them up."""
+    c = cells(name)
+    assert set(method(c)) >= {"Adam-C", "IRNN", "LSTM", "GRU", "IndRNN", "LRU"}
+    assert {"exprnn", "antisymmetric"} <= set(c["model"])
+    assert set(c["task"]) == {"adding", "copy"}
+    assert c["seq_len"].min() == 100 and c["seq_len"].nunique() >= 2
+    assert c["seed"].nunique() >= 3 and c["stop_when_solved"].all()
+    ind = c[c["model"] == "indrnn"]
+    assert (ind["layers"] == 2).all() and (ind["nonlinearity"] == "relu").all()
+    lru = c[c["model"] == "lru"]
+    assert (lru["w_rec_scale"] <= 1).all() and (lru["r_min"] == 0.99).all()

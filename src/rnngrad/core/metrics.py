@@ -195,15 +195,25 @@ def lyapunov_max(J: np.ndarray) -> float:
 
 def recurrent_block(model: str, params: dict[str, np.ndarray]) -> np.ndarray:
     """The H x H matrix whose spectrum the metrics report, from a cell's float64 weights: W_hh,
-    a gated model's candidate block (lstm g gate, gru n gate), or the exprnn's derived
-    expm(A)."""
+    a gated model's candidate block (lstm g gate, gru n gate), the exprnn's derived expm(A),
+    diag(u) over every layer of the indrnn, or the lru's diag(lambda), lambda =
+    exp(-exp(nu_log) + i exp(theta_log)) (complex)."""
     if model == "exprnn":
         from scipy.linalg import expm  # here: only exprnn cells pay its import
 
         return expm(skew(params["log_weight_hh"]))
+    if model == "indrnn":
+        return np.diag(np.ravel(params["weight_hh"]))
+    if model == "lru":
+        return np.diag(lru_lambda(params["nu_log"], params["theta_log"]))
     weight_hh = params["weight_hh"]
     H = weight_hh.shape[1]
     return weight_hh[2 * H : 3 * H] if model in ("lstm", "gru") else weight_hh
+
+
+def lru_lambda(nu_log: np.ndarray, theta_log: np.ndarray) -> np.ndarray:
+    """The LRU's eigenvalues exp(-exp(nu_log) + i exp(theta_log)) (Orvieto et al. 2023, eq. 5)."""
+    return np.exp(-np.exp(nu_log)) * np.exp(1j * np.exp(theta_log))
 
 
 def spectral_norm(W: np.ndarray) -> float:

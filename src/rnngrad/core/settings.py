@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("numpy", "torch")
-MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric")
+MODELS = ("rnn", "lstm", "gru", "esn", "exprnn", "antisymmetric", "indrnn", "lru")
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear", "modrelu")
 INITS = ("gaussian", "orthogonal", "identity", "sparse")
 W_REC_SCALINGS = ("radius", "sigma_w")  # what w_rec_scale sets (rnngrad.init.recurrent_matrix)
@@ -44,7 +44,14 @@ PENALTY_KINDS = ("pascanu", "pascanu_printed", "l2_wrec")
 OMEGA_KINDS = ("pascanu", "pascanu_printed")  # Omega as in their code, and as printed
 GATED = ("lstm", "gru")
 # models with a closed set of nonlinearities other than the rnn's: model -> allowed
-MODEL_NONLINEARITIES = {"exprnn": ("tanh", "modrelu"), "antisymmetric": ("tanh",)}
+MODEL_NONLINEARITIES = {
+    "exprnn": ("tanh", "modrelu"),
+    "antisymmetric": ("tanh",),
+    "indrnn": ("relu",),
+    "lru": ("linear",),  # its recurrence is linear; the nonlinear maps sit around it
+}
+# models with a recurrence of their own, not W_hh h: relu units (indrnn), linear complex (lru)
+OWN_RECURRENCE = ("indrnn", "lru")
 # the allowed values of each setting that has a closed set (validation and `rnngrad cell --help`)
 CHOICES = {
     "backend": BACKENDS,
@@ -142,12 +149,14 @@ class CellSettings:
         0, "integer", "seeds weights and data; equal seeds pair cells across scale, remedy, backend"
     )
     # defaults (any scalar one may also be a grid axis)
-    model: str = setting("rnn", "category", "rnn, lstm, gru, esn, exprnn or antisymmetric")
+    model: str = setting(
+        "rnn", "category", "rnn, lstm, gru, esn, exprnn, antisymmetric, indrnn or lru"
+    )
     nonlinearity: str = setting(
         "tanh",
         "category",
-        "tanh, relu, sigmoid or linear (rnn and esn; gated models and antisymmetric are tanh); "
-        "tanh or modrelu (exprnn)",
+        "tanh, relu, sigmoid or linear (rnn and esn; gated models and antisymmetric are tanh, "
+        "the indrnn relu, the lru linear); tanh or modrelu (exprnn)",
     )
     init: str = setting(
         "gaussian", "category", "base matrix of W_rec: gaussian, orthogonal, identity or sparse"
@@ -208,6 +217,14 @@ class CellSettings:
         "1",
         "ESN readout ridge regularization; below radius 0.9 it, not the reservoir, sets "
         "memory_capacity (1e-3/1e-6/1e-9/1e-12 give 13.2/18.0/22.7/27.1 at radius 0.5, N 50)",
+    )
+    layers: int = setting(
+        1, "layers", "stacked recurrent layers (indrnn only; every other model has one)"
+    )
+    r_min: float = setting(
+        0.0,
+        "1",
+        "lru only: the smallest |lambda| of the ring initialization (w_rec_scale is the largest)",
     )
     plain_reference_steps: int = setting(
         0,
@@ -304,7 +321,12 @@ class CellSettings:
 NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
 # settings added after records existed, whose default reproduces what was done before them:
 # left out of the settings hash at their default, so that the records made before them stay done
-HASHED_WHEN_SET = {"plain_reference_steps": 0, "w_rec_scaling": "radius"}
+HASHED_WHEN_SET = {
+    "plain_reference_steps": 0,
+    "w_rec_scaling": "radius",
+    "layers": 1,
+    "r_min": 0.0,
+}
 
 
 # -- validation: a checker per field, then the settings that must fit together ------------------
@@ -360,11 +382,13 @@ FIELDS: dict[str, Checker] = {
     "eval_every": integer(0),
     "eval_sequences": integer(MIN_EVAL_SEQUENCES),
     "plain_reference_steps": integer(0),
+    "layers": integer(1),
     "w_rec_scale": real(0.0),
     "input_scale": real(0.0),
     "lr": real(0.0, low_open=True),
     "leak": real(0.0, 1.0, low_open=True),
     "ridge": real(0.0),
+    "r_min": real(0.0, 1.0),
     "jacobian": boolean,
     "stop_when_solved": boolean,
     "clip.threshold": real(0.0, low_open=True),
@@ -465,6 +489,51 @@ def _evaluation_in_whole_chunks(s: CellSettings) -> Problem:
     return None
 
 
+def _no_penalty_on_the_lru(s: CellSettings) -> Problem:
+    if s.model == "lru" and s.penalty is not None:
+        return "penalty.kind", "the lru has no W_hh to penalize", s.penalty.kind
+    return None
+
+
+def _layers_stack_indrnns(s: CellSettings) -> Problem:
+    if s.layers != 1 and s.model != "indrnn":
+        why = f"only the indrnn stacks layers; model {shown(s.model)} has one"
+        return "layers", why, s.layers
+    return None
+
+
+def _the_ring_is_the_lrus(s: CellSettings) -> Problem:
+    if s.model != "lru" and s.r_min != 0.0:
+        why = (
+            "the ring initialization's smallest |lambda| belongs to the lru, "
+            f"not model {shown(s.model)}"
+        )
+        return "r_min", why, s.r_min
+    if s.model == "lru" and s.w_rec_scale > 1.0:
+        why = (
+            "the lru's w_rec_scale is r_max, the largest |lambda| of its ring, and lambda = "
+            "exp(-exp(nu) + i exp(theta)) lies inside the unit disc: it must be <= 1"
+        )
+        return "w_rec_scale", why, s.w_rec_scale
+    if s.model == "lru" and (s.r_min > s.w_rec_scale or s.r_min >= 1.0):
+        why = (
+            f"the ring [r_min, r_max] needs r_min <= r_max = w_rec_scale "
+            f"{shown(s.w_rec_scale)} and r_min < 1"
+        )
+        return "r_min", why, s.r_min
+    return None
+
+
+def _own_recurrences_draw_their_own_weights(s: CellSettings) -> Problem:
+    if s.model in OWN_RECURRENCE and s.init != "gaussian":
+        why = (
+            f"a {s.model} draws its recurrent weights its own way (docs/config.md); "
+            "leave init at gaussian"
+        )
+        return "init", why, s.init
+    return None
+
+
 # the settings that must fit together, checked in this order after every field
 RULES: tuple[Callable[[CellSettings], Problem], ...] = (
     _stopping_needs_evaluations,
@@ -472,6 +541,10 @@ RULES: tuple[Callable[[CellSettings], Problem], ...] = (
     _gated_models_use_tanh,
     _model_takes_its_nonlinearity,
     _no_penalty_on_an_orthogonal_recurrence,
+    _no_penalty_on_the_lru,
+    _layers_stack_indrnns,
+    _the_ring_is_the_lrus,
+    _own_recurrences_draw_their_own_weights,
     _esn_is_not_trained_by_gradient,
     _omega_is_for_the_rnn,
     _memory_task_is_for_the_esn,

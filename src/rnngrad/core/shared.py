@@ -23,10 +23,10 @@ OMEGA_BOUND = 1e-20  # Pascanu et al.'s code: ||dL/ds_{k+1}||^2 below this gives
 # eps the Euler step (their grid, App. C: 0.01, 0.1, 1), gamma the diffusion that damps the
 # forward Euler step's growth sqrt(1 + eps^2 omega^2) (docs/config.md)
 ANTISYMMETRIC_EPS = 0.1
-ANTISYMMETRIC_GAMMA = 0.01
 # the trained weights of a model's recurrence, theta_rec of the curse-of-memory metric
 # (rnngrad.core.memory), where they are not ("weight_hh",)
-RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",)}
+RECURRENT_WEIGHTS = {"exprnn": ("log_weight_hh",), "lru": ("nu_log", "theta_log")}
+ANTISYMMETRIC_GAMMA = 0.01
 
 
 def model_kwargs(s: CellSettings) -> dict:
@@ -40,6 +40,23 @@ def model_kwargs(s: CellSettings) -> dict:
     if s.model == "antisymmetric":
         return {"eps": ANTISYMMETRIC_EPS, "gamma": ANTISYMMETRIC_GAMMA}
     return {}
+
+
+def indrnn_u_max(s: CellSettings) -> float:
+    """The indrnn's bound on |u|: w_rec_scale times Li et al.'s 2^(1/T) for the T steps the
+    network reads (their adding code: |u| <= MAG^(1/T), MAG = 2, so that no unit amplifies a
+    gradient more than twofold over the sequence). At w_rec_scale 1 it is the paper's."""
+    return s.w_rec_scale * 2.0 ** (1.0 / s.steps)
+
+
+def constrain(s: CellSettings, params: dict) -> dict:
+    """The weights after an update, projected back where a model constrains them: the
+    indrnn's u clipped to [-u_max, u_max] (Li et al. clip before every step); NumPy arrays and
+    torch tensors alike."""
+    if s.model != "indrnn":
+        return params
+    bound = indrnn_u_max(s)
+    return {**params, "weight_hh": params["weight_hh"].clip(-bound, bound)}
 
 
 def skew(U):

@@ -25,10 +25,24 @@ import numpy as np
 
 from rnngrad.core import tasks
 from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import indrnn_u_max
 from rnngrad.core.tasks import Batch
 
-GATES = {"rnn": 1, "esn": 1, "lstm": 4, "gru": 3, "exprnn": 1, "antisymmetric": 1}
+# the indrnn and the lru have no W_hh of gate blocks; for the cost formulas (6 B G H^2 T FLOPs,
+# docs/metrics.md) the indrnn counts one per layer (its H x H input GEMM between layers), the
+# lru three (its H x N maps B and C, complex, and its MLP, all position-wise)
+GATES = {
+    "rnn": 1,
+    "esn": 1,
+    "lstm": 4,
+    "gru": 3,
+    "exprnn": 1,
+    "antisymmetric": 1,
+    "indrnn": 1,
+    "lru": 3,
+}
 MODRELU_BIAS = 0.01  # the expRNN's code: modrelu's bias ~ U[-0.01, 0.01]
+LRU_MAX_PHASE = 2 * np.pi  # the LRU's ring: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
 # Pascanu et al.'s smart tanh init (trainingRNNs RNN.py lines 125-138): 15 nonzero entries in
 # each row of their W_hh, which maps h_{t-1} (a row vector) to h_t, so 15 nonzero outgoing
 # weights per unit (a column of PyTorch's weight_hh), rescaled to radius 0.95; input and output
@@ -100,6 +114,11 @@ def recurrent_matrix(
 
 def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]:
     """All weights of a cell's model as float64 NumPy arrays, PyTorch names and shapes."""
+    if s.model in ("indrnn", "lru"):
+        return {
+            **(indrnn_params if s.model == "indrnn" else lru_params)(s, n_in),
+            **readout_params(s, n_out),
+        }
     H, G = s.hidden, GATES[s.model]
     if s.model == "exprnn":  # trained in log_weight_hh; W_hh = expm(A) is derived
         rec = "log_weight_hh"
@@ -136,6 +155,69 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
         b_rng = stream(s.seed, "b_hh", s.model, H)
         params["bias_hh"] = b_rng.uniform(-MODRELU_BIAS, MODRELU_BIAS, size=H)
     return params
+
+
+def readout_params(s: CellSettings, n_out: int) -> dict[str, np.ndarray]:
+    """The linear readout of the indrnn and the lru: W_out ~ N(0, 1/H), b_out = 0."""
+    H = s.hidden
+    rng = stream(s.seed, "w_out", s.model, H, n_out)
+    return {"weight_out": rng.standard_normal((n_out, H)) / np.sqrt(H), "bias_out": np.zeros(n_out)}
+
+
+def indrnn_params(s: CellSettings, n_in: int) -> dict[str, np.ndarray]:
+    """The indrnn's weights as in Li et al.'s adding code: every layer's input weights
+    N(0, input_scale^2) (they use 0.001), biases 0, and u uniform in (0, u_max) for the lower
+    layers and in (u_max / 4^(1/T), u_max) for the last, u_max = w_rec_scale 2^(1/T)
+    (:func:`rnngrad.core.shared.indrnn_u_max`): at w_rec_scale 1 their (2^(-1/T), 2^(1/T)).
+
+    ``weight_ih (H, I)`` feeds layer 0, ``weight_ih_l{k} (H, H)`` layer k >= 1 from layer k - 1;
+    ``weight_hh (L, H)`` holds u, ``bias_ih`` and ``bias_hh (L, H)`` the biases.
+    """
+    H, L = s.hidden, s.layers
+    u_max = indrnn_u_max(s)
+    low = np.zeros((L, 1))
+    low[-1] = u_max / 4.0 ** (1.0 / s.steps)
+    r = stream(s.seed, "u", s.model, H, L).random((L, H))
+    params = {
+        "weight_ih": s.input_scale
+        * stream(s.seed, "w_ih", s.model, H, n_in).standard_normal((H, n_in)),
+        "weight_hh": low + (u_max - low) * r,
+        "bias_ih": np.zeros((L, H)),
+        "bias_hh": np.zeros((L, H)),
+    }
+    for k in range(1, L):
+        rng = stream(s.seed, "w_ih", s.model, H, H, k)
+        params[f"weight_ih_l{k}"] = s.input_scale * rng.standard_normal((H, H))
+    return params
+
+
+def lru_params(s: CellSettings, n_in: int) -> dict[str, np.ndarray]:
+    """The LRU block's weights (Orvieto et al. 2023, their Appendix A code's names): the ring
+    initialization |lambda|^2 uniform in [r_min^2, r_max^2] (r_max = w_rec_scale), arg(lambda)
+    uniform in [0, 2 pi), nu_log = log(-log|lambda|), theta_log = log arg(lambda), gamma_log =
+    log sqrt(1 - |lambda|^2); B = B_re + i B_im with entries N(0, 1/(2H)) each part, C likewise
+    N(0, 1/N), D ~ N(0, 1); the encoder ``weight_enc (H, I)`` N(0, input_scale^2) and the MLP
+    ``weight_mlp (H, H)`` N(0, 1/H), biases 0. The state has N = H complex units."""
+    H = N = s.hidden
+    u1, u2 = stream(s.seed, "lambda", s.model, N).random((2, N))
+    r2 = u1 * (s.w_rec_scale**2 - s.r_min**2) + s.r_min**2  # |lambda|^2
+    with np.errstate(divide="ignore"):
+        nu_log = np.log(-0.5 * np.log(r2))
+    rng = stream(s.seed, "lru", s.model, H, n_in)
+    return {
+        "weight_enc": s.input_scale * rng.standard_normal((H, n_in)),
+        "bias_enc": np.zeros(H),
+        "nu_log": nu_log,
+        "theta_log": np.log(LRU_MAX_PHASE * u2),
+        "gamma_log": 0.5 * np.log1p(-r2),
+        "B_re": rng.standard_normal((N, H)) / np.sqrt(2 * H),
+        "B_im": rng.standard_normal((N, H)) / np.sqrt(2 * H),
+        "C_re": rng.standard_normal((H, N)) / np.sqrt(N),
+        "C_im": rng.standard_normal((H, N)) / np.sqrt(N),
+        "D": rng.standard_normal(H),
+        "weight_mlp": rng.standard_normal((H, H)) / np.sqrt(H),
+        "bias_mlp": np.zeros(H),
+    }
 
 
 def data_stream(s: CellSettings, purpose: str) -> np.random.Generator:

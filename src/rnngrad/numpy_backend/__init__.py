@@ -30,7 +30,7 @@ from rnngrad.core.logscale import from_log10
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import model_kwargs
 from rnngrad.core.tasks import Batch
-from rnngrad.numpy_backend import antisymmetric, exprnn, gru, lstm, readout, rnn
+from rnngrad.numpy_backend import antisymmetric, exprnn, gru, indrnn, lru, lstm, readout, rnn
 
 NAME = "numpy"
 
@@ -43,6 +43,8 @@ MODELS = {
     "gru": gru,
     "exprnn": exprnn,
     "antisymmetric": antisymmetric,
+    "indrnn": indrnn,
+    "lru": lru,
 }
 
 

@@ -45,6 +45,8 @@ def run(s: CellSettings, params: dict, batch: Batch, h0=None):
     out = readout.loss_forward_backward(params, h, batch)
     if s.model == "lstm":
         return out["loss"], out["outputs"], lambda t: (h[t], cache["c"][t])
+    if "state" in cache:  # the indrnn's and lru's state is not what the readout reads
+        return out["loss"], out["outputs"], lambda t: cache["state"][t]
     return out["loss"], out["outputs"], lambda t: h[t]
 
 

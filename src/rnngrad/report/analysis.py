@@ -40,6 +40,8 @@ REMEDY_ORDER = (
     "gru",
     "exprnn",
     "antisymmetric",
+    "indrnn",
+    "lru",
 )
 BACKEND_ORDER = ("numpy", "torch")
 GAMMA = {"tanh": 1.0, "relu": 1.0, "linear": 1.0, "sigmoid": 0.25}  # bound on |f'| (Pascanu)

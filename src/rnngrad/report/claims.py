@@ -187,8 +187,8 @@ OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}
 def method(cells: pd.DataFrame) -> pd.Series:
     """Each cell's method in the papers' words: SGD, SGD-C, SGD-CR (vanilla rnn; Adam, Adam-C,
     Adam-CR or Momentum, ... when another optimizer trained it), IRNN (identity at scale 1 with
-    relu, Le et al.'s; other scales are other), LSTM, GRU, ESN, expRNN, AntisymmetricRNN, or
-    other (truncation, clipping by value, an L2 penalty)."""
+    relu, Le et al.'s; other scales are other), LSTM, GRU, ESN, expRNN, AntisymmetricRNN,
+    IndRNN, LRU, or other (truncation, clipping by value, an L2 penalty)."""
     model = _col(cells, "model", "rnn")
     clip_norm = _col(cells, "clip_kind").astype(str) == "norm"
     no_clip = _is_null(_col(cells, "clip_kind"))
@@ -208,6 +208,8 @@ def method(cells: pd.DataFrame) -> pd.Series:
         out[model == m] = m.upper()
     out[model == "exprnn"] = "expRNN"
     out[model == "antisymmetric"] = "AntisymmetricRNN"
+    out[model == "indrnn"] = "IndRNN"
+    out[model == "lru"] = "LRU"
     return out
 
 
@@ -567,6 +569,67 @@ def _smart_init(ctx) -> Verdict | None:
         "The radius is off, or the study's sparse cells are not at Pascanu's radius 0.95 and "
         "input std 0.01.",
         len(c),
+    )
+
+
+LI_INDRNN = Conditions(
+    ("adding",),
+    ("IndRNN",),
+    1000,
+    criterion="solved = under 1% sequences with |error| >= 0.08 on U1 + U2 (Li et al. report "
+    "MSE near 0; 2 layers of 128 units, Adam at lr 2e-4 in their section 4.1)",
+)
+LRU_ABLATION = Conditions(
+    LONG_LAG_TASKS,
+    ("LRU",),
+    criterion="solved under each task's own criterion; the two ends of Orvieto et al.'s "
+    "ablation (the LRU against the dense tanh rnn) on the same task and length",
+)
+
+
+def _indrnn(ctx) -> Verdict | None:
+    c = _trained(ctx["cells"])
+    if not ((method(c) == "IndRNN") & (c["task"] == "adding")).any():
+        return None
+    runs = LI_INDRNN.select(ctx["cells"])
+    if runs.empty:
+        return not_measured(LI_INDRNN, ctx["cells"])
+    return reproduce(LI_INDRNN, runs, "MSE near 0 at T = 1000 (and up to 5000)")
+
+
+def _lru_ablation(ctx) -> Verdict | None:
+    """The LRU against the dense tanh rnn at each task and length both were run at: agrees when
+    the LRU's solved fraction's interval lies above the tanh rnn's everywhere, differs when it
+    lies below anywhere, else inconclusive (and with fewer than MIN_RUNS runs of either)."""
+    c = _trained(ctx["cells"])
+    m = method(c)
+    lru = LRU_ABLATION.select(ctx["cells"])
+    tanh = c[m.str.match(r"^(SGD|Adam|Momentum)(-C)?$") & (c["nonlinearity"] == "tanh")]
+    keys = ["task", "seq_len"]
+    shared = lru[keys].drop_duplicates().merge(tanh[keys].drop_duplicates())
+    if shared.empty:
+        return None if lru.empty else not_measured(LRU_ABLATION, ctx["cells"])
+    parts, sides = [], []
+    for task, T in shared.itertuples(index=False):
+        a = lru[(lru["task"] == task) & (lru["seq_len"] == T)]
+        b = tanh[(tanh["task"] == task) & (tanh["seq_len"] == T)]
+        ka, kb = int(succeeded(a).sum()), int(succeeded(b).sum())
+        (lo_a, hi_a), (lo_b, hi_b) = wilson(ka, len(a)), wilson(kb, len(b))
+        parts.append(f"{task} T={T}: LRU {ka}/{len(a)}, tanh rnn {kb}/{len(b)}")
+        if min(len(a), len(b)) < MIN_RUNS:
+            sides.append("inconclusive")
+        else:
+            sides.append("agrees" if lo_a > hi_b else "differs" if hi_a < lo_b else "inconclusive")
+    k, n = int(succeeded(lru).sum()), len(lru)
+    low, high = wilson(k, n)
+    both = pd.concat([lru, tanh])
+    reason = (
+        f"The two ends of their ablation only (the steps between are no model here), at every "
+        f"task and length both ran, {MIN_RUNS} runs of each at least. Judged on "
+        f"{budget(both)}. LRU: {outcome(lru)}; tanh rnn: {outcome(tanh)}."
+    )
+    return Verdict(
+        "; ".join(parts), combine(*sides), reason, LRU_ABLATION.describe(lru), n, low, high
     )
 
 
@@ -978,6 +1041,8 @@ CHECKS: dict[str, Callable[[dict], Verdict | None]] = {
         "copy", lambda T: 10 * math.log(8) / (T + 20), "10 ln 8 / (T + 20)"
     ),
     "adding_baseline": _baseline("adding", lambda T: 1.0 / 6.0 + 0 * T, "1/6"),
+    "li_indrnn_adding": _indrnn,
+    "orvieto_lru_ablation": _lru_ablation,
     "jaeger_mc_bound": _mc_bound,
     "esn_sr_heuristic": _esn_heuristic,
     "dambre_memory_nonlinearity": _tradeoff,

@@ -40,6 +40,8 @@ REMEDY_COLOURS = {
     "gru": "#AA4499",
     "exprnn": "#CC6677",
     "antisymmetric": "#88CCEE",
+    "indrnn": "#661100",
+    "lru": "#117733",
 }
 EXTRA_COLOURS = ("#888888", "#661100", "#6699CC", "#117733", "#DDCC77", "#AA4466")
 BACKEND_MARKERS = {"numpy": "o", "torch": "s"}

@@ -129,6 +129,20 @@ REMEDY_TEXT = {
         "Chang, Chen, Haber and Chi 2019, AntisymmetricRNN: a dynamical system view on "
         "recurrent neural networks, ICLR.",
     ),
+    "indrnn": (
+        "Independently recurrent units: each unit's recurrent weight is a scalar u_n, so its "
+        "gradient through time is a product of u_n and relu', kept from vanishing or exploding "
+        "by bounding |u_n| <= 2^(1/T); layers are stacked so units can interact.",
+        "Li, Li, Cook, Zhu and Gao 2018, Independently recurrent neural network (IndRNN): "
+        "building a longer and deeper RNN, CVPR.",
+    ),
+    "lru": (
+        "Linear recurrent unit: a complex diagonal linear recurrence, its eigenvalues "
+        "initialized on a ring near the unit circle in an exponential parametrization and its "
+        "input normalized by sqrt(1 - |lambda|^2), between position-wise nonlinear maps.",
+        "Orvieto, Smith, Gu, Fernando, Gulcehre, Pascanu and De 2023, Resurrecting recurrent "
+        "neural networks for long sequences, ICML.",
+    ),
 }
 
 

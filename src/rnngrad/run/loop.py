@@ -79,6 +79,7 @@ import numpy as np
 from rnngrad import backends
 from rnngrad.core import esn
 from rnngrad.core.settings import CellSettings
+from rnngrad.core.shared import constrain
 from rnngrad.core.tasks import Batch
 from rnngrad.core.weights import cell_batch, data_stream
 from rnngrad.run import checkpoint as ckpt
@@ -289,4 +290,4 @@ def _update(s, p, opt, grads, value, record, finite):
         return p, record, False
     grads, clipped = clip(s, grads, norm)
     record["clipped"] = record["clipped"] or clipped
-    return optimizer_step(s, p, grads, opt), record, True
+    return constrain(s, optimizer_step(s, p, grads, opt)), record, True

@@ -82,7 +82,7 @@ def timed(fn: Callable[[], Any], repeats: int, budget: float | None = None) -> T
 def useful_flops(s: CellSettings, steps: int | None = None) -> float:
     """The profile's useful FLOPs, 6 B G H^2 T: the forward's and the backward's recurrent GEMMs
     and dL/dW_hh (the input projections and the norms are not counted)."""
-    return 6.0 * s.batch * GATES[s.model] * s.hidden**2 * (steps or s.steps)
+    return 6.0 * s.batch * GATES[s.model] * s.layers * s.hidden**2 * (steps or s.steps)
 
 
 def gemm_gflops(

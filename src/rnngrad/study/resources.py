@@ -57,7 +57,18 @@ START_SECONDS = {"numpy": 0.4, "torch": 1.9}  # interpreter, imports (torch: 1.4
 INTERPRETER_MB = {"numpy": 300, "torch": 500}
 # (T+1, B, H) arrays a forward pass keeps: h; the esn's f(a_t) too; the lstm's gates i, f, g, o,
 # c and tanh(c); the gru's r, z, n
-FORWARD_ARRAYS = {"rnn": 1, "esn": 2, "lstm": 7, "gru": 4, "exprnn": 1, "antisymmetric": 2}
+# the indrnn's h of each layer (times `layers`); the lru's complex h and v, (Re h, Im h), the
+# encoder's and the MLP's pre-activations, tanh and outputs, y
+FORWARD_ARRAYS = {
+    "rnn": 1,
+    "esn": 2,
+    "lstm": 7,
+    "gru": 4,
+    "exprnn": 1,
+    "antisymmetric": 2,
+    "indrnn": 1,
+    "lru": 12,
+}
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores
@@ -66,13 +77,14 @@ BIG_STEP_FLOPS = 6 * 32 * 128 * 128  # at and above this a step's GEMMs gain fro
 
 
 def state_size(s: CellSettings) -> int:
-    """S, the size of the recurrent state s_t (the lstm's is (h_t, c_t))."""
-    return 2 * s.hidden if s.model == "lstm" else s.hidden
+    """S, the size of the recurrent state s_t (the lstm's is (h_t, c_t), the lru's (Re h_t,
+    Im h_t), the indrnn's every layer's h_t)."""
+    return (2 if s.model in ("lstm", "lru") else s.layers) * s.hidden
 
 
 def pass_seconds(s: CellSettings, batch: int | None = None, backward: bool = True) -> float:
     """Estimated seconds of one pass over ``steps`` with ``batch`` sequences (default s.batch)."""
-    B, H, G, T = batch or s.batch, s.hidden, GATES[s.model], s.steps
+    B, H, G, T = batch or s.batch, s.hidden, GATES[s.model] * s.layers, s.steps
     if backward:  # three GEMMs a step, and the Gram trick of weight_grad_norm
         share, flops = 1.0, 6 * B * G * H * H + 4 * B * B * H
     else:  # one GEMM a step, FORWARD_SHARE of the calls and elementwise passes
@@ -129,7 +141,7 @@ def cell_seconds(s: CellSettings) -> float:
 
 def cell_memory_mb(s: CellSettings) -> float:
     """Estimated peak resident memory of a cell in MB (10^6 bytes), without margin."""
-    arrays = FORWARD_ARRAYS[s.model]
+    arrays = FORWARD_ARRAYS[s.model] * s.layers
     per_seq = (s.steps + 1) * s.hidden * (4 if s.dtype == "float32" else 8)  # one (T+1, H), bytes
     # numpy's backward adds about one array (dL/da chunks, dL/dh); autograd keeps every op's inputs
     train = s.batch * per_seq * (TORCH_ARRAYS * arrays if s.backend == "torch" else arrays + 1)

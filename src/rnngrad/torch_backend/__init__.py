@@ -40,7 +40,7 @@ from rnngrad.core.logscale import LogScale, exponent, from_log10, sq_norm, times
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import NORM_CHUNK, model_kwargs, step_term_norms
 from rnngrad.core.tasks import Batch
-from rnngrad.torch_backend import antisymmetric, exprnn, gru, lstm, readout, rnn
+from rnngrad.torch_backend import antisymmetric, exprnn, gru, indrnn, lru, lstm, readout, rnn
 
 NAME = "torch"
 JACOBIAN_ROWS = 1 << 16  # state copies in one reverse pass of step_jacobians (bounds memory)
@@ -58,6 +58,8 @@ MODELS = {
     "gru": gru,
     "exprnn": exprnn,
     "antisymmetric": antisymmetric,
+    "indrnn": indrnn,
+    "lru": lru,
 }
 
 
@@ -141,13 +143,16 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
     chunks, carry = [], initial_state(s, h0)
     for t0 in range(0, T, PROFILE_CHUNK):
         start = carry if carry is None else _detached(carry)
-        _, cache = mod.forward(p, x[t0 : t0 + PROFILE_CHUNK], start, retain=True, **kw)
-        chunks.append((t0, cache))
+        out, cache = mod.forward(p, x[t0 : t0 + PROFILE_CHUNK], start, retain=True, **kw)
+        chunks.append((t0, out, cache))
         carry = (cache["h"][-1], cache["c"][-1]) if "c" in cache else cache["h"][-1]
-    states = [c["h"][0] for _, c in chunks[:1]] + [v for _, c in chunks for v in c["h"][1:]]
-    # the readout on detached states of the scored steps gives the direct terms dL/dh_t
+    # what the readout reads at each step: the state h_t, or a model's position-wise output
+    # map of it (the indrnn's top layer, the lru's block output), row 0 of each chunk's output
+    # being its start, read from the chunk before
+    outputs = [chunks[0][1][0]] + [v for _, out, _ in chunks for v in out[1:]]
+    # the readout on detached outputs of the scored steps gives the direct terms dL/dout_t
     steps, row = np.unique(batch.loss_steps, return_inverse=True)
-    scored = torch.stack([states[t] for t in steps]).detach().requires_grad_()
+    scored = torch.stack([outputs[t] for t in steps]).detach().requires_grad_()
     out_p = {k: p[k] for k in ("weight_out", "bias_out")}
     loss, y = readout.loss(out_p, scored, replace(batch, loss_steps=row.reshape(-1)))
     d_scored, *d_out = torch.autograd.grad(loss, [scored, *out_p.values()])
@@ -159,7 +164,8 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
     recurrent = [k for k in p if k not in out_p]
     total = {k: torch.zeros_like(p[k]) for k in recurrent}
     ls, g = LogScale(), None
-    for t0, cache in reversed(chunks):
+    own_terms = getattr(mod, "step_weight_norms", None)  # models whose W_rec is not W_hh
+    for t0, out, cache in reversed(chunks):
         t1 = t0 + len(cache["pre"])
         ends = [cache["h"][-1]] + ([cache["c"][-1]] if "c" in cache else [])
         g = [torch.zeros_like(v) for v in ends] if g is None else g
@@ -173,20 +179,23 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
             for v in g:
                 times_pow2(v, ls.E - max(top))
             ls.E = max(top)
-        if t1 in direct:
-            g[0] = g[0] + times_pow2(direct[t1] * 1.0, -ls.E)
         seeds = [times_pow2(direct[t] * 1.0, -ls.E) for t in inner]
         # the upstream gradients as the weights of one scalar, not grad_tensors: an explicit
         # output gradient makes autograd import sympy (about 0.5 s) on first use
-        outs = ends + [cache["h"][t - t0] for t in inner]
+        if t1 in direct:  # the last step's readout reads the chunk's output, not its state
+            ends, g = [*ends, out[t1 - t0]], [*g, times_pow2(direct[t1] * 1.0, -ls.E)]
+        outs = ends + [out[t - t0] for t in inner]
         sum((v * w).sum() for v, w in zip(outs, g + seeds, strict=True)).backward()
         with torch.no_grad():
             gn = _grad_norms(cache["h"])
             if "c" in cache:  # the lstm's state is (h, c)
                 gn = torch.hypot(gn, _grad_norms(cache["c"]))
             log10_grad_norm[t0 : t1 + 1] = ls.log10(_float64(gn))
-            # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1}
-            terms = _grad_norms(cache["pre"], torch.stack(cache["h"][:-1]))
+            # step t's term of dL/dW_hh is dL/dpre_t^T h_{t-1} (the model's own where it has one)
+            if own_terms is not None:
+                terms = own_terms(cache)
+            else:
+                terms = _grad_norms(cache["pre"], torch.stack(cache["h"][:-1]))
             log10_weight_grad_norm[t0:t1] = ls.log10(_float64(terms))
             for k in recurrent:
                 if p[k].grad is not None:
