@@ -1,5 +1,6 @@
-"""rnngrad.report.claims: the published claims as data, and verdicts on tables built to agree and to
-differ, plus one end-to-end check on real cells against closed forms."""
+"""rnngrad.report.claims (with verdicts, invariants and reproductions): the published claims as
+data, and verdicts on tables built to agree and to differ, plus one end-to-end check on real
+cells against closed forms."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from rnngrad.core.memory import closed_form
 from rnngrad.core.settings import CellSettings
-from rnngrad.report import analysis, claims
+from rnngrad.report import analysis, claims, verdicts
 from rnngrad.run.cell import run_cell
 from rnngrad.study.tables import build_tables
 
@@ -114,14 +115,14 @@ def pascanu_rows(cr_solved: int, sgd_solved: int = 0, n: int = 5, **kw) -> list[
 
 def test_the_verdict_rule():
     # agrees only when the Wilson interval lies wholly on the claimed side of 1/2
-    assert claims.judge(5, 5)[0] == "agrees"
-    assert claims.judge(4, 5)[0] == "inconclusive"  # 0.38-0.96 straddles 1/2
-    assert claims.judge(0, 5)[0] == "differs"
-    assert claims.judge(0, 5, claims_success=False)[0] == "agrees"
-    assert claims.judge(4, 4)[0] == "inconclusive"  # too few runs
-    low, high = claims.judge(4, 5)[1:]
+    assert verdicts.judge(5, 5)[0] == "agrees"
+    assert verdicts.judge(4, 5)[0] == "inconclusive"  # 0.38-0.96 straddles 1/2
+    assert verdicts.judge(0, 5)[0] == "differs"
+    assert verdicts.judge(0, 5, claims_success=False)[0] == "agrees"
+    assert verdicts.judge(4, 4)[0] == "inconclusive"  # too few runs
+    low, high = verdicts.judge(4, 5)[1:]
     assert (round(low, 2), round(high, 2)) == (0.38, 0.96)
-    assert claims.solved_text(4, 5) == "solved 4 of 5 runs, 95% interval 0.38-0.96"
+    assert verdicts.solved_text(4, 5) == "solved 4 of 5 runs, 95% interval 0.38-0.96"
 
 
 @pytest.mark.parametrize(
@@ -299,7 +300,7 @@ def test_esn_sufficient_condition():
 
 def bound_tables(excess: float, nonlinearity: str = "sigmoid", sigma: float = 2.0):
     """One cell with jacobian_norm[k] = (gamma sigma)^k, times `excess` at lag 5."""
-    q = claims.GAMMA[nonlinearity] * sigma
+    q = analysis.GAMMA[nonlinearity] * sigma
     lags = np.arange(20)
     jn = q**lags
     jn[5] *= excess
