@@ -4,8 +4,8 @@ Derived tables (:mod:`~rnngrad.report.analysis`), published claims and their ver
 (:mod:`~rnngrad.report.claims`), the figures (:mod:`~rnngrad.report.figures`) with their style
 (:mod:`~rnngrad.report.figstyle`) and captions (:mod:`~rnngrad.report.captions`), the page's data
 (:mod:`~rnngrad.report.pagedata`) and interactive charts (:mod:`~rnngrad.report.charts`), the
-report (:mod:`~rnngrad.report.page`) and the comparison of studies
-(:mod:`~rnngrad.report.compare`).
+report (:mod:`~rnngrad.report.page`) with its embedded figures (:mod:`~rnngrad.report.images`) and
+the comparison of studies (:mod:`~rnngrad.report.compare`).
 
 Imports: :mod:`rnngrad.core`, :mod:`rnngrad.run` (provenance) and :mod:`rnngrad.study` (the
 tables); ``analysis`` and ``claims`` import no matplotlib, and nothing here chooses a
