@@ -15,7 +15,8 @@ from test_pipeline import REPO, workflow_copy
 import rnngrad as rnngrad_pkg
 from rnngrad import cli
 from rnngrad.cli import BAD_INPUT, CRASH, OK, USAGE, main, parse_assignments
-from rnngrad.core.settings import CHOICES, NESTED, CellSettings
+from rnngrad.core.choices import CHOICES
+from rnngrad.core.settings import NESTED, CellSettings
 from rnngrad.run.cell import run_cell
 from rnngrad.run.record import write_record
 from rnngrad.study.config import load_study

@@ -10,8 +10,9 @@ import pytest
 from scipy.linalg import expm, expm_frechet
 
 from rnngrad.core import metrics
-from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import skew
+from rnngrad.core.validation import SettingsError
 from rnngrad.core.weights import init_params
 from rnngrad.numpy_backend import exprnn
 from rnngrad.run.loop import train

@@ -12,9 +12,10 @@ from test_numpy_backend import _assert_close, _central
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
 from rnngrad import backends
-from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import constrain, indrnn_u_max
 from rnngrad.core.tasks import make_batch, spec
+from rnngrad.core.validation import SettingsError
 from rnngrad.core.weights import data_stream, init_params, stream
 from rnngrad.numpy_backend import indrnn
 from rnngrad.run.loop import train

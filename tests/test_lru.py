@@ -11,8 +11,9 @@ from test_numpy_backend import _assert_close, _central
 import rnngrad.numpy_backend as nb
 import rnngrad.torch_backend as tb
 from rnngrad.core.metrics import lru_lambda
-from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import make_batch, spec
+from rnngrad.core.validation import SettingsError
 from rnngrad.core.weights import data_stream, init_params, lru_params, stream
 from rnngrad.numpy_backend import lru
 from rnngrad.run.loop import train

@@ -13,7 +13,8 @@ import pytest
 
 from rnngrad import backends
 from rnngrad.core import tasks
-from rnngrad.core.settings import CellSettings, SettingsError
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.validation import SettingsError
 from rnngrad.core.weights import data_stream, init_params
 from rnngrad.run import loop, optim, plain
 from rnngrad.run.cell import run_cell

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from test_figures import make_tables
 
-from rnngrad.report import analysis, figures, page, pagedata
+from rnngrad.report import analysis, figures, images, page, pagedata
 
 EVIL = "<script>alert(1)</script>"
 
@@ -215,7 +215,7 @@ def test_an_unreadable_saved_figure_is_refused(tmp_path, damage):
         bad[len(data) // 2] ^= 0x10
         bad = bytes(bad)
     (figs / "phase_diagram.png").write_bytes(bad)
-    with pytest.raises(page.FigureError, match=r"phase_diagram\.png: not a readable PNG"):
+    with pytest.raises(images.FigureError, match=r"phase_diagram\.png: not a readable PNG"):
         page.build_report("s", write_tables(t, tmp_path / "t"), figs, tmp_path / "s.html")
     assert not (tmp_path / "s.html").exists()
 

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from rnngrad.core.settings import CellSettings, Clip, SettingsError
+from rnngrad.core.settings import CellSettings, Clip
+from rnngrad.core.validation import SettingsError
 
 
 def test_defaults_match_design():

@@ -15,7 +15,7 @@ import rnngrad
 from rnngrad.core.cellid import cell_id
 from rnngrad.core.settings import CellSettings
 from rnngrad.run.provenance import settings_hash
-from rnngrad.study import tables
+from rnngrad.study import columns, tables
 
 PROVENANCE = {
     "rnngrad_version": "0.1.0",
@@ -105,7 +105,7 @@ def test_cells_are_typed_when_no_cell_trained():
     assert c.truncate_k1.dtype == "Int64"
     assert math.isinf(c.init_lyapunov_max[0])  # overflow is data
     assert set(tables.PROVENANCE) <= set(c.columns)
-    assert t.training.empty and list(t.training.columns) == list(tables.TRAINING_DTYPES)
+    assert t.training.empty and list(t.training.columns) == list(columns.TRAINING_DTYPES)
     assert t.training.step.dtype == "int64" and t.training.clipped.dtype == "bool"
     assert t.training.eval_accuracy.dtype == "float64"
     assert c.steps_to_solve.dtype == "Int64" and c.steps_to_solve.isna().all()

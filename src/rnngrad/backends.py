@@ -22,7 +22,8 @@ import importlib
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from rnngrad.core.settings import BACKENDS, CellSettings
+from rnngrad.core.choices import BACKENDS
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import Batch
 
 PACKAGES = {name: f"rnngrad.{name}_backend" for name in BACKENDS}

@@ -46,7 +46,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     threshold: 1}``), dotted keys build nested ones (``clip.threshold=0.5``)."""
     import yaml
 
-    from rnngrad.core.settings import SettingsError, shown
+    from rnngrad.core.validation import SettingsError, shown
     from rnngrad.study.config import yaml_load
 
     out: dict[str, Any] = {}
@@ -77,7 +77,8 @@ def _yaml_word(value: Any) -> str:
 def settings_help() -> str:
     """Every settable key of a cell with its type, default, allowed values, unit and meaning,
     from the dataclasses of :mod:`rnngrad.core.settings` (their fields' ``help`` and ``unit``)."""
-    from rnngrad.core.settings import CHOICES, NESTED, CellSettings
+    from rnngrad.core.choices import CHOICES
+    from rnngrad.core.settings import NESTED, CellSettings
 
     defaults = CellSettings().to_dict()
     rows: list[tuple[str, str, str, str]] = []
@@ -125,7 +126,8 @@ def _strict(value: Any) -> Any:
 
 def _cell_settings(args):
     """The cell's settings: --settings-json, then the key=value words over it."""
-    from rnngrad.core.settings import CellSettings, SettingsError
+    from rnngrad.core.settings import CellSettings
+    from rnngrad.core.validation import SettingsError
 
     try:
         values = json.loads(args.settings_json) if args.settings_json else {}
@@ -138,7 +140,7 @@ def _cell_settings(args):
 
 
 def cmd_cell(args) -> int:
-    from rnngrad.core.settings import SettingsError
+    from rnngrad.core.validation import SettingsError
 
     try:
         s = _cell_settings(args)
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = [w for w in extra if w.startswith("-")]
     if extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
-    from rnngrad.core.settings import SettingsError  # ConfigError is one
+    from rnngrad.core.validation import SettingsError  # ConfigError is one
 
     try:
         return args.run(args)

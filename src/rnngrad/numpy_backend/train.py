@@ -32,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnngrad import numpy_backend as backend
-from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.choices import OMEGA_KINDS
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import OMEGA_BOUND, l2_wrec
 from rnngrad.core.tasks import Batch
 from rnngrad.numpy_backend import readout, rnn

@@ -6,7 +6,8 @@ and the checks in :mod:`~rnngrad.report.invariants` and :mod:`~rnngrad.report.re
 the figures (:mod:`~rnngrad.report.figures`) with their style (:mod:`~rnngrad.report.figstyle`)
 and captions (:mod:`~rnngrad.report.captions`), the page's data (:mod:`~rnngrad.report.pagedata`)
 and interactive charts (:mod:`~rnngrad.report.charts`), the report
-(:mod:`~rnngrad.report.page`) and the comparison of studies (:mod:`~rnngrad.report.compare`).
+(:mod:`~rnngrad.report.page`) with its embedded figures (:mod:`~rnngrad.report.images`) and the
+comparison of studies (:mod:`~rnngrad.report.compare`).
 
 Imports: :mod:`rnngrad.core`, :mod:`rnngrad.run` (provenance) and :mod:`rnngrad.study` (the
 tables); ``analysis``, ``claims`` and the claims' modules import no matplotlib, and nothing here

@@ -15,9 +15,7 @@ Example
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import io
 import math
 import platform
 from pathlib import Path
@@ -31,8 +29,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rnngrad.core.cellid import AXES
 from rnngrad.core.files import atomic_write
 from rnngrad.report import analysis, charts, claims, figstyle, figures
+from rnngrad.report.images import figure_png
 from rnngrad.run.provenance import PROVENANCE
-from rnngrad.study.tables import TABLES, describe_column, read_tables
+from rnngrad.study.columns import describe_column
+from rnngrad.study.tables import TABLES, read_tables
 
 MAX_LISTED_VALUES = 10  # distinct values of a provenance column listed (settings_hash: per cell)
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
@@ -290,40 +290,6 @@ def cells_view(cells: pd.DataFrame) -> tuple[list[str], list[list[str]], list[tu
     return shown, text.to_numpy().tolist(), [(c, _fmt(cells[c].iloc[0])) for c in constant]
 
 
-class FigureError(ValueError):
-    """A saved figure that is not a whole, readable PNG."""
-
-
-def _check_png(path: Path, data: bytes) -> None:
-    """Refuse a truncated or corrupt PNG (a killed figures run), naming the file."""
-    from PIL import Image  # matplotlib's own dependency
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()  # decodes every row: a truncated file fails here
-        with Image.open(io.BytesIO(data)) as im:
-            im.verify()  # the chunks' checksums
-    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
-        raise FigureError(
-            f"{path}: not a readable PNG ({type(e).__name__}: {e}); redraw the figures "
-            "(rnngrad figures, or delete it and rerun snakemake)"
-        ) from e
-
-
-def _png(name: str, tables, figures_dir: Path | None) -> str:
-    """Base64 PNG of a figure: the saved file if present, else drawn from the tables."""
-    path = None if figures_dir is None else figures_dir / f"{name}.png"
-    if path is not None and path.exists():
-        data = path.read_bytes()
-        _check_png(path, data)
-    else:
-        fig, _ = figures.draw(name, tables)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=figstyle.DPI)
-        data = buf.getvalue()
-    return base64.b64encode(data).decode("ascii")
-
-
 SECTIONS = (  # (id, title, figures in it)
     ("unrolled", "The network unrolled through time", ("unrolled",)),
     ("phase", "Where gradients vanish or explode", ("mean_field", "phase_diagram")),
@@ -385,7 +351,8 @@ def build_report(
     sections = []
     for sid, title, names in SECTIONS:
         figs = [
-            {"name": n, "png": _png(n, tables, fdir), "caption": figures.CAPTIONS[n]} for n in names
+            {"name": n, "png": figure_png(n, tables, fdir), "caption": figures.CAPTIONS[n]}
+            for n in names
         ]
         sections.append({"id": sid, "title": title, "figures": figs})
     dictionary = [

@@ -14,7 +14,8 @@ from typing import Any
 
 from rnngrad.core.cellid import cell_id
 from rnngrad.core.files import atomic_write
-from rnngrad.core.settings import CellSettings, SettingsError, shown
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.validation import SettingsError, shown
 from rnngrad.run.provenance import settings_hash
 
 

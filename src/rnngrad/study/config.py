@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from rnngrad.core.cellid import AXES, id_of
-from rnngrad.core.settings import CellSettings, SettingsError, shown
+from rnngrad.core.settings import CellSettings
+from rnngrad.core.validation import SettingsError, shown
 from rnngrad.study.paths import CELL_RECORD, fill
 
 # YAML 1.2's core-schema float (exponent without a dot, e.g. 1e-3), plus PyYAML's forms

@@ -30,8 +30,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from rnngrad.core.choices import OMEGA_KINDS
 from rnngrad.core.memory import MEMORY_SEQUENCES
-from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import EVAL_CHUNK
 from rnngrad.core.weights import GATES
 from rnngrad.run.plain import ROUNDS, supported

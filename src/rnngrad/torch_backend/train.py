@@ -23,7 +23,8 @@ from functools import cache
 import torch
 
 from rnngrad import torch_backend as backend
-from rnngrad.core.settings import OMEGA_KINDS, CellSettings
+from rnngrad.core.choices import OMEGA_KINDS
+from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import OMEGA_BOUND, has_torch_module, l2_wrec
 from rnngrad.core.tasks import Batch
 from rnngrad.torch_backend import readout
