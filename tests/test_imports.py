@@ -30,6 +30,7 @@ STAGES = {
 }
 SUBPACKAGES = ("core", "run", "study", "report", "bench")
 MAX_TOP_LEVEL = 6  # .py files at the top of src/rnngrad, __init__ and __main__ included
+MAX_LINES = 450  # a module past this holds more than one concept: split it
 REGISTRY = "rnngrad.backends"
 
 
@@ -129,6 +130,15 @@ def test_the_package_is_split_into_documented_subpackages():
     for sub in (*SUBPACKAGES, "numpy_backend", "torch_backend"):
         doc = ast.get_docstring(ast.parse((ROOT / sub / "__init__.py").read_text()))
         assert doc and len(doc.split()) >= 20, f"{sub}/__init__.py states no role"
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {
+        module_name(p): n
+        for p in ROOT.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, long
 
 
 def test_notebook_api():
