@@ -47,11 +47,11 @@ from rnngrad.report.analysis import (  # sup |f'|; a table of ``tables``; exact 
     GAMMA,  # plateaus; success
     frame,
     log10_profile,
-    mean_field_gaps,
     short_memory_levels,
     succeeded,
 )
 from rnngrad.report.analysis import has as has_column
+from rnngrad.report.analysis_theory import mean_field_gaps
 from rnngrad.run.intervals import wilson
 
 COLUMNS = (
