@@ -14,7 +14,16 @@ from rnngrad.core import memory, theory
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import baseline_loss, make_batch, spec
 from rnngrad.core.weights import data_stream, init_params
-from rnngrad.report import analysis, figstyle, figures
+from rnngrad.report import (
+    analysis,
+    analysis_theory,
+    analysis_training,
+    fig_gradients,
+    fig_theory,
+    fig_training,
+    figstyle,
+    figures,
+)
 from rnngrad.run.cell import measure_profile
 
 REMEDIES = {
@@ -212,7 +221,7 @@ def test_memory_capacity_figure():
         for nl in ("linear", "tanh")
         for seed in (0, 1)
     ]
-    fig = figures.plot_memory_capacity({"cells": pd.DataFrame(rows)})
+    fig = fig_training.plot_memory_capacity({"cells": pd.DataFrame(rows)})
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 4  # two reservoirs, the MC = N line and the scale-1 line
     assert ax.get_ylabel() == "memory capacity / N"
@@ -315,7 +324,7 @@ def test_regimes_take_the_exploding_cell_from_another_remedy():
     assert [label for label, _ in picks] == ["vanishing", "stable", "exploding"]
     assert [row["remedy"] for _, row in picks] == ["none", "none", "identity_init"]
     assert picks[2][1]["init_log10_grad_ratio"] == t["cells"]["init_log10_grad_ratio"].max()
-    fig = figures.plot_unrolled(t)
+    fig = fig_gradients.plot_unrolled(t)
     titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
     assert len(titles) == 3 and "remedy identity_init (relu)" in titles[2]
 
@@ -331,14 +340,14 @@ def test_normalized_loss_axis_is_capped():
     cells = t["cells"].copy()
     blown = (cells["remedy"] == "identity_init") & (cells["seq_len"] == 30) & (cells["seed"] == 1)
     cells.loc[blown, "normalized_loss"] = 1e32
-    ax = figures.plot_solved_vs_seq_len({**t, "cells": cells}).axes[0]
+    ax = fig_training.plot_solved_vs_seq_len({**t, "cells": cells}).axes[0]
     assert ax.get_yscale() == "log"
     lo, hi = ax.get_ylim()
     assert hi == figstyle.LOSS_CAP and lo < 0.01
     assert "cut off" in ax.get_title(loc="right")
     marks = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert [m.get_offsets().tolist() for m in marks] == [[[30, figstyle.LOSS_CAP]]]
-    ax = figures.plot_solved_vs_seq_len(t).axes[0]  # nothing above the cap: axis as before
+    ax = fig_training.plot_solved_vs_seq_len(t).axes[0]  # nothing above the cap: axis as before
     assert ax.get_ylim()[1] < figstyle.LOSS_CAP and not ax.get_title(loc="right")
 
 
@@ -406,9 +415,9 @@ def test_best_lr_picks_the_lr_that_solves():
             "normalized_loss": [0.9, 0.8, 0.01, 0.02],
         }
     )
-    best = analysis.best_lr(cells)
+    best = analysis_training.best_lr(cells)
     assert set(best["lr"]) == {0.01}
-    assert analysis.lr_note(cells)
+    assert analysis_training.lr_note(cells)
 
 
 def test_theory_bound_holds_on_measured_jacobians(tables):
@@ -454,7 +463,7 @@ def test_speed_figure_shows_gemm_share_and_memory_in_state_arrays():
         for T in (100, 1000)
         for H in (32, 64)
     ]
-    fig = figures.plot_speed({"cells": pd.DataFrame(rows)})
+    fig = fig_training.plot_speed({"cells": pd.DataFrame(rows)})
     share, memory = fig.axes[3], fig.axes[4]
     assert "GEMM" in share.get_ylabel() and "state array" in memory.get_ylabel()
     np.testing.assert_allclose(share.get_lines()[0].get_ydata(), [50.0, 50.0])  # 5 of 10 GFLOP/s
@@ -507,13 +516,13 @@ def test_steps_to_solve_figure_counts_fresh_set_success():
     # only the fresh evaluation set judges, whether or not a held-out set stopped training
     assert list(analysis.succeeded(cells)) == [False, True, False, False]
     assert list(analysis.succeeded(cells.assign(eval_every=0))) == [False, True, False, False]
-    fig = figures.plot_steps_to_solve({"cells": cells})
+    fig = fig_training.plot_steps_to_solve({"cells": cells})
     left, right = fig.axes[:2]
     # a line per remedy in the fixed order (none first)
     assert [list(line.get_ydata()) for line in left.get_lines()] == [[0.0, 0.0], [0.0, 1.0]]
     assert list(right.get_lines()[1].get_ydata()) == [400, 700]  # lstm's median steps to solve
     assert "1 diverged" in fig._suptitle.get_text()
-    assert figures.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None
+    assert fig_training.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None
 
 
 # -- mean field against measurement -----------------------------------------------------------
@@ -544,14 +553,14 @@ def _condition_cells():
 
 def test_remedies_that_share_an_init_share_a_panel():
     c = _condition_cells()
-    names = analysis.init_conditions(c)
+    names = analysis_theory.init_conditions(c)
     assert names.iloc[0] == names.iloc[1] == "none, clip_norm"
     assert names.iloc[2] == "orthogonal_init"
-    _, panels = analysis.decay_panels(c)
+    _, panels = analysis_theory.decay_panels(c)
     assert panels == [("none, clip_norm", "numpy"), ("orthogonal_init", "numpy")]
     # torch gets a panel where it differs from numpy, and only there
     c.loc[(c["backend"] == "torch") & (c["remedy"] == "orthogonal_init"), "init_decay_rate"] = -0.2
-    _, panels = analysis.decay_panels(c)
+    _, panels = analysis_theory.decay_panels(c)
     assert ("orthogonal_init", "torch") in panels and ("none, clip_norm", "torch") not in panels
 
 
@@ -559,7 +568,7 @@ def test_conditions_named_alike_are_told_apart():
     c = pd.DataFrame(
         {"remedy": ["none", "none"], "nonlinearity": ["tanh", "sigmoid"], "init": ["gaussian"] * 2}
     )
-    assert list(analysis.init_conditions(c)) == ["none (tanh)", "none (sigmoid)"]
+    assert list(analysis_theory.init_conditions(c)) == ["none (tanh)", "none (sigmoid)"]
 
 
 @pytest.mark.parametrize(
@@ -568,14 +577,14 @@ def test_conditions_named_alike_are_told_apart():
 def test_mean_field_boundary_without_input(nonlinearity, edge):
     # no input: q* = 0 below the edge, where chi = sigma_w^2 phi'(0)^2 (relu: 1/2)
     row = pd.Series({"nonlinearity": nonlinearity, "ratio": 1.0, "sigma_u": 0.0, "sigma_b": 0.0})
-    assert analysis.mean_field_boundary(row) == pytest.approx(edge, rel=1e-8)
+    assert analysis_theory.mean_field_boundary(row) == pytest.approx(edge, rel=1e-8)
     scales = np.array([0.5, 0.9])
     want = np.log10(scales * (1 if nonlinearity != "relu" else 0.5**0.5))
-    np.testing.assert_allclose(analysis.mean_field_curve(row, scales), want, atol=1e-12)
+    np.testing.assert_allclose(analysis_theory.mean_field_curve(row, scales), want, atol=1e-12)
 
 
 def test_phase_diagram_colours_the_per_step_decay(tables):
-    fig = figures.plot_phase_diagram(tables)
+    fig = fig_gradients.plot_phase_diagram(tables)
     cells = tables["cells"]
     numpy_none = cells[(cells["backend"] == "numpy") & (cells["remedy"] == "none")]
     want = numpy_none.groupby(["w_rec_scale", "seq_len"])["init_decay_rate"].median()
@@ -609,10 +618,10 @@ def test_mean_field_size_figure_needs_several_sizes():
         for s in (0.5, 1.0)
         for seed in (0, 1)
     ]
-    fig = figures.plot_mean_field_size({"cells": pd.DataFrame(rows)})
+    fig = fig_theory.plot_mean_field_size({"cells": pd.DataFrame(rows)})
     line = fig.axes[0].get_lines()[0]
     np.testing.assert_allclose(line.get_ydata(), 0.3 / np.array([4.0, 8.0, 16.0]), rtol=1e-12)
-    assert figures.plot_mean_field_size({"cells": pd.DataFrame(rows[:4])}) is None
+    assert fig_theory.plot_mean_field_size({"cells": pd.DataFrame(rows[:4])}) is None
 
 
 def test_curse_of_memory_figure_draws_the_closed_forms_and_non_decaying_cells():
@@ -630,7 +639,7 @@ def test_curse_of_memory_figure_draws_the_closed_forms_and_non_decaying_cells():
         for rem in ("none", "antisymmetric")
         for seed in (0, 1)
     ]
-    fig = figures.plot_curse_of_memory({"cells": pd.DataFrame(rows)})
+    fig = fig_theory.plot_curse_of_memory({"cells": pd.DataFrame(rows)})
     ax = fig.axes[0]
     solid = ax.get_lines()[0]  # the closed form, at lambda = exp(-1 / tau)
     tau, y = solid.get_xdata(), solid.get_ydata()

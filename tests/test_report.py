@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 from test_figures import make_tables
 
-from rnngrad.report import analysis, figures, images, page, pagedata
+from rnngrad.report import (
+    analysis,
+    analysis_theory,
+    analysis_training,
+    figures,
+    images,
+    page,
+    pagedata,
+)
 
 EVIL = "<script>alert(1)</script>"
 
@@ -82,7 +90,7 @@ def test_summary_findings_and_sections(built):
 
 def test_learning_table_per_remedy_and_seq_len(built):
     out, t = built
-    table = analysis.learning_table(t["cells"])
+    table = analysis_training.learning_table(t["cells"])
     assert list(table.index) == ["none", "clip_norm", EVIL] and list(table.columns) == [10, 20]
     expected = t["cells"].groupby(["remedy", "seq_len"])["normalized_loss"].median()
     for (rem, L), v in expected.items():
@@ -115,9 +123,9 @@ def test_learning_table_takes_the_best_lr():
         for seed in (0, 1)
         for learns in [lr == good]
     ]
-    table = analysis.learning_table(pd.DataFrame(rows))
+    table = analysis_training.learning_table(pd.DataFrame(rows))
     assert table.loc["none", 10] == table.loc["lstm", 10] == 0.02
-    assert analysis.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
+    assert analysis_training.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
 
 
 def test_data_dictionary_covers_every_column(built):
@@ -135,9 +143,9 @@ def test_data_dictionary_covers_every_column(built):
 def test_crossing_interpolates_in_log_scale():
     s = np.array([0.5, 1.0, 2.0, 4.0])
     r = 3.0 * np.log10(s / 1.7)  # exactly linear in log10 s, zero at 1.7
-    assert float(analysis._crossing(s, r)) == pytest.approx(1.7, rel=1e-3)
-    assert analysis._crossing(s, -np.ones(4)).startswith("above 4")
-    assert analysis._crossing(s, np.array([-1.0, -0.5, np.inf, np.inf])) == "between 1 and 2"
+    assert float(analysis_theory._crossing(s, r)) == pytest.approx(1.7, rel=1e-3)
+    assert analysis_theory._crossing(s, -np.ones(4)).startswith("above 4")
+    assert analysis_theory._crossing(s, np.array([-1.0, -0.5, np.inf, np.inf])) == "between 1 and 2"
 
 
 def test_code_hash_warning(tmp_path):

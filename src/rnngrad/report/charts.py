@@ -21,7 +21,7 @@ import altair as alt
 import matplotlib.colors as mcolors
 import pandas as pd
 
-from rnngrad.report import analysis, figstyle
+from rnngrad.report import analysis, analysis_training, figstyle
 from rnngrad.report.pagedata import (
     axis_values,
     grid_axes,
@@ -186,7 +186,7 @@ def remedy_decay(cells: pd.DataFrame) -> dict | None:
 def solved_vs_seq_len(cells: pd.DataFrame) -> dict | None:
     """Per trained cell its accuracy (and steps_to_solve where recorded) against seq_len, remedies
     side by side; beside it the fraction of cells solved per remedy and seq_len."""
-    t = analysis.trained_cells(cells) if not cells.empty else cells
+    t = analysis_training.trained_cells(cells) if not cells.empty else cells
     if t.empty or "accuracy" not in t:
         return None
     remedies = axis_values(cells, "remedy")

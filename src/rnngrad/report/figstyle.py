@@ -204,3 +204,11 @@ def draw_chain(ax, rel: np.ndarray, cmap, norm, vmax: float) -> None:
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")
     ax.set_axis_off()
+
+
+def panel_title(condition: str, backend: str, multi_backend: bool) -> str:
+    """A panel's title: its condition (wrapped after two remedies), and its backend where the
+    study has two."""
+    parts = condition.split(", ")
+    lines = [", ".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+    return "\n".join(lines) + (f" | {backend}" if multi_backend else "")

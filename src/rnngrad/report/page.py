@@ -28,7 +28,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from rnngrad.core.cellid import AXES
 from rnngrad.core.files import atomic_write
-from rnngrad.report import analysis, charts, claims, figstyle, figures
+from rnngrad.report import (
+    analysis,
+    analysis_theory,
+    analysis_training,
+    charts,
+    claims,
+    figstyle,
+    figures,
+)
 from rnngrad.report.images import figure_png
 from rnngrad.run.provenance import PROVENANCE
 from rnngrad.study.columns import describe_column
@@ -151,7 +159,7 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
     """How each remedy's rows were trained and what they reached: method (in the papers'
     words), optimizer, lr, batch, budget, early stopping, runs, solved and the median steps to
     solve; a row per remedy (fixed order), empty when nothing trained."""
-    t = analysis.trained_cells(cells)
+    t = analysis_training.trained_cells(cells)
     if t.empty:
         return pd.DataFrame()
     t = t.assign(method=claims.method(t), remedy=t["remedy"].astype(str))
@@ -197,8 +205,8 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def learning_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """:func:`rnngrad.report.analysis.learning_table` as rows of the summary: each value at 3
-    significant digits with its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below
+    """:func:`rnngrad.report.analysis_training.learning_table` as rows of the summary: each value
+    at 3 significant digits with its class, ``learns`` below ``LEARNS_BELOW``, ``beats`` below
     chance (1)."""
 
     def cell(v: float) -> dict[str, str]:
@@ -236,14 +244,14 @@ def findings(tables) -> dict[str, Any]:
         sorted(cells["code_hash"].dropna().astype(str).unique()) if "code_hash" in cells else []
     )
     f["code_hashes"] = hashes
-    f["crossings"] = analysis.zero_crossings(cells)
-    f["solved"] = analysis.solved_at_longest(cells)
-    f["learning"] = analysis.learning_table(cells)
+    f["crossings"] = analysis_theory.zero_crossings(cells)
+    f["solved"] = analysis_training.solved_at_longest(cells)
+    f["learning"] = analysis_training.learning_table(cells)
     f["methods"] = methods_table(cells)
-    f["training_speed"] = analysis.training_speed(cells)
+    f["training_speed"] = analysis_training.training_speed(cells)
     f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
     f["ref_backend"] = analysis.first_backend(cells)
-    f["lr_note"] = analysis.lr_note(analysis.trained_cells(cells))
+    f["lr_note"] = analysis_training.lr_note(analysis_training.trained_cells(cells))
     ag = analysis.backend_agreement(tables)
     f["agreement"] = ag
     f["agreement_counts"] = ag["verdict"].value_counts().to_dict() if len(ag) else {}

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from rnngrad.report.analysis import mean_field_gaps, succeeded
+from rnngrad.report.analysis import succeeded
+from rnngrad.report.analysis_theory import mean_field_gaps
 from rnngrad.report.verdicts import (
     MIN_RUNS,
     Conditions,

@@ -88,13 +88,13 @@ def current_records(study: Study, root: str | os.PathLike = ".") -> list[Path]:
     of the cells' current settings)."""
     from rnngrad.run.record import RecordError
 
-    paths, bad = [], {}
+    records, bad = [], {}
     for cell_id, cell in study.cells.items():
         path = study.record_path(cell_id, root)
         state, why = cell_state(cell, path)
         if state != "done":
             bad[cell_id] = f"{state}: {why}"
-        paths.append(path)
+        records.append(path)
     if bad:
         first = next(iter(bad))
         raise RecordError(
@@ -102,7 +102,7 @@ def current_records(study: Study, root: str | os.PathLike = ".") -> list[Path]:
             + (f" (and {len(bad) - 1} more cells)" if len(bad) > 1 else "")
             + "; run snakemake first (`rnngrad plan` lists them)"
         )
-    return paths
+    return records
 
 
 # -- stages -------------------------------------------------------------------------------------
