@@ -13,7 +13,7 @@ import pytest
 
 from rnngrad import backends
 from rnngrad.core import tasks
-from rnngrad.core.settings import CellSettings
+from rnngrad.core.settings import HASHED_WHEN_SET, CellSettings
 from rnngrad.core.validation import SettingsError
 from rnngrad.core.weights import data_stream, init_params
 from rnngrad.run import loop, optim, plain
@@ -79,12 +79,13 @@ def test_older_records_keep_their_settings_hash():
     settings as they were before it existed, so their records stay done."""
     s = settings()
     d = s.to_dict()
-    for key in ("extra_axes", "plain_reference_steps", "w_rec_scaling"):
+    for key in ("extra_axes", *HASHED_WHEN_SET):
         d.pop(key)
     before = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
     assert settings_hash(s) == before
     assert settings_hash(dataclasses.replace(s, plain_reference_steps=10)) != before
     assert settings_hash(dataclasses.replace(s, w_rec_scaling="sigma_w")) != before
+    assert set(HASHED_WHEN_SET) == {"plain_reference_steps", "w_rec_scaling", "layers", "r_min"}
 
 
 def test_the_cost_model_counts_the_reference():
