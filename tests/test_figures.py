@@ -648,3 +648,21 @@ def test_curse_of_memory_figure_draws_the_closed_forms_and_non_decaying_cells():
     # tau = -1 / ln(lambda) for a decay rate of log10(lambda) per step
     np.testing.assert_allclose(points["none"].get_xdata(), -1 / np.log([0.5, 0.9]))
     assert set(points["antisymmetric (no decay: tau beyond T)"].get_xdata()) == {tau.max()}
+
+
+def test_mean_field_figure_of_a_study_of_several_models_and_tasks():
+    """The mean field's panels are named as the decay panels are, over the whole study: a study
+    of several models and tasks (the modern study) once named them otherwise and drew nothing."""
+    from rnngrad.run.cell import run_cell
+    from rnngrad.study.tables import build_tables
+
+    base = {"seq_len": 12, "hidden": 8, "batch": 4, "train_steps": 0, "jacobian": False}
+    records = [
+        run_cell(CellSettings.from_dict({**base, **extra, "w_rec_scale": s}), f"c{i}{s}")
+        for i, extra in enumerate(
+            [{"task": "adding"}, {"task": "copy"}, {"model": "lstm", "remedy": "lstm"}]
+        )
+        for s in (0.5, 1.0)
+    ]
+    fig = figures.FIGURES["mean_field"](build_tables(records))
+    assert isinstance(fig, Figure) and len(fig.axes) >= 2  # a panel for each rnn task

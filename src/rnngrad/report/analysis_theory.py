@@ -200,8 +200,11 @@ def mean_field_statistics(cells: pd.DataFrame) -> pd.DataFrame:
     c = _mean_field_cells(cells)
     if c.empty or not (c["w_rec_scale"] > 0).any():
         return pd.DataFrame()
+    # conditions named over the whole study, as decay_panels names its panels (named over the
+    # mean-field cells alone, a study of several models would name them otherwise)
+    c = c.assign(condition=init_conditions(cells).loc[c.index])
     c = c[c["w_rec_scale"] > 0]
-    c = c.assign(condition=init_conditions(c), ratio=c["sigma_w"] / c["w_rec_scale"])
+    c = c.assign(ratio=c["sigma_w"] / c["w_rec_scale"])
     if "nonlinearity" not in c:
         c = c.assign(nonlinearity="tanh")
     keys = ["condition", "seq_len", "nonlinearity"]

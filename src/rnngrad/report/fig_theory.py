@@ -87,6 +87,8 @@ def plot_mean_field(tables) -> Figure | None:
     if agg.empty or stats.empty:
         return None
     panels = [(c, b) for c, b in panels if c in set(stats["condition"])]
+    if not panels:
+        return None
     seq = sorted(agg["seq_len"].unique())
     colours = st.length_colours(seq)
     scales = agg["w_rec_scale"].to_numpy(float)
