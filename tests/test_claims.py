@@ -538,7 +538,7 @@ def test_chi_boundary_needs_wide_networks_and_five_seeds():
         assert "poole_chi_boundary" not in set(out["claim_id"])
 
 
-def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
+def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0, steps: int = 5000) -> list[dict]:
     rows = []
     for m in ("exprnn", "lstm"):
         for seed in range(n):
@@ -553,6 +553,7 @@ def copy_rows(ortho_solved: int, n: int, lstm_loss: float = 1.0) -> list[dict]:
                     solved=ok,
                     accuracy=1.0 if ok else 0.0,
                     normalized_loss=0.01 if ok else (lstm_loss if m == "lstm" else 0.95),
+                    train_steps=steps,
                 )
             )
     return rows
@@ -578,6 +579,13 @@ def test_orthogonal_copy_with_wilson_intervals(ortho_solved, n, lstm_loss, expec
     v = verdict(tables(copy_rows(ortho_solved, n, lstm_loss)), "orthogonal_copy")
     assert v["verdict"] == expected
     assert "95% interval" in v["measured_value"]
+
+
+def test_orthogonal_copy_is_not_judged_on_a_short_budget():
+    """The papers train 4,000+ steps: 1,000 steps that solve nothing do not make it differ."""
+    v = verdict(tables(copy_rows(0, 5, steps=1000)), "orthogonal_copy")
+    assert v["verdict"] == "not measured here"
+    assert "training budget of at least 4,000 steps" in v["reason"]
 
 
 def test_memory_closed_form():

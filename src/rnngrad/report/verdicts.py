@@ -239,6 +239,7 @@ class Conditions:
     max_len: int = 10**9
     min_eval: int = 0  # fewest fresh evaluation sequences (Pascanu's code: 10,000)
     criterion: str = ""
+    min_steps: int = 0  # the smallest training budget (train_steps) that stands for the paper's
 
     def select(self, cells: pd.DataFrame) -> pd.DataFrame:
         c = _trained(cells)
@@ -247,6 +248,7 @@ class Conditions:
             & method(c).isin(self.methods)
             & c["seq_len"].between(self.min_len, self.max_len)
             & (pd.to_numeric(_col(c, "eval_sequences", 1000)) >= self.min_eval)
+            & (pd.to_numeric(_col(c, "train_steps", 0)) >= self.min_steps)
         )
         return c[ok]
 
@@ -279,6 +281,10 @@ class Conditions:
             (
                 f"at least {self.min_eval:,} fresh evaluation sequences",
                 lambda c: pd.to_numeric(_col(c, "eval_sequences", 1000)) >= self.min_eval,
+            ),
+            (
+                f"training budget of at least {self.min_steps:,} steps",
+                lambda c: pd.to_numeric(_col(c, "train_steps", 0)) >= self.min_steps,
             ),
         ):
             c = c[ok(c)]
