@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnngrad.core.choices import NESTED_NAMES
 from rnngrad.core.validation import SettingsError, check, shown
 
 
@@ -235,7 +236,7 @@ class CellSettings:
 
 
 # the nested settings: a field of CellSettings -> its dataclass (flattened as clip_kind, ...)
-NESTED = {"clip": Clip, "truncate": Truncate, "penalty": Penalty}
+NESTED = dict(zip(NESTED_NAMES, (Clip, Truncate, Penalty), strict=True))
 # settings added after records existed, whose default reproduces what was done before them:
 # left out of the settings hash at their default, so that the records made before them stay done
 HASHED_WHEN_SET = {
