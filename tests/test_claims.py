@@ -663,5 +663,7 @@ def test_indrnn_at_t_1000_with_wilson_intervals(T, n, k, expected):
 )
 def test_lru_against_the_tanh_rnn(lru, tanh, n, expected):
     r = verdict(tables(modern_rows(500, 0, lru, tanh, n)), "orvieto_lru_ablation")
-    assert r["verdict"] == expected
+    # judged on adding, not the paper's Long Range Arena: the comparison is reported, no verdict
+    assert r["verdict"] == "not measured here"
+    assert f"On these tasks: {expected}." in r["reason"]
     assert r["measured_value"] == f"adding T=500: LRU {lru}/{n}, tanh rnn {tanh}/{n}"
