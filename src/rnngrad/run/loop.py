@@ -34,7 +34,7 @@ Records
 
 Periodic evaluation and early stopping
     With ``eval_every = N >= 1`` the weights after steps N, 2N, ... are scored on a fixed
-    held-out set of HELDOUT_SEQUENCES sequences from ``data_stream(s, "heldout")`` (drawn once,
+    held-out set of ``heldout_sequences`` sequences from ``data_stream(s, "heldout")`` (drawn once,
     the same at every evaluation and in both backends); ``eval_loss`` and ``eval_accuracy`` hold
     the scores on those steps and None on the others. ``steps_to_solve`` is the first evaluated
     step whose held-out accuracy is >= SOLVED_ACCURACY (None when none is) and
