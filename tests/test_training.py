@@ -131,6 +131,18 @@ def test_periodic_evaluations_score_heldout_sequences(cell, monkeypatch, n):
     assert seen.count(s.batch) >= 2
 
 
+@pytest.mark.parametrize(("stop", "trained"), [(0.99, 4), (0.995, 6)])
+def test_training_stops_at_stop_accuracy_and_counts_solved_at_099(cell, monkeypatch, stop, trained):
+    """Held-out accuracies 0.5, 0.992, 0.996 at steps 2, 4, 6: steps_to_solve is 4 (the solved
+    criterion, 0.99) whatever stop_accuracy is; training ends at 4 or, with 0.995, at 6."""
+    s, params = cell(eval_every=2, stop_when_solved=True, train_steps=10, stop_accuracy=stop)
+    accuracies = iter([0.5, 0.992, 0.996, 0.999, 0.999])
+    monkeypatch.setattr(loop, "score", lambda *a: {"loss": 0.1, "accuracy": next(accuracies)})
+    m = loop.train(s, params)["metrics"]
+    assert m["steps_to_solve"] == 4
+    assert m["steps_trained"] == trained
+
+
 def test_a_larger_heldout_set_begins_with_the_smaller_one(cell):
     s, _ = cell()
     small = evaluate.heldout_set(s.replace(heldout_sequences=300))

@@ -100,6 +100,7 @@ FIELDS: dict[str, Checker] = {
     "eval_every": integer(0),
     "eval_sequences": integer(MIN_EVAL_SEQUENCES),
     "heldout_sequences": integer(MIN_HELDOUT_SEQUENCES),
+    "stop_accuracy": real(0.99, 1.0),
     "plain_reference_steps": integer(0),
     "layers": integer(1),
     "w_rec_scale": real(0.0),

@@ -30,10 +30,11 @@ def is_solved(accuracy: float) -> bool:
     return bool(accuracy >= SOLVED_ACCURACY - ACCURACY_ROUNDING)
 
 
-def first_solved(curve: dict) -> int | None:
-    """The first step whose held-out accuracy reached SOLVED_ACCURACY, or None."""
+def first_solved(curve: dict, level: float = SOLVED_ACCURACY) -> int | None:
+    """The first step whose held-out accuracy reached ``level`` (up to rounding; default
+    SOLVED_ACCURACY), or None."""
     for step, acc in zip(curve["step"], curve["eval_accuracy"], strict=True):
-        if acc is not None and is_solved(acc):
+        if acc is not None and acc >= level - ACCURACY_ROUNDING:
             return step
     return None
 
