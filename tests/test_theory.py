@@ -202,3 +202,13 @@ def test_wide_tanh_network_on_two_channel_inputs_follows_the_path_not_the_statio
     stationary = theory.decay_rate(theory.chi("tanh", sigma_w, theory.sigma_u_of(U, x), 0.0))
     assert abs(measured - path) < 0.005
     assert abs(measured - stationary) > 2 * abs(measured - path)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid"])
+def test_splined_moments_equal_the_quadrature(nonlinearity):
+    q = np.concatenate([[0.0], np.geomspace(1e-10, 2e6, 400)])
+    e2, d2 = theory.moments(nonlinearity, q)
+    want_e2 = [theory.phi_moment(nonlinearity, v) for v in q]
+    want_d2 = [theory.derivative_moment(nonlinearity, v) for v in q]
+    np.testing.assert_allclose(e2, want_e2, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(d2, want_d2, rtol=0, atol=1e-9)

@@ -47,6 +47,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
 from scipy.special import expit, roots_hermitenorm
 
@@ -54,6 +55,9 @@ from rnngrad.core.metrics import slope
 
 QUADRATURE_POINTS = 2000  # Gauss-Hermite nodes: Gaussian means of tanh and sigmoid to 1e-12 for
 # q <= 10, 1e-7 at q = 40 (the integrand sharpens as q grows; tests/test_theory.py)
+# where the moments of tanh and sigmoid units are splined: fine steps in s = sqrt(q) up to 4,
+# geometric ones to 1000 (q = 1e6)
+SPLINE_S = np.concatenate([np.linspace(0.0, 4.0, 801), np.geomspace(4.0, 1000.0, 401)[1:]])
 BOUNDED = ("tanh", "sigmoid")  # |phi| <= 1: q* <= sigma_w^2 + sigma_u^2 + sigma_b^2
 RANDOM_INITS = ("gaussian", "orthogonal", "sparse")  # W_rec's whose entries look random
 MEAN_FIELD_COLUMNS = (
@@ -99,17 +103,41 @@ def gaussian_mean(f, q: float) -> float:
     return float(w @ f(math.sqrt(q) * z))
 
 
+def _quadrature_moments(nonlinearity: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    z, w = _nodes()
+    a = np.sqrt(q)[..., None] * z
+    return _phi(nonlinearity, a) ** 2 @ w, _dphi(nonlinearity, a) ** 2 @ w
+
+
+@lru_cache(maxsize=4)
+def _moment_splines(nonlinearity: str) -> tuple[CubicSpline, CubicSpline]:
+    """Cubic splines of E[phi(s z)^2] and E[phi'(s z)^2] in the standard deviation s, from
+    quadrature on SPLINE_S (the moments are smooth and even in s; tests/test_theory.py holds
+    them to the quadrature to 1e-9)."""
+    e2, d2 = _quadrature_moments(nonlinearity, SPLINE_S**2)
+    even = ((1, 0.0), "not-a-knot")  # even in s: no slope at s = 0
+    return CubicSpline(SPLINE_S, e2, bc_type=even), CubicSpline(SPLINE_S, d2, bc_type=even)
+
+
 def moments(nonlinearity: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """E[phi(sqrt(q) z)^2] and E[phi'(sqrt(q) z)^2] at every variance of the array ``q``
-    (closed forms for linear and relu units, Gauss-Hermite quadrature otherwise)."""
+    """E[phi(sqrt(q) z)^2] and E[phi'(sqrt(q) z)^2] at every variance of the array ``q``:
+    closed forms for linear and relu units; for tanh and sigmoid, splines of the Gauss-Hermite
+    quadrature up to sqrt(q) = SPLINE_S[-1], the quadrature itself beyond (a path over T steps
+    of B sequences then costs T B spline evaluations, not T B QUADRATURE_POINTS)."""
     q = np.asarray(q, dtype=np.float64)
     if nonlinearity == "linear":
         return q.copy(), np.ones_like(q)
     if nonlinearity == "relu":
         return q / 2.0, np.full_like(q, 0.5)
-    z, w = _nodes()
-    a = np.sqrt(q)[..., None] * z
-    return _phi(nonlinearity, a) ** 2 @ w, _dphi(nonlinearity, a) ** 2 @ w
+    if nonlinearity not in BOUNDED:
+        raise ValueError(f"nonlinearity: no quadrature for {nonlinearity!r}")
+    s = np.sqrt(q)
+    e_spline, d_spline = _moment_splines(nonlinearity)
+    e2, d2 = e_spline(s), d_spline(s)
+    far = ~(s <= SPLINE_S[-1])
+    if far.any():
+        e2[far], d2[far] = _quadrature_moments(nonlinearity, q[far])
+    return e2, d2
 
 
 def phi_moment(nonlinearity: str, q: float) -> float:
