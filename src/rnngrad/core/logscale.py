@@ -33,6 +33,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -41,6 +42,10 @@ LOG10_2 = math.log10(2.0)
 # rescale when the carried norm leaves [2^-band, 2^band], band by the dtype's size in bytes:
 # float32 2^+-60 (about 1e+-18; its normal numbers reach 2^-126), float64 2^+-400 (2^-1022)
 BANDS = {4: 60, 8: 400}
+# the exponents e of the smallest normal number (2^e) and of the first power of two beyond the
+# largest, by the size in bytes
+MIN_EXP = {4: -126, 8: -1022}
+MAX_EXP = {4: 128, 8: 1024}
 STEP = 100  # largest power of two applied at once (2^100 and 2^-100 are normal in float32)
 # training's backward (which measures no norm) checks the carried norm every this many steps:
 # a float32 norm of 2^-60 reaches the subnormal range only after a factor 2^-66, more than a
@@ -59,6 +64,31 @@ def times_pow2(v, k: int):
     return v
 
 
+def flushed_pow2(v, k: int):
+    """v * 2^k in place, as :func:`times_pow2`, with what falls below the format's smallest
+    normal number set to 0 first (as a CPU's flush-to-zero mode would set it), so that no
+    subnormal number is computed or left behind; returns v. A term carried at a scale E far
+    below its total's (a deep run's share of a weight gradient, dL/ds_0 of a vanishing profile)
+    comes back to its true scale this way."""
+    if k < 0:
+        e = MIN_EXP[_itemsize(v)] - k  # |v| < 2^e ends below the smallest normal number
+        floor = math.ldexp(1.0, e) if e < MAX_EXP[_itemsize(v)] else math.inf
+        v[abs(v) < floor] = 0
+    return times_pow2(v, k)
+
+
+def runs(E) -> list[tuple[int, int, int]]:
+    """The runs [lo, hi) of consecutive steps that share one scale, with that scale, from
+    ``E`` (n,), each step's scale: sums over a run's steps are taken in its units."""
+    cut = [0, *(np.flatnonzero(np.diff(E)) + 1).tolist(), len(E)]
+    return [(lo, hi, int(E[lo])) for lo, hi in itertools.pairwise(cut) if hi > lo]
+
+
+def _itemsize(v) -> int:
+    """Bytes of v's real numbers (a NumPy array or torch tensor): 4 float32, 8 float64."""
+    return v.real.itemsize if isinstance(v, np.ndarray) else v.real.element_size()
+
+
 def sq_norm(parts) -> float:
     """The squared Frobenius norm of the arrays ``parts`` together, as a Python float.
 
@@ -75,11 +105,13 @@ def sq_norm(parts) -> float:
 
 
 def _dot(a, b):
-    return np.vdot(a, b) if isinstance(a, np.ndarray) else (a * b).sum()
+    return np.vdot(a, b).real if isinstance(a, np.ndarray) else (a * b).sum()  # complex: |a|^2
 
 
 def _float64(p):
-    return p.astype(np.float64) if isinstance(p, np.ndarray) else p.double()
+    if isinstance(p, np.ndarray):
+        return p.astype(np.result_type(p.dtype, np.float64))  # complex64 to complex128
+    return p.double()
 
 
 def exponent(sq: float) -> int:
@@ -171,15 +203,3 @@ def from_log10(log10_norms: np.ndarray) -> np.ndarray:
     largest (the tables' plain columns; their log10 columns hold the exact values)."""
     with np.errstate(over="ignore", under="ignore"):
         return np.power(10.0, np.asarray(log10_norms, dtype=np.float64))
-
-
-def log10_unscaled(grad_norm, weight_grad_norm) -> dict:
-    """The log10 keys of a backward pass that measured its norms without a log-scale (None stays
-    None, 0 gives -inf): exact only where the norms stayed within the format."""
-    with np.errstate(divide="ignore"):
-        return {
-            "log10_grad_norm": None if grad_norm is None else np.log10(grad_norm),
-            "log10_weight_grad_norm": None
-            if weight_grad_norm is None
-            else np.log10(weight_grad_norm),
-        }
