@@ -109,7 +109,7 @@ def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
             terms = np.einsum("tblh,tblh->tlh", d, s[lo:hi])  # steps' terms of dL/du
             run["weight_hh"] += terms.sum(axis=0)
             if norms:
-                sq = np.einsum("tlh,tlh->t", terms, terms)
+                sq = np.einsum("tlh,tlh->t", terms, terms, dtype=np.float64)
                 log10_weight_grad_norm[lo:hi] = 0.5 * np.log10(sq, dtype=np.float64) + e * LOG10_2
             if e:
                 for k, v in run.items():

@@ -29,13 +29,16 @@ Example
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.metrics import lru_lambda
 from rnngrad.numpy_backend.readout import DirectGrad
 
-GELU_C = np.sqrt(2 / np.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2
+GELU_C = math.sqrt(2 / math.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2; a Python
+# float, which keeps a float32 array float32 (a NumPy float64 scalar would make it float64)
 GELU_K = 0.044715
 
 
@@ -135,8 +138,8 @@ def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
             run["bias_enc"] = de.sum(axis=(0, 1))
             if log10_weight_grad_norm is not None:
                 terms = np.einsum("tbn,tbn->tn", hp, gv)  # steps' terms of dL/dlambda
-                sq = np.einsum("tn,tn->t", terms.real, terms.real)
-                sq += np.einsum("tn,tn->t", terms.imag, terms.imag)
+                sq = np.einsum("tn,tn->t", terms.real, terms.real, dtype=np.float64)
+                sq += np.einsum("tn,tn->t", terms.imag, terms.imag, dtype=np.float64)
                 log10_weight_grad_norm[lo:hi] = 0.5 * np.log10(sq, dtype=np.float64) + sc * LOG10_2
             for k, total in (("lambda", dlam), ("gamma", dgamma)):
                 total += flushed_pow2(run.pop(k), sc)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs, times_pow2
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -111,7 +111,8 @@ def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray, norms: bool = 
     for i in range(0, n, TERM_CHUNK):
         terms = d[i : i + TERM_CHUNK].mT @ hp[i : i + TERM_CHUNK]  # (m, G*H, H)
         dW += terms.sum(axis=0)
-        norms[i : i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms))
+        # squares summed in float64: a float32 square is subnormal below 2^-63
+        norms[i : i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms, dtype=np.float64))
     return norms
 
 
@@ -192,7 +193,7 @@ def backward(
                 while t > t0:
                     if dh_all is not None:
                         dh_all[t] = dh
-                        times_pow2(dh_all[t], E)
+                        flushed_pow2(dh_all[t], E)
                     d = da[t - 1 - t0]
                     np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
                     if leak != 1.0:
@@ -212,8 +213,8 @@ def backward(
                     log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
                 if E:
                     for k, v in gw.items():
-                        grads[k] += times_pow2(v, E)
-        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
+                        grads[k] += flushed_pow2(v, E)
+        flushed_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
     out = {
         "grads": grads,
