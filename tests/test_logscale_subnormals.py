@@ -225,6 +225,7 @@ def _torch_profile(dtype, model, scale, T):
     return out, Watch.found
 
 
+@pytest.mark.slow  # the watch sees every aten operation: about 45 s in all
 @pytest.mark.parametrize("model,scale,T32,T64", CASES, ids=IDS)
 def test_a_vanishing_torch_profile_computes_on_no_subnormal_number(model, scale, T32, T64):
     out, found = _torch_profile("float32", model, scale, T32)
