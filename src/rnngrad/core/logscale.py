@@ -8,7 +8,7 @@ dL/ds, so it runs on g unchanged; whenever ||g|| leaves a band ([2^-32, 2^32] in
 point, so the scaled pass computes the same numbers as an unscaled one, digit for digit,
 wherever the unscaled one stays in range, and keeps going (log10 ||dL/ds_t|| = log10 ||g|| +
 E log10 2) where it would have underflowed to subnormal numbers and then to zero, or
-overflowed to inf. The numbers of g far below its norm (2^46 below in float32, 2^250 in
+overflowed to inf. The numbers of g far below its norm (2^62 below in float32, 2^250 in
 float64: far below its rounding) are set to 0 at each look, as a CPU's flush-to-zero would set
 them, so that no step computes on subnormal numbers (tests/test_logscale_subnormals.py watches
 every operation).
@@ -25,7 +25,7 @@ Example
 -------
 >>> import numpy as np
 >>> g = np.full(4, 1e-30, dtype=np.float32)  # its float32 squares underflow to 0
->>> ls = LogScale(g.itemsize)  # float32: the band is [2^-16, 2^16]
+>>> ls = LogScale(g.itemsize)  # float32: the band is [2^-32, 2^32]
 >>> ls.settle([g], sq_norm([g]))
 True
 >>> g, ls.E  # norm 0.634 in [1/2, 1), times 2^-98
@@ -43,22 +43,22 @@ import numpy as np
 
 LOG10_2 = math.log10(2.0)
 # rescale when the carried norm leaves [2^-band, 2^band], band by the dtype's size in bytes:
-# float32 2^+-16 (its normal numbers reach 2^-126), float64 2^+-200 (2^-1022)
-BANDS = {4: 16, 8: 200}
+# float32 2^+-32 (its normal numbers reach 2^-126), float64 2^+-200 (2^-1022)
+BANDS = {4: 32, 8: 200}
 # numbers of a carried gradient below 2^floor are set to 0 (LogScale.flush), floor by the size
 # in bytes: a few steps' products of the numbers left, and their squares (summed in float64
 # for float32), are normal numbers (float32 down to 2^-126, float64 to 2^-1022), and what is
-# set to 0 lies at least 2^46 (float32) or 2^250 (float64) below the norm, far below its
+# set to 0 lies at least 2^62 (float32) or 2^250 (float64) below the norm, far below its
 # rounding
-FLOORS = {4: -90, 8: -450}
+FLOORS = {4: -94, 8: -450}
 # the exponents e of the smallest normal number (2^e) and of the first power of two beyond the
 # largest, by the size in bytes
 MIN_EXP = {4: -126, 8: -1022}
 MAX_EXP = {4: 128, 8: 1024}
 STEP = 100  # largest power of two applied at once (2^100 and 2^-100 are normal in float32)
 # training's backward (which measures no norm) checks the carried norm every this many steps:
-# a float32 norm of 2^-16 reaches the subnormal range only after a factor 2^-110, and the
-# numbers that flush left only after 2^-64, more than a few steps ever shrink them
+# a float32 norm of 2^-32 reaches the subnormal range only after a factor 2^-94, and the
+# numbers that flush left only after 2^-32, more than a few steps ever shrink them
 RESCALE_EVERY = 4
 
 
