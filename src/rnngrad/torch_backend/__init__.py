@@ -152,11 +152,13 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         start = carry if carry is None else _detached(carry)
         out, cache = mod.forward(p, x[t0 : t0 + PROFILE_CHUNK], start, retain=True, **kw)
         chunks.append((t0, out, cache))
-        # each step's dL/ds_t, as autograd passes it on, with what lies far below its largest
-        # number set to 0: a unit whose gradient shrinks faster than the others' (an exprnn's
-        # saturated pair, an lru unit of small |lambda|) would reach subnormal numbers
-        for v in cache["h"][1:] + cache.get("c", [])[1:]:
-            v.register_hook(flush_small)
+        # in models whose units' gradients shrink apart (an exprnn's saturated pair, an lru unit
+        # of small |lambda|), each step's dL/ds_t as autograd passes it on, with what lies far
+        # below its largest number set to 0, which would reach subnormal numbers (a hook costs
+        # the other models' profiles a tenth of their time, and they need none)
+        if getattr(mod, "FLUSH_EACH_STEP", False):
+            for v in cache["h"][1:]:
+                v.register_hook(flush_small)
         carry = (cache["h"][-1], cache["c"][-1]) if "c" in cache else cache["h"][-1]
     # what the readout reads at each step: the state h_t, or a model's position-wise output
     # map of it (the indrnn's top layer, the lru's block output), row 0 of each chunk's output

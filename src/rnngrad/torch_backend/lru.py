@@ -23,6 +23,10 @@ import torch.nn.functional as F
 
 from rnngrad.torch_backend.rnn import scan
 
+# its units never mix: a unit of small |lambda| has a gradient that shrinks apart from the
+# others', so the profile flushes each step's (torch_backend.loss_and_grads)
+FLUSH_EACH_STEP = True
+
 
 def _lambda(params: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Re and Im of lambda = exp(-exp(nu_log) + i exp(theta_log))."""
