@@ -172,7 +172,9 @@ class LogScale:
         others' (a saturated pair of the exprnn's block-diagonal W_hh, an lru unit of small
         |lambda|) would otherwise reach subnormal numbers, in its squares first."""
         for p in parts:
-            p[abs(p) < self._floor] = 0
+            a = abs(p)
+            if a.size and a.min() < self._floor:  # one pass where nothing is flushed
+                p[a < self._floor] = 0
 
     def step(self, parts, direct, scored, t: int, log10_norms, norms: bool, T=False) -> bool:
         """What a backward pass does with g = ``parts`` once it holds dL/ds_t: add the direct
