@@ -5,8 +5,9 @@ lstm) and an integer E. The recursion dL/ds_{t-1} = direct_{t-1} + dL/ds_t J_t i
 dL/ds, so it runs on g unchanged; whenever ||g|| leaves a band ([2^-32, 2^32] in float32,
 [2^-200, 2^200] in float64), g is multiplied by a power of two that brings its norm into
 [1/2, 1) and E takes the power back. Multiplying by a power of two is exact in binary floating
-point, so the scaled pass computes the same numbers as an unscaled one, digit for digit,
-wherever the unscaled one stays in range, and keeps going (log10 ||dL/ds_t|| = log10 ||g|| +
+point, so the scaled pass computes the same numbers as an unscaled one, digit for digit
+(but for the numbers far below the norm that it flushes, below), wherever the unscaled one
+stays in range, and keeps going (log10 ||dL/ds_t|| = log10 ||g|| +
 E log10 2) where it would have underflowed to subnormal numbers and then to zero, or
 overflowed to inf. The numbers of g far below its norm (2^62 below in float32, 2^250 in
 float64: far below its rounding) are set to 0 at each look, as a CPU's flush-to-zero would set
