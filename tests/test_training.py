@@ -497,3 +497,23 @@ def test_resume_is_logged_and_interval_comes_from_the_environment(
     monkeypatch.setenv(checkpoint.CHECKPOINT_EVERY_ENV, "soon")
     with pytest.raises(ValueError, match="RNNGRAD_CHECKPOINT_EVERY"):
         checkpoint.checkpoint_interval()
+
+
+def test_torch_training_flushes_subnormal_numbers_on_every_intra_op_thread():
+    # the flags are each thread's own, and torch.set_flush_denormal sets the caller's: a large
+    # elementwise product, which torch splits over its pool, shows every thread's (torch's
+    # own switch alone left half of it unflushed here, with two threads)
+    from rnngrad.torch_backend.train import flush_denormal, set_flush_denormal
+
+    if not set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal numbers")
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        t = torch.full((1 << 22,), 1e-40)  # float32 subnormal numbers
+        with flush_denormal():
+            inside = float((t * 1.0 == 0).float().mean())
+        after = float((t * 1.0 == 0).float().mean())
+    finally:
+        torch.set_num_threads(n)
+    assert (inside, after) == (1.0, 0.0)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import log10_unscaled
-from rnngrad.numpy_backend.rnn import add_step_terms
+from rnngrad.core.logscale import flushed_pow2
+from rnngrad.numpy_backend.rnn import start_backward, sum_runs
 
 
 def state_matrix(params: dict, gamma: float) -> np.ndarray:
@@ -56,39 +56,41 @@ def forward(
     return h, {"h": h, "g": g, "x": x, "M": M, "eps": eps}
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
+def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T.
 
     Returns the gradients of the weights, ``dh0`` and, with ``norms``, ``log10_grad_norm``
     (T+1,) of the total dL/dh_t and ``log10_weight_grad_norm`` (T,) of each step's term
     (dL/dz_t)^T h_{t-1} of dL/dM, indexed by step t - 1 (dL/dW_hh = dL/dM - dL/dM^T).
+    dL/dh_t is carried with a log-scale as in :func:`rnngrad.numpy_backend.rnn.backward`:
+    dL/dz_t is kept in its step's units, and the weight gradients are summed run by run
+    (:func:`~rnngrad.core.logscale.runs`).
     """
     h, g, x, M, eps = cache["h"], cache["g"], cache["x"], cache["M"], cache["eps"]
     T = h.shape[0] - 1
-    grad_norm = np.empty(T + 1) if norms else None
-    dz = np.empty_like(g)  # dL/dz_t, (T, B, H)
-    dh = dh_direct[T].copy()  # dL/dh_T
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+    log10_grad_norm, log10_weight_grad_norm, scored, dh, ls = start_backward(dh_direct, h, norms)
+    dz = np.empty_like(g)  # dL/dz_t = 2^E[t-1] dz[t-1], (T, B, H)
+    E = np.empty(T, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for t in range(T, 0, -1):
-            if norms:
-                grad_norm[t] = np.sqrt(np.vdot(dh, dh))
+            E[t - 1] = ls.E
             d = dz[t - 1]
             np.multiply(g[t - 1], g[t - 1], out=d)
             np.subtract(1, d, out=d)
             d *= eps * dh  # backprop through eps tanh(z_t)
-            dh = dh_direct[t - 1] + dh + d @ M  # through the skip h_{t-1} and through M
-        if norms:
-            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
-        dM = np.zeros_like(M)
-        weight_grad_norm = add_step_terms(dM, dz, h[:-1], norms)
-        grads = {
-            "weight_ih": np.tensordot(dz, x, axes=([0, 1], [0, 1])),
-            "weight_hh": dM - dM.T,  # through M = W - W^T - gamma I
-            "bias_ih": dz.sum(axis=(0, 1)),
-        }
+            dh = dh + d @ M  # through the skip h_{t-1} and through M
+            ls.step([dh], dh_direct, scored, t - 1, log10_grad_norm, norms)
+        flushed_pow2(dh, ls.E)  # dL/dh_0 at its true scale
+        grads = sum_runs(E, dz, h, x, log10_weight_grad_norm)
+        dM = grads.pop("weight_rec")
+        grads["weight_hh"] = dM - dM.T  # through M = W - W^T - gamma I
         grads["bias_hh"] = grads["bias_ih"].copy()
-    # not yet carried with a log-scale (rnngrad.core.logscale): exact where the norms are in range
-    return {"grads": grads, "dh0": dh, **log10_unscaled(grad_norm, weight_grad_norm)}
+    return {
+        "grads": grads,
+        "dh0": dh,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import log10_unscaled
+from rnngrad.core.logscale import flushed_pow2
 from rnngrad.core.shared import skew
-from rnngrad.numpy_backend.rnn import add_step_terms
+from rnngrad.numpy_backend.rnn import start_backward, sum_runs
 
 
 def forward(
@@ -72,48 +72,58 @@ def _fprime(h: np.ndarray, nonlinearity: str) -> np.ndarray:
     return (h != 0).astype(h.dtype)
 
 
-def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = True) -> dict:
+def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh_t through the readout alone, t = 0..T.
 
     Returns the gradients of ``weight_ih``, ``log_weight_hh``, ``bias_ih``, ``bias_hh``,
     ``dh0`` and, with ``norms``, ``log10_grad_norm`` (T+1,) of the total dL/dh_t and
     ``log10_weight_grad_norm`` (T,) of each step's term (dL/da_t)^T h_{t-1} of dL/dW_hh (the
-    derived orthogonal matrix), indexed by step t - 1.
+    derived orthogonal matrix), indexed by step t - 1. dL/dh_t is carried with a log-scale as
+    in :func:`rnngrad.numpy_backend.rnn.backward`: dL/da_t is kept in its step's units, and
+    the weight gradients are summed run by run (:func:`~rnngrad.core.logscale.runs`).
     """
     from scipy.linalg import expm_frechet
 
     h, x, W_hh, nl = cache["h"], cache["x"], cache["W_hh"], cache["nonlinearity"]
     T = h.shape[0] - 1
-    grad_norm = np.empty(T + 1) if norms else None
-    da = np.empty_like(h[1:])  # dL/da_t, (T, B, H)
-    db = np.zeros(h.shape[-1], dtype=h.dtype)  # modrelu's bias
-    dh = dh_direct[T].copy()  # dL/dh_T
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+    log10_grad_norm, log10_weight_grad_norm, scored, dh, ls = start_backward(dh_direct, h, norms)
+    da = np.empty_like(h[1:])  # dL/da_t = 2^E[t-1] da[t-1], (T, B, H)
+    E = np.empty(T, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for t in range(T, 0, -1):
-            if norms:
-                grad_norm[t] = np.sqrt(np.vdot(dh, dh))
+            E[t - 1] = ls.E
             np.multiply(dh, _fprime(h[t], nl), out=da[t - 1])  # backprop through f
-            if nl == "modrelu":
-                db += (dh * np.sign(h[t])).sum(axis=0)  # d h_t / d b = sign(a_t) where h_t != 0
-            dh = dh_direct[t - 1] + da[t - 1] @ W_hh  # backprop through W_hh
-        if norms:
-            grad_norm[0] = np.sqrt(np.vdot(dh, dh))
-        dW = np.zeros_like(W_hh)
-        weight_grad_norm = add_step_terms(dW, da, h[:-1], norms)  # dL/dW_hh and its terms
+            dh = da[t - 1] @ W_hh  # backprop through W_hh
+            ls.step([dh], dh_direct, scored, t - 1, log10_grad_norm, norms)
+        flushed_pow2(dh, ls.E)  # dL/dh_0 at its true scale
+        # modrelu's bias: d h_t / d b = sign(a_t) where h_t != 0, where dL/da_t = dL/dh_t
+        modrelu = _modrelu_bias(h) if nl == "modrelu" else None
+        grads = sum_runs(E, da, h, x, log10_weight_grad_norm, modrelu)
+        dW = grads.pop("weight_rec")  # dL/dW_hh, the derived matrix's
+        if nl == "tanh":
+            grads["bias_hh"] = grads["bias_ih"].copy()
         # through W = expm(A): dL/dA = L_expm(A^T, dL/dW); then through A = U - U^T
         if np.all(np.isfinite(dW)):
             dA = expm_frechet(cache["A"].T, dW.astype(np.float64), compute_expm=False)
         else:  # overflow is data: a non-finite gradient, which training records as diverged
             dA = np.full(dW.shape, np.nan)
-        dU = np.triu(dA - dA.T, 1).astype(h.dtype, copy=False)
-        grads = {
-            "weight_ih": np.tensordot(da, x, axes=([0, 1], [0, 1])),
-            "log_weight_hh": dU,
-            "bias_ih": da.sum(axis=(0, 1)),
-        }
-        grads["bias_hh"] = db if nl == "modrelu" else grads["bias_ih"].copy()
-    # not yet carried with a log-scale (rnngrad.core.logscale): exact where the norms are in range
-    return {"grads": grads, "dh0": dh, **log10_unscaled(grad_norm, weight_grad_norm)}
+        grads["log_weight_hh"] = np.triu(dA - dA.T, 1).astype(h.dtype, copy=False)
+    return {
+        "grads": grads,
+        "dh0": dh,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
+
+
+def _modrelu_bias(h: np.ndarray):
+    """The terms of modrelu's bias gradient in steps (lo, hi], from dL/da_t (the ``extra`` of
+    :func:`~rnngrad.numpy_backend.rnn.sum_runs`)."""
+
+    def terms(d: np.ndarray, lo: int, hi: int) -> dict:
+        return {"bias_hh": np.einsum("tbh,tbh->h", d, np.sign(h[lo + 1 : hi + 1]))}
+
+    return terms
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2
 from rnngrad.core.shared import backward_chunk
 from rnngrad.numpy_backend.readout import DirectGrad
 from rnngrad.numpy_backend.rnn import add_step_terms
@@ -137,8 +137,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                     log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
                 if E:
                     for k, v in gw.items():
-                        grads[k] += times_pow2(v, E)
-        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
+                        grads[k] += flushed_pow2(v, E)
+        flushed_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     return {
         "grads": grads,
         "dh0": dh,

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import log10_unscaled
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
+from rnngrad.numpy_backend.readout import DirectGrad
 
 
 def input_weights(params: dict) -> list[np.ndarray]:
@@ -58,56 +59,68 @@ def forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[
 def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dh^{L-1}_t through the readout alone, t = 0..T.
 
-    Returns the gradients, ``dh0`` = dL/ds_0 (B, L*H) and, with ``norms``, ``grad_norm`` (T+1,)
-    of dL/ds_t (s_t as the input of the steps after t: every layer's h_t, each held fixed in
-    the others) and ``weight_grad_norm`` (T,) of each step's term sum_b dL/da_t * s_{t-1} of
-    dL/du, over all layers, indexed by step t - 1.
+    Returns the gradients, ``dh0`` = dL/ds_0 (B, L*H) and, with ``norms``,
+    ``log10_grad_norm`` (T+1,) of dL/ds_t (s_t as the input of the steps after t: every
+    layer's h_t, each held fixed in the others) and ``log10_weight_grad_norm`` (T,) of each
+    step's term sum_b dL/da_t * s_{t-1} of dL/du, over all layers, indexed by step t - 1.
 
-    The layers are walked top down; within layer l, dL/dh^l_t = (what reads it from above
-    and from the readout) + u^l dL/da^l_{t+1}, and the state's part of it is the second term
-    alone (and the readout's, on the last layer).
+    Step by step, the layers top down: dL/dh^l_t = (what reads it from above, W^{l+1}^T
+    dL/da^{l+1}_t, or the readout's on the last layer) + u^l dL/da^l_{t+1}, the second term
+    being the state's part. dL/ds_t is carried with a log-scale as in
+    :func:`rnngrad.numpy_backend.rnn.backward` (every layer's part at one scale); dL/da_t is
+    kept in its step's units, and the weight gradients are summed run by run
+    (:func:`~rnngrad.core.logscale.runs`).
     """
     u = params["weight_hh"]
     s, x = cache["s"], cache["x"]
     T1, B, L, H = s.shape
     T = T1 - 1
     Ws = input_weights(params)
-    grads = {k: np.zeros_like(v) for k, v in params.items() if k not in ("weight_out", "bias_out")}
-    ds = np.zeros_like(s)  # dL/ds_t: the state's part, layer by layer
-    da = np.empty((T, B, H), dtype=s.dtype)  # dL/da^l_t of the current layer
-    terms = np.empty((T, L, H)) if norms else None  # steps' terms of dL/du
-    direct = np.stack([dh_direct[t] for t in range(T + 1)]).astype(s.dtype, copy=False)
-    from_above = direct  # dL/dh^l_t through what reads it from above: the readout, W^{l+1}
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for l in range(L - 1, -1, -1):
-            h = s[:, :, l]
-            active = h[1:] > 0  # relu'(a^l_t)
-            dh_next = np.zeros((B, H), dtype=s.dtype)  # u^l dL/da^l_{t+1}
-            for t in range(T, 0, -1):
-                ds[t, :, l] = dh_next
-                dh = from_above[t] + dh_next  # total dL/dh^l_t
-                np.multiply(dh, active[t - 1], out=da[t - 1])  # backprop through relu
-                dh_next = u[l] * da[t - 1]  # backprop through u^l h^l_{t-1}
-            ds[0, :, l] = dh_next
-            inp = x if l == 0 else s[1:, :, l - 1]
-            W_key = "weight_ih" if l == 0 else f"weight_ih_l{l}"
-            grads[W_key] += np.tensordot(da, inp, axes=([0, 1], [0, 1]))
-            grads["bias_ih"][l] = da.sum(axis=(0, 1))
-            grads["weight_hh"][l] = np.einsum("tbh,tbh->h", da, h[:-1])
-            if l > 0:  # what layer l reads from layer l - 1: W^l^T dL/da^l_t at t >= 1
-                from_above = np.zeros((T + 1, B, H), dtype=s.dtype)
-                np.matmul(da, Ws[l], out=from_above[1:])
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
+    active = s[1:] > 0  # relu'(a^l_t), (T, B, L, H)
+    da = np.empty_like(s[1:])  # dL/da^l_t = 2^E[t-1] da[t-1, :, l]
+    E = np.empty(T, dtype=np.int64)
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    # dL/ds^l_t = 2^ls.E ds[l]; the last layer's holds the readout's term, the parts' first
+    ds = [np.zeros((B, H), dtype=s.dtype) for _ in range(L - 1)] + [dh_direct[T].copy()]
+    ls = LogScale(s.itemsize)
+    ls.check(ds[::-1], log10_grad_norm, T)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        for t in range(T, 0, -1):
+            E[t - 1] = ls.E
+            for l in range(L - 1, -1, -1):
+                if l < L - 1:  # what layer l + 1 read from h^l_t
+                    ds[l] += da[t - 1, :, l + 1] @ Ws[l + 1]
+                np.multiply(ds[l], active[t - 1, :, l], out=da[t - 1, :, l])  # through relu
+            ds = [u[l] * da[t - 1, :, l] for l in range(L)]  # through u^l h^l_{t-1}
+            ls.step(ds[::-1], dh_direct, scored, t - 1, log10_grad_norm, norms)
+        dh0 = flushed_pow2(np.concatenate(ds, axis=-1), ls.E)  # dL/ds_0 at its true scale
+        keys = [k for k in params if k not in ("weight_out", "bias_out")]
+        grads = {k: np.zeros_like(params[k]) for k in keys}
+        for lo, hi, e in runs(E):  # the steps' terms, summed run by run in the run's units
+            run = grads if e == 0 else {k: np.zeros_like(v) for k, v in grads.items()}
+            d = da[lo:hi]  # (n, B, L, H)
+            for l in range(L):
+                inp = x[lo:hi] if l == 0 else s[lo + 1 : hi + 1, :, l - 1]
+                W_key = "weight_ih" if l == 0 else f"weight_ih_l{l}"
+                run[W_key] += np.tensordot(d[:, :, l], inp, axes=([0, 1], [0, 1]))
+            run["bias_ih"] += d.sum(axis=(0, 1))
+            terms = np.einsum("tblh,tblh->tlh", d, s[lo:hi])  # steps' terms of dL/du
+            run["weight_hh"] += terms.sum(axis=0)
             if norms:
-                terms[:, l] = np.einsum("tbh,tbh->th", da, h[:-1])
-        ds[:, :, -1] += direct  # the readout reads the last layer's state directly
+                sq = np.einsum("tlh,tlh->t", terms, terms, dtype=np.float64)
+                log10_weight_grad_norm[lo:hi] = 0.5 * np.log10(sq, dtype=np.float64) + e * LOG10_2
+            if e:
+                for k, v in run.items():
+                    grads[k] += flushed_pow2(v, e)
     grads["bias_hh"] = grads["bias_ih"].copy()
-    ds_flat = ds.reshape(T + 1, B, L * H)
-    grad_norm = weight_grad_norm = None
-    if norms:
-        grad_norm = np.sqrt(np.einsum("tbs,tbs->t", ds_flat, ds_flat))
-        weight_grad_norm = np.sqrt(np.einsum("tlh,tlh->t", terms, terms))
-    # not yet carried with a log-scale (rnn.py's LogScale): exact where the norms stay in range
-    return {"grads": grads, "dh0": ds_flat[0], **log10_unscaled(grad_norm, weight_grad_norm)}
+    return {
+        "grads": grads,
+        "dh0": dh0,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

@@ -29,12 +29,16 @@ Example
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from rnngrad.core.logscale import log10_unscaled
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.metrics import lru_lambda
+from rnngrad.numpy_backend.readout import DirectGrad
 
-GELU_C = np.sqrt(2 / np.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2
+GELU_C = math.sqrt(2 / math.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2; a Python
+# float, which keeps a float32 array float32 (a NumPy float64 scalar would make it float64)
 GELU_K = 0.044715
 
 
@@ -85,60 +89,96 @@ def forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[
 def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     """BPTT. ``dh_direct[t]`` (B, H) is dL/dz_t through the readout alone, t = 0..T.
 
-    Returns the gradients, ``dh0`` = dL/ds_0 (B, 2N) and, with ``norms``, ``grad_norm`` (T+1,)
-    of dL/ds_t = |dL/dh_t| over batch and units, and ``weight_grad_norm`` (T,) of each step's
-    term sum_b conj(h_{t-1}) dL/dh_t of dL/dlambda (lambda as the pair (Re, Im)), indexed by
-    step t - 1.
+    Returns the gradients, ``dh0`` = dL/ds_0 (B, 2N) and, with ``norms``,
+    ``log10_grad_norm`` (T+1,) of dL/ds_t = |dL/dh_t| over batch and units, and
+    ``log10_weight_grad_norm`` (T,) of each step's term sum_b conj(h_{t-1}) dL/dh_t of
+    dL/dlambda (lambda as the pair (Re, Im)), indexed by step t - 1. dL/dh_t is carried with a
+    log-scale (:func:`_carry`), and the terms of the weights it reaches are summed run by run
+    (:func:`~rnngrad.core.logscale.runs`).
     """
     h, x, e, lam, gamma, v = (cache[k] for k in ("h", "x", "e", "lambda", "gamma", "v"))
     T, N = h.shape[0] - 1, h.shape[2]
     dz = np.stack([dh_direct[t] for t in range(T + 1)]).astype(cache["y"].dtype, copy=False)
     grads = {}
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         dpre_z = dz * dgelu(cache["pre_z"], cache["th_z"])  # backprop through the MLP's gelu
         grads["weight_mlp"] = np.tensordot(dpre_z, cache["y"], axes=([0, 1], [0, 1]))
         grads["bias_mlp"] = dpre_z.sum(axis=(0, 1))
         dy = dpre_z @ params["weight_mlp"]  # (T+1, B, H)
         grads["D"] = np.einsum("tbh,tbh->h", dy[1:], e)
-        de = dy[1:] * params["D"]  # through D e_t
         # through Re(C h_t) = Re h C_re^T - Im h C_im^T
         s = cache["state"]  # (Re h, Im h)
         grads["C_re"] = np.tensordot(dy, s[..., :N], axes=([0, 1], [0, 1]))
         grads["C_im"] = -np.tensordot(dy, s[..., N:], axes=([0, 1], [0, 1]))
-        g = (dy @ params["C_re"] - 1j * (dy @ params["C_im"])).astype(h.dtype)  # direct dL/dh_t
-        conj_lam = np.conj(lam)
-        for t in range(T - 1, -1, -1):  # backprop through h_{t+1} = lambda h_t + v_{t+1}
-            g[t] += conj_lam * g[t + 1]
-        # g[t] is now the total dL/dh_t; dL/dv_t = g[t], t >= 1
-        dlam = np.einsum("tbn,tbn->n", np.conj(h[:-1]), g[1:])
-        gv = g[1:]
-        w = v / gamma  # B e_t
-        dgamma = np.einsum("tbn,tbn->n", gv.real, w.real) + np.einsum("tbn,tbn->n", gv.imag, w.imag)
+        gd = (dy @ params["C_re"] - 1j * (dy @ params["C_im"])).astype(h.dtype)  # direct dL/dh_t
+        de_direct = dy[1:] * params["D"]  # through D e_t
+        g, Eg = _carry(gd, np.conj(lam), dh_direct, log10_grad_norm)  # dL/dh_t = 2^Eg[t] g[t]
+        dlam = np.zeros(N, dtype=h.dtype)
+        dgamma = np.zeros(N, dtype=h.real.dtype)
+        for k in ("B_re", "B_im", "weight_enc", "bias_enc"):
+            grads[k] = np.zeros_like(params[k])
+        dpre_e = de_direct * dgelu(cache["pre_e"], cache["th_e"])  # backprop the encoder's gelu
+        grads["weight_enc"] += np.tensordot(dpre_e, x, axes=([0, 1], [0, 1]))
+        grads["bias_enc"] += dpre_e.sum(axis=(0, 1))
+        for lo, hi, sc in runs(Eg[1:]):  # dL/dv_t = g[t], t >= 1, run by run in the run's units
+            gv, hp, w = g[lo + 1 : hi + 1], np.conj(h[lo:hi]), v[lo:hi] / gamma  # w = B e_t
+            run = {"lambda": np.einsum("tbn,tbn->n", hp, gv)}
+            run["gamma"] = np.einsum("tbn,tbn->n", gv.real, w.real) + np.einsum(
+                "tbn,tbn->n", gv.imag, w.imag
+            )
+            gw = gv * gamma  # dL/d(B e_t)
+            gw_re, gw_im = np.ascontiguousarray(gw.real), np.ascontiguousarray(gw.imag)
+            run["B_re"] = np.tensordot(gw_re, e[lo:hi], axes=([0, 1], [0, 1]))
+            run["B_im"] = np.tensordot(gw_im, e[lo:hi], axes=([0, 1], [0, 1]))
+            de = gw_re @ params["B_re"] + gw_im @ params["B_im"]
+            de *= dgelu(cache["pre_e"][lo:hi], cache["th_e"][lo:hi])  # the encoder's gelu
+            run["weight_enc"] = np.tensordot(de, x[lo:hi], axes=([0, 1], [0, 1]))
+            run["bias_enc"] = de.sum(axis=(0, 1))
+            if log10_weight_grad_norm is not None:
+                terms = np.einsum("tbn,tbn->tn", hp, gv)  # steps' terms of dL/dlambda
+                sq = np.einsum("tn,tn->t", terms.real, terms.real, dtype=np.float64)
+                sq += np.einsum("tn,tn->t", terms.imag, terms.imag, dtype=np.float64)
+                log10_weight_grad_norm[lo:hi] = 0.5 * np.log10(sq, dtype=np.float64) + sc * LOG10_2
+            for k, total in (("lambda", dlam), ("gamma", dgamma)):
+                total += flushed_pow2(run.pop(k), sc)
+            for k, part in run.items():
+                grads[k] += flushed_pow2(part, sc)
         grads["gamma_log"] = gamma * dgamma
-        gw = gv * gamma  # dL/d(B e_t)
-        gw_re, gw_im = np.ascontiguousarray(gw.real), np.ascontiguousarray(gw.imag)
-        grads["B_re"] = np.tensordot(gw_re, e, axes=([0, 1], [0, 1]))
-        grads["B_im"] = np.tensordot(gw_im, e, axes=([0, 1], [0, 1]))
-        de += gw_re @ params["B_re"] + gw_im @ params["B_im"]
         # lambda = exp(w), w = -exp(nu_log) + i exp(theta_log): dL/dw = conj(lambda) dL/dlambda
-        dw = conj_lam * dlam
+        dw = np.conj(lam) * dlam
         grads["nu_log"] = -np.exp(params["nu_log"]) * dw.real
         grads["theta_log"] = np.exp(params["theta_log"]) * dw.imag
-        dpre_e = de * dgelu(cache["pre_e"], cache["th_e"])  # backprop through the encoder's gelu
-        grads["weight_enc"] = np.tensordot(dpre_e, x, axes=([0, 1], [0, 1]))
-        grads["bias_enc"] = dpre_e.sum(axis=(0, 1))
     dtype = params["weight_enc"].dtype
     grads = {k: np.asarray(a, dtype=dtype) for k, a in grads.items()}
-    grad_norm = weight_grad_norm = None
-    if norms:
-        grad_norm = np.sqrt(
-            np.einsum("tbn,tbn->t", g.real, g.real) + np.einsum("tbn,tbn->t", g.imag, g.imag)
-        )
-        terms = np.einsum("tbn,tbn->tn", np.conj(h[:-1]), g[1:])
-        weight_grad_norm = np.sqrt(np.sum(np.abs(terms) ** 2, axis=1))
-    # not yet carried with a log-scale (rnn.py's LogScale): exact where the norms stay in range
-    dh0 = np.concatenate([g[0].real, g[0].imag], axis=-1)
-    return {"grads": grads, "dh0": dh0, **log10_unscaled(grad_norm, weight_grad_norm)}
+    dh0 = flushed_pow2(np.concatenate([g[0].real, g[0].imag], axis=-1), int(Eg[0]))
+    return {
+        "grads": grads,
+        "dh0": dh0,
+        "log10_grad_norm": log10_grad_norm,
+        "log10_weight_grad_norm": log10_weight_grad_norm,
+    }
+
+
+def _carry(gd: np.ndarray, conj_lam: np.ndarray, dh_direct, log10_grad_norm) -> tuple:
+    """dL/dh_t = gd[t] + conj(lambda) dL/dh_{t+1}, walked backwards from t = T, with a
+    log-scale (:mod:`rnngrad.core.logscale`): g (T+1, B, N) and the scale of each step, Eg
+    (T+1,), with dL/dh_t = 2^Eg[t] g[t]; the log10 norms into ``log10_grad_norm`` (when not
+    None)."""
+    T = gd.shape[0] - 1
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    g, Eg = np.empty_like(gd), np.empty(T + 1, dtype=np.int64)
+    cur = gd[T].copy()
+    ls = LogScale(gd.real.itemsize)
+    ls.check([cur], log10_grad_norm, T)
+    g[T], Eg[T] = cur, ls.E
+    norms = log10_grad_norm is not None
+    for t in range(T - 1, -1, -1):  # backprop through h_{t+1} = lambda h_t + v_{t+1}
+        cur = conj_lam * cur
+        ls.step([cur], gd, scored, t, log10_grad_norm, norms)
+        g[t], Eg[t] = cur, ls.E
+    return g, Eg
 
 
 def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:

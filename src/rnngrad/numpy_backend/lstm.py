@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2
 from rnngrad.core.shared import backward_chunk, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -235,9 +235,11 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                 run_dW = d.transpose(1, 0, 2).reshape(4 * H, m * B) @ (
                     hx[t:s1].transpose(1, 0, 2).reshape(K, m * B).T
                 )
-                dW += times_pow2(run_dW, E)
-        times_pow2(dh, ls.E)  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
-        times_pow2(dc, ls.E)
+                dW += flushed_pow2(run_dW, E)
+        flushed_pow2(
+            dh, ls.E
+        )  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
+        flushed_pow2(dc, ls.E)
     grads = {
         "weight_hh": _pytorch(dW[:, :H]),
         "weight_ih": _pytorch(dW[:, H : H + n_in]),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnngrad.core.logscale import LOG10_2, LogScale, times_pow2
+from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
 from rnngrad.numpy_backend.readout import DirectGrad
 
@@ -111,8 +111,48 @@ def add_step_terms(dW: np.ndarray, d: np.ndarray, hp: np.ndarray, norms: bool = 
     for i in range(0, n, TERM_CHUNK):
         terms = d[i : i + TERM_CHUNK].mT @ hp[i : i + TERM_CHUNK]  # (m, G*H, H)
         dW += terms.sum(axis=0)
-        norms[i : i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms))
+        # squares summed in float64: a float32 square is subnormal below 2^-63
+        norms[i : i + len(terms)] = np.sqrt(np.einsum("tij,tij->t", terms, terms, dtype=np.float64))
     return norms
+
+
+def start_backward(dh_direct, h: np.ndarray, norms: bool) -> tuple:
+    """What a log-scaled backward over states h (T+1, B, H) starts from: the arrays of
+    ``log10_grad_norm`` (T+1,) and ``log10_weight_grad_norm`` (T,) (None without ``norms``),
+    the scored steps (None: every step may have a direct term), and dL/dh_T = 2^ls.E dh as
+    (dh, ls), its log10 norm recorded."""
+    T = h.shape[0] - 1
+    log10_grad_norm = np.empty(T + 1) if norms else None
+    log10_weight_grad_norm = np.empty(T) if norms else None
+    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    dh = dh_direct[T].copy()
+    ls = LogScale(h.itemsize)
+    ls.check([dh], log10_grad_norm, T)
+    return log10_grad_norm, log10_weight_grad_norm, scored, dh, ls
+
+
+def sum_runs(E, d, h, x, log10_terms=None, extra=None) -> dict:
+    """The gradients of a cell a_t = W_ih x_t + b + W h_{t-1}, from dL/da_t = 2^E[t-1] d[t-1]
+    (d (T, B, H), E (T,)): ``weight_ih``, ``bias_ih`` and ``weight_rec`` (dL/dW), each
+    summed run by run in the run's units (:func:`~rnngrad.core.logscale.runs`) and brought to
+    its true scale; with ``log10_terms`` (T,), the log10 norms of W's per-step terms into it.
+    ``extra(d, lo, hi)`` gives more terms of a run (a dict of arrays), summed alike.
+    """
+    grads = None
+    for lo, hi, e in runs(E):
+        run = {"weight_rec": np.zeros(d.shape[-1:] + h.shape[-1:], dtype=d.dtype)}
+        terms = add_step_terms(run["weight_rec"], d[lo:hi], h[lo:hi], log10_terms is not None)
+        if log10_terms is not None:
+            log10_terms[lo:hi] = np.log10(terms) + e * LOG10_2
+        run["weight_ih"] = np.tensordot(d[lo:hi], x[lo:hi], axes=([0, 1], [0, 1]))
+        run["bias_ih"] = d[lo:hi].sum(axis=(0, 1))
+        run.update(extra(d[lo:hi], lo, hi) if extra else {})
+        if grads is None:
+            grads = {k: flushed_pow2(v, e) for k, v in run.items()}
+        else:
+            for k, v in run.items():
+                grads[k] += flushed_pow2(v, e)
+    return grads
 
 
 def backward(
@@ -153,7 +193,7 @@ def backward(
                 while t > t0:
                     if dh_all is not None:
                         dh_all[t] = dh
-                        times_pow2(dh_all[t], E)
+                        flushed_pow2(dh_all[t], E)
                     d = da[t - 1 - t0]
                     np.multiply(dh, fprime[t - 1 - t0], out=d)  # backprop through f
                     if leak != 1.0:
@@ -173,8 +213,8 @@ def backward(
                     log10_weight_grad_norm[t:s1] = np.log10(terms) + E * LOG10_2
                 if E:
                     for k, v in gw.items():
-                        grads[k] += times_pow2(v, E)
-        times_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
+                        grads[k] += flushed_pow2(v, E)
+        flushed_pow2(dh, ls.E)  # dL/dh_0 at its true scale (0 or inf beyond the format)
     grads["bias_hh"] = grads["bias_ih"].copy()
     out = {
         "grads": grads,

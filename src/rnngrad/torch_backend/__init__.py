@@ -36,7 +36,14 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from rnngrad.core.logscale import LogScale, exponent, from_log10, sq_norm, times_pow2
+from rnngrad.core.logscale import (
+    LogScale,
+    exponent,
+    flush_small,
+    flushed_pow2,
+    from_log10,
+    sq_norm,
+)
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import NORM_CHUNK, model_kwargs, step_term_norms
 from rnngrad.core.tasks import Batch
@@ -145,6 +152,13 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         start = carry if carry is None else _detached(carry)
         out, cache = mod.forward(p, x[t0 : t0 + PROFILE_CHUNK], start, retain=True, **kw)
         chunks.append((t0, out, cache))
+        # in models whose units' gradients shrink apart (an exprnn's saturated pair, an lru unit
+        # of small |lambda|), each step's dL/ds_t as autograd passes it on, with what lies far
+        # below its largest number set to 0, which would reach subnormal numbers (a hook costs
+        # the other models' profiles a tenth of their time, and they need none)
+        if getattr(mod, "FLUSH_EACH_STEP", False):
+            for v in cache["h"][1:]:
+                v.register_hook(flush_small)
         carry = (cache["h"][-1], cache["c"][-1]) if "c" in cache else cache["h"][-1]
     # what the readout reads at each step: the state h_t, or a model's position-wise output
     # map of it (the indrnn's top layer, the lru's block output), row 0 of each chunk's output
@@ -177,13 +191,13 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
         top = [E + exponent(sq) for E, sq in sqs if 0 < sq < math.inf]
         if top and all(sq < math.inf for _, sq in sqs):  # NaN or inf: the forward overflowed
             for v in g:
-                times_pow2(v, ls.E - max(top))
+                flushed_pow2(v, ls.E - max(top))
             ls.E = max(top)
-        seeds = [times_pow2(direct[t] * 1.0, -ls.E) for t in inner]
+        seeds = [flushed_pow2(direct[t] * 1.0, -ls.E) for t in inner]
         # the upstream gradients as the weights of one scalar, not grad_tensors: an explicit
         # output gradient makes autograd import sympy (about 0.5 s) on first use
         if t1 in direct:  # the last step's readout reads the chunk's output, not its state
-            ends, g = [*ends, out[t1 - t0]], [*g, times_pow2(direct[t1] * 1.0, -ls.E)]
+            ends, g = [*ends, out[t1 - t0]], [*g, flushed_pow2(direct[t1] * 1.0, -ls.E)]
         outs = ends + [out[t - t0] for t in inner]
         sum((v * w).sum() for v, w in zip(outs, g + seeds, strict=True)).backward()
         with torch.no_grad():
@@ -199,10 +213,10 @@ def loss_and_grads(s: CellSettings, params: dict, batch: Batch, h0=None) -> dict
             log10_weight_grad_norm[t0:t1] = ls.log10(_float64(terms))
             for k in recurrent:
                 if p[k].grad is not None:
-                    total[k] += times_pow2(p[k].grad, ls.E)
+                    total[k] += flushed_pow2(p[k].grad, ls.E)
                     p[k].grad = None
         starts = [cache["h"][0]] + ([cache["c"][0]] if "c" in cache else [])
-        g = [torch.zeros_like(v) if v.grad is None else v.grad for v in starts]
+        g = [torch.zeros_like(v) if v.grad is None else flush_small(v.grad) for v in starts]
     total.update(zip(out_p, d_out, strict=True))
     return {
         "loss": loss.item(),

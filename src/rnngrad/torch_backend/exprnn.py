@@ -27,6 +27,10 @@ import torch.nn.functional as F
 from rnngrad.core.shared import skew
 from rnngrad.torch_backend.rnn import scan
 
+# its W_hh is block diagonal at initialization (2 x 2 rotations): a saturated pair's gradient
+# shrinks apart from the others', so the profile flushes each step's (torch_backend.loss_and_grads)
+FLUSH_EACH_STEP = True
+
 
 def recurrent_weight(params: dict) -> torch.Tensor:
     """W_hh = expm(A), A = U - U^T from ``log_weight_hh``; (H, H), orthogonal."""

@@ -22,6 +22,10 @@ import torch
 
 from rnngrad.torch_backend.rnn import scan
 
+# its units never mix in time: a unit of small |u| has a gradient that shrinks apart from the
+# others', so the profile flushes each step's (torch_backend.loss_and_grads)
+FLUSH_EACH_STEP = True
+
 
 def _cell(params: dict, s: torch.Tensor, xp0: torch.Tensor) -> tuple[torch.Tensor, list]:
     """s_{t-1} (B, L*H) and layer 0's input projection (B, H) -> s_t and the list of a^l_t."""

@@ -23,6 +23,10 @@ import torch.nn.functional as F
 
 from rnngrad.torch_backend.rnn import scan
 
+# its units never mix: a unit of small |lambda| has a gradient that shrinks apart from the
+# others', so the profile flushes each step's (torch_backend.loss_and_grads)
+FLUSH_EACH_STEP = True
+
 
 def _lambda(params: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Re and Im of lambda = exp(-exp(nu_log) + i exp(theta_log))."""
@@ -76,4 +80,5 @@ def step_weight_norms(cache: dict) -> torch.Tensor:
     re, im, g_re, g_im = s[:-1, :, :N], s[:-1, :, N:], g[..., :N], g[..., N:]
     term_re = (re * g_re + im * g_im).sum(dim=1)
     term_im = (re * g_im - im * g_re).sum(dim=1)
-    return torch.sqrt((term_re.square() + term_im.square()).sum(dim=-1))
+    # squares in float64: a float32 square is subnormal below 2^-63
+    return torch.sqrt((term_re.double().square() + term_im.double().square()).sum(dim=-1))

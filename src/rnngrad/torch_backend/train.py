@@ -17,8 +17,10 @@ weights.
 
 from __future__ import annotations
 
+import ctypes
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import torch
 
@@ -53,18 +55,56 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
 
 @contextmanager
 def flush_denormal():
-    """Within the block, the CPU flushes subnormal numbers to zero (``torch.set_flush_denormal``,
-    on the calling thread; elsewhere a no-op). A vanishing gradient falls through the subnormal
-    range (below 1.2e-38 in float32), where an Intel Xeon computes 13x slower; a term that small
-    is far below the rounding of the weight gradient it is added to, so flushing it changes no
-    digit of the gradient of any realistic loss. NumPy's backward needs no such switch: it
-    carries the gradient with a log-scale (:mod:`rnngrad.core.logscale`)."""
-    on = torch.set_flush_denormal(True)
+    """Within the block, the CPU flushes subnormal numbers to zero, on the calling thread and
+    on every thread of torch's intra-op pool (:func:`set_flush_denormal`). A vanishing gradient
+    falls through the subnormal range (below 1.2e-38 in float32), where an Intel Xeon computes
+    13x slower; a term that small is far below the rounding of the weight gradient it is added
+    to, so flushing it changes no digit of the gradient of any realistic loss. NumPy's backward
+    needs no such switch: it carries the gradient with a log-scale
+    (:mod:`rnngrad.core.logscale`)."""
+    on = set_flush_denormal(True)
     try:
         yield
     finally:
         if on:
-            torch.set_flush_denormal(False)
+            set_flush_denormal(False)
+
+
+def set_flush_denormal(on: bool) -> bool:
+    """``torch.set_flush_denormal(on)`` on the calling thread and on each of torch's intra-op
+    threads; returns whether the CPU supports it (x86 with SSE3, ARM64).
+
+    The flags (FTZ and DAZ in x86's MXCSR) belong to each thread, and torch sets the caller's
+    alone: an OpenMP thread keeps the flags its creator had when the pool was made, so with two
+    threads half of a large elementwise product went unflushed (measured, torch 2.13 on an AMD
+    EPYC), or all stayed flushed after the block. One OpenMP parallel region of torch's own
+    libgomp (:func:`_omp_parallel`), each of its threads setting its own flags, fixes both;
+    where torch has no libgomp of its own (not a Linux wheel), the pool keeps its flags.
+    """
+    ok = torch.set_flush_denormal(on)
+    run = _omp_parallel()
+    if ok and run is not None and torch.get_num_threads() > 1:
+        run(lambda: torch.set_flush_denormal(on), torch.get_num_threads())
+    return ok
+
+
+@cache
+def _omp_parallel():
+    """``run(f, n)``: f() once on each of n threads of torch's OpenMP pool, the caller's among
+    them (``GOMP_parallel`` of the libgomp in torch/lib), or None where there is none."""
+    path = Path(torch.__file__).parent / "lib" / "libgomp.so.1"
+    if not path.exists():
+        return None
+    gomp = ctypes.CDLL(str(path))
+    body_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    gomp.GOMP_parallel.argtypes = [body_type, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    gomp.GOMP_parallel.restype = None
+
+    def run(f, n: int) -> None:
+        body = body_type(lambda _: f())  # held until the region ends
+        gomp.GOMP_parallel(body, None, n, 0)
+
+    return run
 
 
 def fused(s: CellSettings) -> bool:
