@@ -136,6 +136,10 @@ def _cell_settings(args):
     if not isinstance(values, dict):
         raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
     values.update(parse_assignments(args.assignments))
+    if values.get("plugins"):  # the plugins the cell uses, before their names validate
+        from rnngrad.plugins.load import load_declared
+
+        load_declared(values["plugins"])
     return CellSettings.from_dict(values)
 
 
