@@ -88,8 +88,9 @@ def _import(source: str, path: Path, sha: str):
         ) from e
 
 
-def load_one(source: str, base: str | os.PathLike = ".") -> list[Plugin]:
-    """Import, check, probe and register the plugins of one source."""
+def load_one(source: str, base: str | os.PathLike = ".", probed: bool = True) -> list[Plugin]:
+    """Import, check, probe (unless ``probed`` is False: a cell's job, whose config was
+    probed when the workflow read it) and register the plugins of one source."""
     shown, path = locate(source, base)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     if (str(path), sha) in _LOADED:
@@ -103,7 +104,7 @@ def load_one(source: str, base: str | os.PathLike = ".") -> list[Plugin]:
         if not isinstance(table, dict):
             raise PluginError(f"plugin {shown}: {attr} must be a dict of name -> object")
         for name, obj in table.items():
-            found.append(_checked(kind, name, obj, shown, path, sha))
+            found.append(_checked(kind, name, obj, shown, path, sha, probed))
     if not found:
         raise PluginError(
             f"plugin {shown}: registers nothing; define MODELS, REMEDIES or TASKS, a dict of "
@@ -121,7 +122,9 @@ def load_one(source: str, base: str | os.PathLike = ".") -> list[Plugin]:
     return found
 
 
-def _checked(kind: str, name: Any, obj: Any, shown: str, path: Path, sha: str) -> Plugin:
+def _checked(
+    kind: str, name: Any, obj: Any, shown: str, path: Path, sha: str, probed: bool = True
+) -> Plugin:
     """The plugin ``name`` of ``kind`` once it satisfies its Protocol and passes its probe."""
     _, protocols = KINDS[kind]
     where = f"plugin {shown}: {kind} {name!r}"
@@ -139,6 +142,8 @@ def _checked(kind: str, name: Any, obj: Any, shown: str, path: Path, sha: str) -
             f"{', '.join(missing)} (docs/plugins.md)"
         )
     plugin = Plugin(kind, name, obj, shown, str(path), sha)
+    if not probed:  # the weights' names still come from one draw of a model's init
+        return Plugin(kind, name, obj, shown, str(path), sha, probe.weight_names(plugin))
     try:
         params = getattr(probe, kind)(plugin)
     except PluginError:
@@ -168,7 +173,7 @@ def load_declared(entries) -> list[Plugin]:
             kind, name, source, sha = registry.parse(e)
         except ValueError as err:
             raise PluginError(f"plugins: {err}") from err
-        loaded = {(p.kind, p.name): p for p in load_one(source, ".")}
+        loaded = {(p.kind, p.name): p for p in load_one(source, ".", probed=False)}
         p = loaded.get((kind, name))
         if p is None:
             raise PluginError(f"plugin {source}: registers no {kind} {name!r} (any more?)")

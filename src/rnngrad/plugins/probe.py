@@ -29,12 +29,24 @@ def _where(p: Plugin) -> str:
     return f"plugin {p.source}: {p.kind} {p.name!r}"
 
 
+def _settings(p: Plugin) -> CellSettings:
+    return dataclasses.replace(CellSettings(), model=p.name, backend="torch", hidden=H, batch=B)
+
+
+def weight_names(p: Plugin) -> tuple[str, ...]:
+    """A model's weight names (one draw of its ``init`` at the probe's size); () otherwise."""
+    if p.kind != "model":
+        return ()
+    s = _settings(p)
+    return tuple(p.obj.init(s, I, stream(s.seed, "plugin", p.name, H, I)))
+
+
 def model(p: Plugin) -> tuple[str, ...]:
     """Check ``init``'s weights and ``step``'s output shape (and the NumPy step against torch)."""
     import torch
 
     where, obj = _where(p), p.obj
-    s = dataclasses.replace(CellSettings(), model=p.name, backend="torch", hidden=H, batch=B)
+    s = _settings(p)
     raw = obj.init(s, I, stream(s.seed, "plugin", p.name, H, I))
     if not isinstance(raw, Mapping) or not raw:
         raise PluginError(

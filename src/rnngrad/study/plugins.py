@@ -77,3 +77,35 @@ def plugin_entries(values: Mapping[str, Any]) -> list[str]:
         if p is not None:
             out.add(p.entry)
     return sorted(out)
+
+
+def cell_plugin_files(s) -> list[str]:
+    """The files of the plugins a cell's settings use (its job's inputs), as loaded here."""
+    out = []
+    for e in s.plugins:
+        kind, name, source, _ = registry.parse(e)
+        p = registry.get(kind, name)
+        path = p.source if p is not None and os.path.exists(p.source) else None
+        path = path or (p.path if p is not None else source)
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def plugin_notes(cells) -> dict[str, dict[str, str]]:
+    """What the report says of each plugin the cells use: kind, first docstring paragraph,
+    declared citation, source and SHA-256, by name."""
+    notes = {}
+    for c in cells:
+        for e in c.settings.plugins:
+            kind, name, _, _ = registry.parse(e)
+            p = registry.get(kind, name)
+            if p is not None and name not in notes:
+                notes[name] = {
+                    "kind": kind,
+                    "doc": p.doc,
+                    "citation": p.citation,
+                    "source": p.source,
+                    "sha256": p.sha256,
+                }
+    return notes
