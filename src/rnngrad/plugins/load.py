@@ -154,7 +154,9 @@ def _checked(
 
 
 def _members(protocol) -> list[str]:
-    return sorted(getattr(protocol, "__protocol_attrs__", None) or protocol.__annotations__)
+    """The members a Protocol requires: its methods and annotated attributes."""
+    own = [n for n in vars(protocol) if not n.startswith("_")]
+    return sorted({*own, *getattr(protocol, "__annotations__", {})})
 
 
 def load(sources, base: str | os.PathLike = ".") -> list[Plugin]:

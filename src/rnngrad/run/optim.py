@@ -59,7 +59,7 @@ def transform(s: CellSettings, grads: dict, state: dict) -> dict:
     plugin sees float64 NumPy copies and its state (``state["transform"]``); its result comes
     back in the gradients' own type, dtype and device."""
     own = {
-        k: np.array(g.detach().cpu() if hasattr(g, "detach") else g, dtype=np.float64)
+        k: np.array(g.detach().cpu().numpy() if hasattr(g, "detach") else g, dtype=np.float64)
         for k, g in grads.items()
     }
     out = _transform_plugin(s).transform(own, state["transform"].value, s)
