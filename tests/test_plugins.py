@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -246,7 +247,7 @@ def test_a_record_of_a_plugin_cell_reads_back_without_the_plugin():
     saved = registry.PLUGINS.pop(key)
     try:
         assert CellSettings.from_dict(d) == s
-        with pytest.raises(SettingsError, match="model: must be one of .*or a model a plugin"):
+        with pytest.raises(SettingsError, match=r"model: must be one of .*or a model a plugin"):
             CellSettings.from_dict({**d, "plugins": []})
     finally:
         registry.PLUGINS[key] = saved
@@ -308,7 +309,8 @@ BAD = {
         "numpy_step and step disagree by 0.001 on the probe batch",
     ),
     "built-in name": (
-        "class M:\n    def init(self, s, n, rng): return {}\n    def step(self, p, h, x): return h\n"
+        "class M:\n    def init(self, s, n, rng): return {}\n"
+        "    def step(self, p, h, x): return h\n"
         "MODELS = {'lstm': M()}\n",
         "model 'lstm': the name is a built-in model's; choose another",
     ),
@@ -316,7 +318,8 @@ BAD = {
         "import numpy as np\nfrom rnngrad.core.tasks import Batch\n"
         "class T:\n    n_in, n_out = 2, 1\n"
         "    def make_batch(self, T, B, rng):\n"
-        "        return Batch(np.zeros((T, B, 3)), np.zeros((1, B, 1)), np.array([T]), 'mse', 1.0, 1)\n"
+        "        x, y = np.zeros((T, B, 3)), np.zeros((1, B, 1))\n"
+        "        return Batch(x, y, np.array([T]), 'mse', 1.0, 1)\n"
         "    def baseline_loss(self, T): return 1.0\n"
         "    def correct(self, y, b): return np.ones(b.batch, bool)\n"
         "TASKS = {'t': T()}\n",
@@ -418,3 +421,64 @@ def test_a_cell_refuses_a_plugin_edited_since_the_config_was_read(tmp_path):
     )
     assert out.returncode == 1
     assert "noise.py: its file changed since the settings were made" in out.stderr
+
+
+# -- the workflow ----------------------------------------------------------------------------
+HALVE = '''
+class Halve:
+    """Halves every gradient."""
+    def transform(self, grads, state, settings):
+        if settings.seq_len == 20 and settings.lr == 0.02:
+            raise RuntimeError("halve fails on this cell")
+        return {k: 0.5 * g for k, g in grads.items()}
+REMEDIES = {"halve": Halve()}
+'''
+
+
+@pytest.mark.slow
+def test_editing_a_plugin_reruns_exactly_its_cells(tmp_path):
+    """Through Snakemake: the plugin file is an input of its cells; after an edit the dry run
+    schedules exactly them; a cell whose plugin raises fails alone, its traceback in its log."""
+    from test_pipeline import job_counts, records, snakemake, workflow_copy, write_study
+
+    root = workflow_copy(tmp_path)
+    (root / "config" / "studies" / "plugins").mkdir()
+    plugin = root / "config" / "studies" / "plugins" / "halve.py"
+    plugin.write_text(HALVE)
+    cfg = {
+        "study": "plug",
+        "plugins": ["plugins/halve.py"],  # relative to the study file
+        "grid": {**GRID, "backend": ["numpy"], "seq_len": [10, 20], "remedy": ["none", "halve"]},
+        "defaults": {"hidden": 4, "batch": 4, "train_steps": 3, "jacobian": False},
+        "remedies": {"none": {}, "halve": {"gradient_transform": "halve"}},
+    }
+    write_study(root, cfg)
+    snakemake(root, "--until", "cell", study="plug")
+    assert len(records(root, "plug")) == 4
+    plugin.write_text(HALVE + "# an edit\n")
+    dry = snakemake(root, "-n", study="plug").stdout
+    assert job_counts(dry)["cell"] == 2
+    rerun = set(re.findall(r"cell_id=(\S+)", dry))
+    assert rerun == {
+        f"backend=numpy/remedy=halve/seq_len={n}/w_rec_scale=0.9/seed=0" for n in (10, 20)
+    }
+
+    cfg["remedies"]["fails"] = {"gradient_transform": "halve", "lr": 0.02}
+    cfg["grid"]["remedy"].append("fails")
+    write_study(root, cfg)
+    out = snakemake(root, "--until", "cell", "--keep-going", study="plug", check=False)
+    assert out.returncode != 0
+    failed = "backend=numpy/remedy=fails/seq_len=20/w_rec_scale=0.9/seed=0"
+    assert set(records(root, "plug")) == {c for c in study_ids(cfg) if c != failed}
+    log = (root / "logs" / "plug" / "cells" / f"{failed}.log").read_text()
+    assert "Traceback" in log and "RuntimeError: halve fails on this cell" in log
+
+
+def study_ids(cfg) -> set[str]:
+    g = cfg["grid"]
+    return {
+        f"backend={b}/remedy={r}/seq_len={n}/w_rec_scale=0.9/seed=0"
+        for b in g["backend"]
+        for r in g["remedy"]
+        for n in g["seq_len"]
+    }
