@@ -92,7 +92,7 @@ def settings_help() -> str:
         rows.append((key, typ, _yaml_word(default), meaning.strip()))
 
     for f in dataclasses.fields(CellSettings):
-        if f.name == "extra_axes":  # set by a config's grid, not by hand
+        if f.name in ("extra_axes", "plugins"):  # set by a config (grid, plugins:), not by hand
             continue
         if f.name in NESTED:
             add(f.name, f, "mapping or null", defaults[f.name])
