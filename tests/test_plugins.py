@@ -180,6 +180,20 @@ def test_a_plugin_penalty_gives_the_built_in_l2_gradient(tmp_path):
     assert la == pytest.approx(lb) and va == pytest.approx(vb)
     for k in params:
         np.testing.assert_allclose(ga[k].numpy(), gb[k].numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ConfigError, match="plugin penalty 'my_l2' is a torch function"):
+        study(
+            [name],
+            {"penalty": {"kind": "my_l2", "weight": 0.1}},
+            base=tmp_path,
+            grid={"backend": ["numpy"]},
+        )
+
+
+def test_plugin_remedies_get_colours_of_their_own():
+    from rnngrad.report import figstyle
+
+    assert not set(figstyle.EXTRA_COLOURS) & set(figstyle.REMEDY_COLOURS.values())
+    assert figstyle.remedy_colour("grad_noise") in figstyle.EXTRA_COLOURS
 
 
 def test_a_plugin_task_draws_from_the_cells_stream():
@@ -263,7 +277,6 @@ def test_the_plugin_hash_enters_the_hash_of_exactly_its_cells(tmp_path):
         grid={"remedy": ["r", "none"]},
     )
     (tmp_path / "noise.py").write_text(src.replace('"grad_noise"', '"noise_a"') + "# edited\n")
-    registry.PLUGINS.pop(("remedy", "noise_a"))  # a new process: the edited file loads afresh
     after = study(
         ["noise.py"],
         {"gradient_transform": "noise_a"},
@@ -482,3 +495,18 @@ def study_ids(cfg) -> set[str]:
         for r in g["remedy"]
         for n in g["seq_len"]
     }
+
+
+def test_the_report_describes_a_plugin_remedy_by_its_docstring_and_citation():
+    from rnngrad.report.remedies import plugin_list, remedy_notes
+    from rnngrad.study.status import report_config
+
+    s = study(["plugins/mgu.py"], {"model": "mgu"}, grid={"remedy": ["r", "none"]})
+    config = report_config(s)
+    (note,) = remedy_notes(["r"], config)
+    assert note["text"].startswith("Plugin mgu (model): Minimal gated unit: a single forget gate")
+    assert note["ref"].startswith("Zhou, Wu, Zhang and Zhou 2016")
+    assert note["settings"] == "{model: mgu}"
+    (entry,) = plugin_list(config)
+    assert entry["source"].endswith("examples/plugins/mgu.py") and len(entry["sha"]) == 16
+    assert remedy_notes(["none"], config)[0]["text"].startswith("Plain full backpropagation")

@@ -102,10 +102,11 @@ def obj(kind: str, name: str) -> Any:
 
 
 def register(plugin: Plugin) -> None:
-    """Add ``plugin``; a name registered again from other code is a ValueError naming both."""
+    """Add ``plugin``; the same file loaded again (edited) replaces it, a name registered by
+    another file is a ValueError naming both."""
     key = (plugin.kind, plugin.name)
     old = PLUGINS.get(key)
-    if old is not None and old.sha256 != plugin.sha256:
+    if old is not None and old.path != plugin.path:
         raise ValueError(
             f"plugin {plugin.source}: {plugin.kind} {plugin.name!r} is already registered by "
             f"{old.source}; rename one of them"

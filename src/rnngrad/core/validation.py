@@ -113,9 +113,7 @@ FIELDS: dict[str, Checker] = {
     "truncate.k1": integer(1),
     "truncate.k2": integer(1),
     "penalty.weight": real(0.0),
-    "gradient_transform": lambda v: (
-        None if v == "" else "must be a gradient transform a plugin registers"
-    ),
+    "gradient_transform": lambda v: None if v == "" else "must be '' (none)",
 }
 # the settings a plugin's name may take, and the kind of plugin that registers it
 PLUGGABLE = {
@@ -155,6 +153,13 @@ def _torch_only_plugins_run_in_torch(s: Settings) -> Problem:
     if s.backend == "numpy" and s.penalty is not None and registry.get("remedy", s.penalty.kind):
         why = f"plugin penalty {s.penalty.kind!r} is a torch function; set backend: torch"
         return "backend", why, s.backend
+    return None
+
+
+def _esn_takes_no_gradient_transform(s: Settings) -> Problem:
+    if s.model == "esn" and s.gradient_transform:
+        why = "an esn is not trained by gradient descent, so a gradient transform does not apply"
+        return "gradient_transform", why, s.gradient_transform
     return None
 
 
@@ -324,6 +329,7 @@ RULES: tuple[Callable[[Settings], Problem], ...] = (
     _plugins_are_declared,
     _torch_only_plugins_run_in_torch,
     _plugin_penalties_are_penalties,
+    _esn_takes_no_gradient_transform,
     _l2_penalty_needs_a_weight_hh,
     _stopping_needs_evaluations,
     _evaluation_in_whole_chunks,
