@@ -90,6 +90,8 @@ def test_older_records_keep_their_settings_hash():
         "w_rec_scaling",
         "layers",
         "r_min",
+        "heldout_sequences",
+        "stop_accuracy",
         "gradient_transform",
         "plugins",
     }

@@ -132,7 +132,9 @@ def test_cell_columns_hold_the_mean_field_of_their_own_statistics(init):
     m = run_cell(s, "demo")["metrics"]
     want = _independent_chi("tanh", m["sigma_w"], m["sigma_u"], m["sigma_b"])
     assert m["mf_chi"] == pytest.approx(want, abs=1e-6)
-    assert m["mf_decay_rate"] == pytest.approx(0.5 * math.log10(want), abs=1e-6)
+    assert m["mf_stationary_decay_rate"] == pytest.approx(0.5 * math.log10(want), abs=1e-6)
+    # the prediction along the probe's own inputs is a different number, near the stationary
+    assert m["mf_decay_rate"] == pytest.approx(m["mf_stationary_decay_rate"], abs=0.05)
     if init == "orthogonal":
         assert m["sigma_w"] == pytest.approx(1.2, abs=1e-12)
 
@@ -149,3 +151,64 @@ def test_no_mean_field_for_gated_models_and_identity_init():
         s = CellSettings.from_dict({"seq_len": 10, "train_steps": 0, "jacobian": False, **over})
         m = run_cell(s, "demo")["metrics"]
         assert all(m[c] is None for c in theory.MEAN_FIELD_COLUMNS)
+
+
+@pytest.mark.parametrize("sigma_w", [0.5, 1.0, 1.7])
+def test_path_of_linear_units_is_sigma_w_a_step_whatever_the_inputs(sigma_w):
+    """Linear units: chi_t = sigma_w^2 at every step, so the batch's norm falls by exactly
+    log10 sigma_w a lag, however the inputs vary."""
+    u = np.random.default_rng(3).uniform(0, 2, size=(40, 5))
+    logs = theory.path_log10_norms("linear", sigma_w, 0.3, u)
+    np.testing.assert_allclose(logs, np.arange(40) * math.log10(sigma_w), atol=1e-12)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid"])
+def test_path_with_steady_inputs_is_the_stationary_mean_field(nonlinearity):
+    """Inputs of the same variance every step: far from h_0 (where q_t has settled at q*), a
+    lag multiplies the norm by sqrt(chi(q*)), the stationary prediction."""
+    sigma_w, sigma_u, sigma_b = 1.3, 0.6, 0.2
+    u = np.full((300, 2), sigma_u**2)
+    logs = theory.path_log10_norms(nonlinearity, sigma_w, sigma_b, u)
+    step = np.diff(logs[:200])  # lags 0..199: steps 300 down to 101
+    want = theory.decay_rate(theory.chi(nonlinearity, sigma_w, sigma_u, sigma_b))
+    np.testing.assert_allclose(step, want, atol=1e-9)
+
+
+def test_wide_tanh_network_on_two_channel_inputs_follows_the_path_not_the_stationary():
+    """A tanh rnn of N = 1500 units, orthogonal W = 0.7 Q, inputs of the adding task's two
+    channels (a value in [0, 1], a sparse marker): each step's input variance u_t differs, and
+    the measured per-lag decay of a batch's gradient norm follows the mean field along those
+    inputs; the stationary chi(q*) of their average second moment predicts a faster decay."""
+    rng = np.random.default_rng(4)
+    N, B, T, sigma_w = 1500, 16, 60, 0.7
+    W = sigma_w * np.linalg.qr(rng.standard_normal((N, N)))[0]
+    U = rng.standard_normal((N, 2))
+    x = np.zeros((T, B, 2))
+    x[..., 0] = rng.uniform(0, 1, size=(T, B))
+    x[rng.integers(0, T, size=B), np.arange(B), 1] = 1.0
+    h, pre = np.zeros((B, N)), []
+    for t in range(T):
+        a = h @ W.T + x[t] @ U.T
+        h = np.tanh(a)
+        pre.append(a)
+    g = rng.standard_normal((B, N))
+    logs = [0.5 * np.log10(np.sum(g**2))]
+    for a in reversed(pre[1:]):
+        g = (g * (1 - np.tanh(a) ** 2)) @ W
+        logs.append(0.5 * np.log10(np.sum(g**2)))
+    measured = np.polyfit(np.arange(T), logs, 1)[0]
+    u = theory.input_variances(U, x)
+    path = np.polyfit(np.arange(T), theory.path_log10_norms("tanh", sigma_w, 0.0, u), 1)[0]
+    stationary = theory.decay_rate(theory.chi("tanh", sigma_w, theory.sigma_u_of(U, x), 0.0))
+    assert abs(measured - path) < 0.005
+    assert abs(measured - stationary) > 2 * abs(measured - path)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid"])
+def test_splined_moments_equal_the_quadrature(nonlinearity):
+    q = np.concatenate([[0.0], np.geomspace(1e-10, 2e6, 400)])
+    e2, d2 = theory.moments(nonlinearity, q)
+    want_e2 = [theory.phi_moment(nonlinearity, v) for v in q]
+    want_d2 = [theory.derivative_moment(nonlinearity, v) for v in q]
+    np.testing.assert_allclose(e2, want_e2, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(d2, want_d2, rtol=0, atol=1e-9)

@@ -113,6 +113,46 @@ def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
     assert m["accuracy_low"] <= m["accuracy"] <= m["accuracy_high"]
 
 
+@pytest.mark.parametrize("n", [300, 2000])
+def test_periodic_evaluations_score_heldout_sequences(cell, monkeypatch, n):
+    s, params = cell(train_steps=2, eval_every=1)
+    s = s.replace(heldout_sequences=n)
+    seen = []
+    real = weights.tasks.make_batch
+
+    def spy(task, seq_len, batch, rng, hidden=32):
+        seen.append(batch)
+        return real(task, seq_len, batch, rng, hidden)
+
+    monkeypatch.setattr(weights.tasks, "make_batch", spy)
+    loop.train(s, params)
+    # the held-out set is drawn once (n sequences), then two training batches and the fresh set
+    assert sum(seen) == n + 2 * s.batch + s.eval_sequences
+    assert seen.count(s.batch) >= 2
+
+
+@pytest.mark.parametrize(("stop", "trained"), [(0.99, 4), (0.995, 6)])
+def test_training_stops_at_stop_accuracy_and_counts_solved_at_099(cell, monkeypatch, stop, trained):
+    """Held-out accuracies 0.5, 0.992, 0.996 at steps 2, 4, 6: steps_to_solve is 4 (the solved
+    criterion, 0.99) whatever stop_accuracy is; training ends at 4 or, with 0.995, at 6."""
+    s, params = cell(eval_every=2, stop_when_solved=True, train_steps=10, stop_accuracy=stop)
+    accuracies = iter([0.5, 0.992, 0.996, 0.999, 0.999])
+    monkeypatch.setattr(loop, "score", lambda *a: {"loss": 0.1, "accuracy": next(accuracies)})
+    m = loop.train(s, params)["metrics"]
+    assert m["steps_to_solve"] == 4
+    assert m["steps_trained"] == trained
+
+
+def test_a_larger_heldout_set_begins_with_the_smaller_one(cell):
+    s, _ = cell()
+    small = evaluate.heldout_set(s.replace(heldout_sequences=300))
+    large = evaluate.heldout_set(s.replace(heldout_sequences=2000))
+    assert len(small) == 300 // 50 and len(large) == 2000 // 50
+    for a, b in zip(small, large[: len(small)], strict=True):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.targets, b.targets)
+
+
 def test_memory_task_reports_memory_capacity(cell):
     s, params = cell(model="esn", task="memory", seq_len=40, w_rec_scale=0.9, train_steps=4)
     out = loop.train(s, params)

@@ -54,5 +54,6 @@ CHOICES = {
 # study and remedy names: the whole string (fullmatch; `$` would let a final newline through)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MIN_EVAL_SEQUENCES = 1000  # the final evaluation's smallest set
+MIN_HELDOUT_SEQUENCES = 50  # the periodic evaluations' smallest held-out set (one chunk)
 # the nested settings, in order (the keys of rnngrad.core.settings.NESTED)
 NESTED_NAMES = ("clip", "truncate", "penalty")

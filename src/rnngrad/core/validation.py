@@ -16,6 +16,7 @@ from rnngrad.core.choices import (
     CHOICES,
     GATED,
     MIN_EVAL_SEQUENCES,
+    MIN_HELDOUT_SEQUENCES,
     MODEL_NONLINEARITIES,
     NAME,
     NESTED_NAMES,
@@ -99,6 +100,8 @@ FIELDS: dict[str, Checker] = {
     "train_steps": integer(0),
     "eval_every": integer(0),
     "eval_sequences": integer(MIN_EVAL_SEQUENCES),
+    "heldout_sequences": integer(MIN_HELDOUT_SEQUENCES),
+    "stop_accuracy": real(0.99, 1.0),
     "plain_reference_steps": integer(0),
     "layers": integer(1),
     "w_rec_scale": real(0.0),
@@ -274,8 +277,9 @@ def _truncation_is_shorter_than_the_sequence(s: Settings) -> Problem:
 def _evaluation_in_whole_chunks(s: Settings) -> Problem:
     from rnngrad.core.tasks import EVAL_CHUNK
 
-    if s.eval_sequences % EVAL_CHUNK:
-        return "eval_sequences", f"must be a multiple of {EVAL_CHUNK}", s.eval_sequences
+    for key in ("eval_sequences", "heldout_sequences"):
+        if getattr(s, key) % EVAL_CHUNK:
+            return key, f"must be a multiple of {EVAL_CHUNK}", getattr(s, key)
     return None
 
 

@@ -200,7 +200,16 @@ COLUMNS = {
         "sigma_w^2 E[phi'(sqrt(q*) z)^2]: mean factor of the squared gradient norm a step; "
         "1 is the order/chaos boundary",
     ),
-    "mf_decay_rate": ("log10 per step", "mean field's decay_rate, log10(mf_chi) / 2"),
+    "mf_decay_rate": (
+        "log10 per step",
+        "mean field's prediction of init_decay_rate along the probe batch's own inputs "
+        "(q_t and chi_t step by step, the batch's norm by lag, its slope)",
+    ),
+    "mf_stationary_decay_rate": (
+        "log10 per step",
+        "log10(mf_chi) / 2: the stationary mean field's decay_rate (inputs of the same "
+        "variance every step)",
+    ),
     "mf_depth_scale": (
         "steps",
         "1 / |ln mf_chi|: steps over which the squared gradient norm changes by a factor e",

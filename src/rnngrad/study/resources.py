@@ -132,7 +132,9 @@ def cell_seconds(s: CellSettings) -> float:
                 else "none"
             )
             t += s.train_steps * (TRAIN_STEP_PASSES[kind] * p + TRAIN_STEP_SECONDS[s.backend])
-        t += s.eval_sequences // EVAL_CHUNK * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
+        evaluations = s.train_steps // s.eval_every if s.eval_every else 0  # the held-out ones
+        chunks = s.eval_sequences // EVAL_CHUNK + evaluations * (s.heldout_sequences // EVAL_CHUNK)
+        t += chunks * pass_seconds(s, batch=EVAL_CHUNK, backward=False)
     if s.plain_reference_steps > 0 and supported(s):  # fused torch: about a numpy step
         plain = pass_seconds(replace(s, backend="numpy")) + TRAIN_STEP_SECONDS["numpy"]
         t += (ROUNDS + 1) * s.plain_reference_steps * plain
