@@ -510,3 +510,50 @@ def test_the_report_describes_a_plugin_remedy_by_its_docstring_and_citation():
     (entry,) = plugin_list(config)
     assert entry["source"].endswith("examples/plugins/mgu.py") and len(entry["sha"]) == 16
     assert remedy_notes(["none"], config)[0]["text"].startswith("Plain full backpropagation")
+
+
+def test_a_torch_module_as_a_plugin_gives_the_built_in_rnns_profile(tmp_path):
+    """torch.nn.RNNCell through torch.func.functional_call (docs/plugins.md), with the built-in
+    rnn's initial weights: its profile, Jacobians and gradients are the built-in rnn's."""
+    name = write(
+        tmp_path,
+        "cell.py",
+        """
+        import dataclasses
+        import torch
+        from rnngrad.core.weights import init_params
+
+        class TorchRNNCell:
+            '''torch.nn.RNNCell (tanh), its weights drawn as the built-in rnn's.'''
+            recurrent = ("weight_hh",)
+
+            def init(self, settings, n_in, rng):
+                own = init_params(dataclasses.replace(settings, model="rnn"), n_in, 1)
+                return {k: v for k, v in own.items() if not k.endswith("_out")}
+
+            def step(self, params, h, x):
+                cell = torch.nn.RNNCell(x.shape[-1], h.shape[-1], dtype=h.dtype, device="meta")
+                return torch.func.functional_call(cell, params, (x, h))
+
+        MODELS = {"rnncell": TorchRNNCell()}
+        """,
+    )
+    s = one_cell([name], {"model": "rnncell"}, base=tmp_path)
+    ref = dataclasses.replace(s, model="rnn", plugins=())
+    be = backends.get("torch")
+    params = init_params(ref, 2, 1)
+    mine = init_params(s, 2, 1)
+    assert set(mine) == set(params)
+    batch = cell_batch(s, data_stream(s, "probe"))
+    a = be.loss_and_grads(s, be.to_backend(s, params), batch)
+    b = be.loss_and_grads(ref, be.to_backend(ref, params), batch)
+    for k in ("log10_grad_norm", "log10_weight_grad_norm"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(a["grads"][k], b["grads"][k], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        be.step_jacobians(s, be.to_backend(s, params), batch),
+        be.step_jacobians(ref, be.to_backend(ref, params), batch),
+        rtol=1e-12,
+        atol=1e-15,
+    )
