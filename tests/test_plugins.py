@@ -557,3 +557,41 @@ def test_a_torch_module_as_a_plugin_gives_the_built_in_rnns_profile(tmp_path):
         rtol=1e-12,
         atol=1e-15,
     )
+
+
+def test_a_numpy_plugin_profile_stays_exact_far_below_float64(tmp_path):
+    """A step that shrinks dL/dh a hundredfold: after 400 steps the norm is near 1e-800, out of
+    float64's range; the NumPy BPTT's scaled carry gives torch's exact log10 norms."""
+    name = write(
+        tmp_path,
+        "shrink.py",
+        """
+        import numpy as np, torch
+        class Shrink:
+            '''h_t = h_{t-1} / 100 + W x_t.'''
+            def init(self, settings, n_in, rng):
+                return {"w": rng.standard_normal((settings.hidden, n_in))}
+            def step(self, p, h, x):
+                return 0.01 * h + x @ p["w"].T
+            def numpy_step(self, p, h, x):
+                return 0.01 * h + x @ p["w"].T
+            def numpy_step_vjp(self, p, h, x, dh):
+                return 0.01 * dh, {"w": dh.T @ x}
+        MODELS = {"shrink": Shrink()}
+        """,
+    )
+    out = {}
+    for backend in ("numpy", "torch"):
+        grid = {"backend": [backend], "seq_len": [400]}
+        s = one_cell([name], {"model": "shrink"}, base=tmp_path, grid=grid)
+        be = backends.get(backend)
+        params = init_params(s, 2, 1)
+        out[backend] = be.loss_and_grads(
+            s, be.to_backend(s, params), cell_batch(s, data_stream(s, "probe"))
+        )
+    a, b = out["numpy"]["log10_grad_norm"], out["torch"]["log10_grad_norm"]
+    assert np.all(np.isfinite(a)) and a[0] < -790
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(
+        out["numpy"]["log10_weight_grad_norm"], out["torch"]["log10_weight_grad_norm"], rtol=1e-12
+    )

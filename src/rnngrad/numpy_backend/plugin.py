@@ -66,7 +66,9 @@ class PluginModel:
                 log10_weight_grad_norm[t - 1] = 0.5 * np.log10(rec) + E
                 for k, g in dp.items():  # step t's term at its true scale
                     grads[k] += g * 10.0**E
-                dh = dh_prev + dh_direct[t - 1] * 10.0**-E  # through h_{t-1}, and its readout
+                dh = self._add_direct(dh_prev, dh_direct[t - 1], E)  # and h_{t-1}'s readout
+                if isinstance(dh, tuple):
+                    dh, E = dh
                 n = float(np.linalg.norm(dh))
                 if 0 < n < np.inf and not 1 / RENORMALIZE <= n <= RENORMALIZE:
                     dh, E = dh / n, E + np.log10(n)
@@ -78,6 +80,16 @@ class PluginModel:
             "log10_grad_norm": log10_grad_norm if norms else None,
             "log10_weight_grad_norm": log10_weight_grad_norm if norms else None,
         }
+
+    @staticmethod
+    def _add_direct(dh, direct, E):
+        """10^E dh + direct in the scaled form: dh alone where nothing reads h_{t-1} (no 0 times
+        an overflowing 10^-E), else a new pair (dh, E) whose powers of ten stay in range."""
+        if not np.any(direct):
+            return dh
+        if E < 0:  # 10^E underflows harmlessly where the direct term dominates
+            return dh * 10.0**E + direct, 0.0
+        return dh + direct * 10.0**-E, E
 
     def step_jacobians(self, params: dict, cache: dict, b: int = 0) -> np.ndarray:
         """J_t = dh_t/dh_{t-1} for sequence b, (T, H, H): row i is the VJP of unit vector e_i."""
