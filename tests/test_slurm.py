@@ -8,6 +8,7 @@ is missing, except under ``CI=true``, where that is a failure.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -193,3 +194,35 @@ def test_study_on_slurm_extends_and_survives_scancel(slurm, tmp_path):
     # nothing of ours is left queued or running
     left = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
     assert left.split() == []
+
+
+def test_a_plugin_study_on_slurm(slurm, tmp_path):
+    """The gradient noise example's plugin through sbatch: the plugin file is its cells' input
+    on the shared file system, and their records name it."""
+    study = {
+        **STUDY,
+        "plugins": ["plugins/grad_noise.py"],  # relative to config/studies/onslurm.yaml
+        "grid": {**STUDY["grid"], "w_rec_scale": [0.9], "remedy": ["none", "grad_noise"]},
+        "remedies": {"none": {}, "grad_noise": {"gradient_transform": "grad_noise"}},
+    }
+    root = workflow_copy(tmp_path, study)
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    (root / "config" / "studies" / "plugins").mkdir()
+    shutil.copy(
+        REPO / "examples" / "plugins" / "grad_noise.py", root / "config" / "studies" / "plugins"
+    )
+    out, _ = run_on_slurm(root)
+    jobs = submissions(out.stderr)
+    assert sorted(c for cells in jobs.values() for c in cells) == sorted(cell_ids(study))
+    assert {job_state(i) for i in jobs} == {"COMPLETED"}, {i: job_state(i) for i in jobs}
+    assert records(root) == cell_ids(study)
+    for cid in cell_ids(study):
+        rec = json.loads((root / "results" / "onslurm" / "cells" / f"{cid}.json").read_text())
+        sources = rec["provenance"]["plugin_sources"]
+        if "remedy=grad_noise" in cid:
+            assert sources.startswith(
+                str(root / "config" / "studies" / "plugins" / "grad_noise.py@")
+            )
+            assert rec["settings"]["gradient_transform"] == "grad_noise"
+        else:
+            assert sources == ""

@@ -91,6 +91,17 @@ def register_model(backend: str, name: str, module: ModuleType) -> None:
     get(backend).MODELS[name] = module
 
 
+def register_plugin_model(name: str, plugin: Any, recurrent: tuple[str, ...]) -> tuple[str, ...]:
+    """Make a plugin model (:class:`rnngrad.plugins.protocols.Model`) run as ``name``: in the
+    torch backend always (autograd through its step), in the NumPy backend too when it has
+    ``numpy_step`` and ``numpy_step_vjp``; returns the backends that run it."""
+    names = ("torch", "numpy") if hasattr(plugin, "numpy_step") else ("torch",)
+    for backend in names:
+        adapter = importlib.import_module(f"{PACKAGES[backend]}.plugin")
+        register_model(backend, name, adapter.PluginModel(plugin, recurrent))
+    return names
+
+
 def for_cell(s: CellSettings) -> tuple[Backend, Training]:
     """The backend of a cell and its training module (torch is imported only for torch cells)."""
     return get(s.backend), training(s.backend)

@@ -92,7 +92,7 @@ def settings_help() -> str:
         rows.append((key, typ, _yaml_word(default), meaning.strip()))
 
     for f in dataclasses.fields(CellSettings):
-        if f.name == "extra_axes":  # set by a config's grid, not by hand
+        if f.name in ("extra_axes", "plugins"):  # set by a config (grid, plugins:), not by hand
             continue
         if f.name in NESTED:
             add(f.name, f, "mapping or null", defaults[f.name])
@@ -136,6 +136,10 @@ def _cell_settings(args):
     if not isinstance(values, dict):
         raise SettingsError(f"--settings-json: must be a JSON object (value {values!r})")
     values.update(parse_assignments(args.assignments))
+    if values.get("plugins"):  # the plugins the cell uses, before their names validate
+        from rnngrad.plugins.load import load_declared
+
+        load_declared(values["plugins"])
     return CellSettings.from_dict(values)
 
 

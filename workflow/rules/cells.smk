@@ -1,6 +1,7 @@
 rule cell:
     input:
         stale_record_flag,
+        cell_plugins,
     output:
         paths.CELL_RECORD,
     log:

@@ -5,13 +5,18 @@ import os
 import re
 
 from rnngrad.study.config import study_from_config
+from rnngrad.study.plugins import cell_plugin_files, plugin_dir
 from rnngrad.core.files import hold_lock
 from rnngrad.study import paths
 from rnngrad.study.resources import cell_resources
 from rnngrad.study.status import check_cell_memory, report_config, stale_flag
 from rnngrad.run.checkpoint import CHECKPOINT_EVERY_ENV
 
-STUDY = study_from_config(config)
+# plugins: paths are relative to the config file that lists them (the last --configfile
+# that sets plugins:, else the default config)
+STUDY = study_from_config(
+    config, plugin_dir(["config/config.yaml", *workflow.overwrite_configfiles])
+)
 check_cell_memory(STUDY)  # cells estimated larger than the machine (or the config's limit)
 # seconds between checkpoint saves, to the cell jobs through their environment: the cell
 # rule's shell command stays as it was (a change there is Snakemake's "code" trigger and would
@@ -34,6 +39,11 @@ def stale_record_flag(wildcards):
     relabelled, unreadable), so newer than the record, which reruns the cell even where
     .snakemake/ is gone; dated 1970 for any other cell."""
     return stale_flag(STUDY, wildcards.cell_id)
+
+
+def cell_plugins(wildcards):
+    """The files of the plugins the cell uses: editing one reruns exactly its cells."""
+    return cell_plugin_files(STUDY.cells[wildcards.cell_id].settings)
 
 
 def cell_settings(wildcards):

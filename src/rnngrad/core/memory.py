@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnngrad.core import registry
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import RECURRENT_WEIGHTS
 from rnngrad.core.tasks import Batch
@@ -55,7 +56,10 @@ def closed_form(lam, normalized: bool = False):
 
 
 def recurrent_weights(s: CellSettings) -> tuple[str, ...]:
-    """The names of a cell's recurrent weights theta_rec."""
+    """The names of a cell's recurrent weights theta_rec (a plugin model's ``recurrent``, by
+    default every weight of its own)."""
+    if (plugin := registry.get("model", s.model)) is not None:
+        return tuple(getattr(plugin.obj, "recurrent", plugin.params))
     return RECURRENT_WEIGHTS.get(s.model, ("weight_hh",))
 
 

@@ -21,6 +21,7 @@ import contextlib
 
 import numpy as np
 
+from rnngrad.core import registry
 from rnngrad.core.shared import skew
 
 try:  # scikit-learn's dependency; without it BLAS keeps its own thread count
@@ -193,11 +194,15 @@ def lyapunov_max(J: np.ndarray) -> float:
     return float(total / T)
 
 
-def recurrent_block(model: str, params: dict[str, np.ndarray]) -> np.ndarray:
+def recurrent_block(model: str, params: dict[str, np.ndarray]) -> np.ndarray | None:
     """The H x H matrix whose spectrum the metrics report, from a cell's float64 weights: W_hh,
     a gated model's candidate block (lstm g gate, gru n gate), the exprnn's derived expm(A),
     diag(u) over every layer of the indrnn, or the lru's diag(lambda), lambda =
-    exp(-exp(nu_log) + i exp(theta_log)) (complex)."""
+    exp(-exp(nu_log) + i exp(theta_log)) (complex); a plugin model's ``recurrent_matrix``
+    (None where it has none: no spectrum to report)."""
+    if (plugin := registry.obj("model", model)) is not None:
+        block = getattr(plugin, "recurrent_matrix", None)
+        return None if block is None else np.asarray(block(params), dtype=np.float64)
     if model == "exprnn":
         from scipy.linalg import expm  # here: only exprnn cells pay its import
 

@@ -127,6 +127,12 @@ class CellSettings:
     penalty: Penalty | None = field(
         default=None, metadata={"unit": "mapping", "help": "gradient penalty, off by default"}
     )
+    gradient_transform: str = setting(
+        "",
+        "category",
+        "a plugin remedy's gradient transform, applied to every update's gradients before "
+        "clipping ('': none; docs/plugins.md)",
+    )
     jacobian: bool = setting(True, "bool", "measure jacobian_norm and lyapunov_max")
     eval_every: int = setting(
         0, "steps", "evaluate on a fixed held-out set every this many training steps (0: never)"
@@ -179,6 +185,15 @@ class CellSettings:
         "a Linear readout, the cell's optimizer) at the cell's shape: plain_train_steps_per_s "
         "(0: never; rnn with tanh or relu units, lstm and gru only)",
     )
+    # the plugins the cell uses, <kind>:<name>=<source>@<sha> each (rnngrad.core.registry):
+    # filled in by the config, never written by hand; the code's hash enters the settings hash
+    plugins: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "unit": "text",
+            "help": "the plugins the cell uses, kind:name=source@sha256 (16 hex digits) each",
+        },
+    )
     # any further grid axes (their names, in config order); part of the cell id
     extra_axes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -201,7 +216,7 @@ class CellSettings:
             v = values[f.name]
             if f.name in NESTED:
                 v = _nested(f.name, v, path)
-            elif f.name == "extra_axes":
+            elif f.name in ("extra_axes", "plugins") and isinstance(v, (list, tuple)):
                 v = tuple(v)
             kwargs[f.name] = v
         s = cls(**kwargs)
@@ -212,6 +227,7 @@ class CellSettings:
         """Nested plain dict (JSON-safe), the inverse of :meth:`from_dict`."""
         d = dataclasses.asdict(self)
         d["extra_axes"] = list(self.extra_axes)
+        d["plugins"] = list(self.plugins)
         return d
 
     def flat(self) -> dict[str, Any]:
@@ -223,6 +239,8 @@ class CellSettings:
             if k in NESTED:
                 for f in dataclasses.fields(NESTED[k]):
                     out[f"{k}_{f.name}"] = None if v is None else v[f.name]
+            elif k == "plugins":  # one text column
+                out[k] = " ".join(v)
             else:
                 out[k] = v
         return out
@@ -260,6 +278,8 @@ HASHED_WHEN_SET = {
     "r_min": 0.0,
     "heldout_sequences": 300,
     "stop_accuracy": 0.99,
+    "gradient_transform": "",
+    "plugins": [],
 }
 
 

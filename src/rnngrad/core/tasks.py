@@ -48,6 +48,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from rnngrad.core import registry
+from rnngrad.core.choices import TASKS as TASK_NAMES
+
 COPY_SYMBOLS = 8  # symbols to copy are drawn from 8 (Arjovsky et al. 2016)
 COPY_LENGTH = 10  # the copied string has 10 symbols
 # |error| < 0.08 on U1 + U2: H&S's 0.04 on 0.5 + (X1 + X2)/4 with X = 2U - 1 (0.16 would be
@@ -107,6 +110,8 @@ def memory_delays(seq_len: int, hidden: int) -> int:
 
 def spec(task: str, seq_len: int = 100, hidden: int = 32) -> TaskSpec:
     """Input size, readout size and minimum length of a task."""
+    if (p := registry.obj("task", task)) is not None:
+        return TaskSpec(p.n_in, p.n_out, getattr(p, "min_seq_len", 1))
     if task == "adding":
         return TaskSpec(2, 1, 2)
     if task == "adding_hs":
@@ -127,11 +132,16 @@ def spec(task: str, seq_len: int = 100, hidden: int = 32) -> TaskSpec:
 
 
 def min_seq_len(task: str) -> int:
+    """The shortest seq_len of a task (1 for a plugin task this process has not loaded)."""
+    if registry.obj("task", task) is None and task not in TASK_NAMES:
+        return 1
     return spec(task).min_seq_len
 
 
 def baseline_loss(task: str, seq_len: int) -> float:
     """Loss of the best memoryless predictor, the task's chance level (closed form)."""
+    if (p := registry.obj("task", task)) is not None:
+        return float(p.baseline_loss(seq_len))
     if task == "adding":
         return 1.0 / 6.0  # Var(U1 + U2) for U ~ U[0, 1]: predict the mean 1
     if task == "adding_hs":
@@ -160,7 +170,9 @@ def short_memory_loss(task: str, seq_len: int) -> float:
     (zero when the first step is marked) or, when the second marker comes first, X2; over the
     ten places of the first marker both give 0.9/3/16, whatever T; adding_pascanu: Var(U1)/4;
     temporal order: the later symbol is known, the earlier one is a coin: ln 2; copy: the last
-    of the ten symbols is known: 9 ln 8 / (T + 20)."""
+    of the ten symbols is known: 9 ln 8 / (T + 20). A plugin task's, where it has one."""
+    if (p := registry.obj("task", task)) is not None:
+        return float(getattr(p, "short_memory_loss", lambda T: math.nan)(seq_len))
     if task == "adding":
         return 1.0 / 12.0
     if task == "adding_hs":
@@ -183,6 +195,8 @@ def short_memory_accuracy(task: str) -> float:
     else P(|X|/4 < 0.04) = 0.16: 0.1 + 0.9 * 0.16; adding_pascanu: P(((U1 - 1/2)/2)^2 <= 0.04)
     = 0.8; temporal_order: 0.5 (argmax of a coin); temporal_order_hs: 0 (probability 1/2 on two
     classes is an error of 0.5 > 0.3); copy: 8^-9."""
+    if (p := registry.obj("task", task)) is not None:
+        return float(getattr(p, "short_memory_accuracy", math.nan))
     table = {
         "adding": 2.0 * ADDING_TOLERANCE,
         "adding_hs": 0.1 + 0.9 * 4.0 * HS_ADDING_TOLERANCE,
@@ -202,6 +216,8 @@ def make_batch(
     task: str, seq_len: int, batch: int, rng: np.random.Generator, hidden: int = 32
 ) -> Batch:
     """Draw ``batch`` sequences of a task from ``rng`` (deterministic per generator state)."""
+    if (p := registry.obj("task", task)) is not None:
+        return p.make_batch(seq_len, batch, rng)
     if task == "adding":
         return _adding(seq_len, batch, rng)
     if task == "adding_hs":
@@ -367,6 +383,8 @@ def accuracy(task: str, outputs: np.ndarray, batch: Batch) -> float:
 def correct(task: str, outputs: np.ndarray, batch: Batch) -> np.ndarray:
     """(B,) bool: which sequences the task's criterion counts correct (see the module
     docstring)."""
+    if (p := registry.obj("task", task)) is not None:
+        return np.asarray(p.correct(outputs, batch), dtype=bool)
     if task in ("adding", "adding_hs", "adding_pascanu"):
         error = outputs[-1, :, 0] - batch.targets[-1, :, 0]
         if task == "adding_pascanu":

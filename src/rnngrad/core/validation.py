@@ -11,6 +11,7 @@ import reprlib
 from collections.abc import Callable
 from typing import Any
 
+from rnngrad.core import registry
 from rnngrad.core.choices import (
     CHOICES,
     GATED,
@@ -115,8 +116,80 @@ FIELDS: dict[str, Checker] = {
     "truncate.k1": integer(1),
     "truncate.k2": integer(1),
     "penalty.weight": real(0.0),
+    "gradient_transform": lambda v: None if v == "" else "must be '' (none)",
+}
+# the settings a plugin's name may take, and the kind of plugin that registers it
+PLUGGABLE = {
+    "model": "model",
+    "task": "task",
+    "penalty.kind": "remedy",
+    "gradient_transform": "remedy",
 }
 Problem = tuple[str, str, Any] | None  # (key, what does not fit, the value) or None
+
+
+def _plugins_are_declared(s: Settings) -> Problem:
+    """Each ``plugins`` entry well formed and used by the cell; each plugin loaded in this
+    process of the kind its entry says."""
+    used = {
+        (kind, getattr(s, k) if "." not in k else _nested_value(s, k))
+        for k, kind in PLUGGABLE.items()
+    }
+    for e in s.plugins:
+        try:
+            kind, name, _, _ = registry.parse(e)
+        except ValueError as err:
+            return "plugins", str(err), e
+        if (kind, name) not in used:
+            return "plugins", f"the cell uses no {kind} {name!r}", e
+    return None
+
+
+def _torch_only_plugins_run_in_torch(s: Settings) -> Problem:
+    model = registry.obj("model", s.model)
+    if s.backend == "numpy" and model is not None and not hasattr(model, "numpy_step"):
+        why = (
+            f"plugin model {s.model!r} has a torch step only (no numpy_step and "
+            "numpy_step_vjp), so it runs in the torch backend alone; set backend: torch"
+        )
+        return "backend", why, s.backend
+    if s.backend == "numpy" and s.penalty is not None and registry.get("remedy", s.penalty.kind):
+        why = f"plugin penalty {s.penalty.kind!r} is a torch function; set backend: torch"
+        return "backend", why, s.backend
+    return None
+
+
+def _esn_takes_no_gradient_transform(s: Settings) -> Problem:
+    if s.model == "esn" and s.gradient_transform:
+        why = "an esn is not trained by gradient descent, so a gradient transform does not apply"
+        return "gradient_transform", why, s.gradient_transform
+    return None
+
+
+def _plugin_penalties_are_penalties(s: Settings) -> Problem:
+    for key in ("penalty.kind", "gradient_transform"):
+        name = _nested_value(s, key) if "." in key else s.gradient_transform
+        obj = registry.obj("remedy", name) if name else None
+        method = "penalty" if key == "penalty.kind" else "transform"
+        if obj is not None and not hasattr(obj, method):
+            return key, f"plugin remedy {name!r} has no {method}()", name
+    return None
+
+
+def _l2_penalty_needs_a_weight_hh(s: Settings) -> Problem:
+    model = registry.get("model", s.model)
+    pen = s.penalty
+    if model and pen is not None and pen.kind == "l2_wrec" and "weight_hh" not in model.params:
+        own = ", ".join(model.params)
+        why = f"plugin model {s.model!r} has no weight_hh to penalize (its weights: {own})"
+        return "penalty.kind", why, pen.kind
+    return None
+
+
+def _nested_value(s: Settings, key: str) -> Any:
+    parent, _, child = key.partition(".")
+    value = getattr(s, parent)
+    return None if value is None else getattr(value, child)
 
 
 def _stopping_needs_evaluations(s: Settings) -> Problem:
@@ -257,6 +330,11 @@ def _own_recurrences_draw_their_own_weights(s: Settings) -> Problem:
 
 # the settings that must fit together, checked in this order after every field
 RULES: tuple[Callable[[Settings], Problem], ...] = (
+    _plugins_are_declared,
+    _torch_only_plugins_run_in_torch,
+    _plugin_penalties_are_penalties,
+    _esn_takes_no_gradient_transform,
+    _l2_penalty_needs_a_weight_hh,
     _stopping_needs_evaluations,
     _evaluation_in_whole_chunks,
     _gated_models_use_tanh,
@@ -278,6 +356,7 @@ def check(s: Settings, path: str = "") -> None:
     """Check every field of ``s`` against its checker in :data:`FIELDS`, then the settings that
     must fit together (:data:`RULES`); the first problem raises :class:`SettingsError` naming
     ``path`` + the key and the value."""
+    plugins = registry.declared(s.plugins)
     for key, checker in FIELDS.items():
         parent, _, child = key.partition(".")
         value = getattr(s, parent)
@@ -285,7 +364,14 @@ def check(s: Settings, path: str = "") -> None:
             if value is None:
                 continue
             value = getattr(value, child)
+        if key in PLUGGABLE and (PLUGGABLE[key], value) in plugins:
+            continue  # a plugin's name, declared by the cell (the config loaded it)
         why = checker(value)
+        if why and key in PLUGGABLE:
+            loaded = registry.names(PLUGGABLE[key])
+            why += f", or a {PLUGGABLE[key]} a plugin registers" + (
+                f" ({', '.join(loaded)})" if loaded else " (none is loaded: see plugins:)"
+            )
         if why:
             raise SettingsError(f"{path}{key}: {why} (value {shown(value)})")
     for rule in RULES:

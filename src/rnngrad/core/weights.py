@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from rnngrad.core import tasks
+from rnngrad.core import registry, tasks
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import indrnn_u_max
 from rnngrad.core.tasks import Batch
@@ -41,6 +41,16 @@ GATES = {
     "indrnn": 1,
     "lru": 3,
 }
+PLUGIN_GATES = 1  # a plugin model's H x H matrices a step, unless it declares ``gates``
+
+
+def gates(model: str) -> int:
+    """The H x H recurrent blocks a step of ``model`` multiplies (the cost formulas' G)."""
+    if model in GATES:
+        return GATES[model]
+    return int(getattr(registry.obj("model", model), "gates", PLUGIN_GATES))
+
+
 MODRELU_BIAS = 0.01  # the expRNN's code: modrelu's bias ~ U[-0.01, 0.01]
 LRU_MAX_PHASE = 2 * np.pi  # the LRU's ring: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
 # Pascanu et al.'s smart tanh init (trainingRNNs RNN.py lines 125-138): 15 nonzero entries in
@@ -113,7 +123,15 @@ def recurrent_matrix(
 
 
 def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]:
-    """All weights of a cell's model as float64 NumPy arrays, PyTorch names and shapes."""
+    """All weights of a cell's model as float64 NumPy arrays, PyTorch names and shapes; a
+    plugin model's from its ``init`` with its own stream, and the linear readout."""
+    if (plugin := registry.obj("model", s.model)) is not None:
+        rng = stream(s.seed, "plugin", s.model, s.hidden, n_in)
+        own = plugin.init(s, n_in, rng)
+        return {
+            **{k: np.asarray(v, dtype=np.float64) for k, v in own.items()},
+            **readout_params(s, n_out),
+        }
     if s.model in ("indrnn", "lru"):
         return {
             **(indrnn_params if s.model == "indrnn" else lru_params)(s, n_in),
@@ -158,7 +176,8 @@ def init_params(s: CellSettings, n_in: int, n_out: int) -> dict[str, np.ndarray]
 
 
 def readout_params(s: CellSettings, n_out: int) -> dict[str, np.ndarray]:
-    """The linear readout of the indrnn and the lru: W_out ~ N(0, 1/H), b_out = 0."""
+    """The linear readout of the indrnn, the lru and plugin models: W_out ~ N(0, 1/H),
+    b_out = 0."""
     H = s.hidden
     rng = stream(s.seed, "w_out", s.model, H, n_out)
     return {"weight_out": rng.standard_normal((n_out, H)) / np.sqrt(H), "bias_out": np.zeros(n_out)}

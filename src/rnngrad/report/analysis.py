@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rnngrad.core import tasks
+from rnngrad.core.choices import TASKS
 
 REMEDY_ORDER = (
     "none",
@@ -174,14 +175,21 @@ def pick_regimes(cells: pd.DataFrame) -> list[tuple[str, pd.Series]]:
 def short_memory_levels(cells: pd.DataFrame) -> list[float]:
     """The normalized losses (short_memory_loss / baseline_loss) of remembering only the most
     recent marked item, one per distinct level among the cells' tasks and lengths (adding and
-    temporal order: 0.5; copy: 0.9); empty for tasks without one (digits, memory)."""
+    temporal order: 0.5; copy: 0.9); empty for tasks without one (digits, memory). A plugin's
+    task (not loaded here) by the levels its trained cells recorded."""
     if not {"task", "seq_len"} <= set(cells.columns):
         return []
     levels = set()
-    for task, T in cells[["task", "seq_len"]].drop_duplicates().itertuples(index=False):
-        level = tasks.short_memory_loss(task, int(T)) / tasks.baseline_loss(task, int(T))
-        if np.isfinite(level):
-            levels.add(round(level, 3))
+    recorded = {"short_memory_loss", "baseline_loss"} <= set(cells.columns)
+    for (task, T), c in cells.groupby(["task", "seq_len"], observed=True):
+        if task in TASKS:
+            level = tasks.short_memory_loss(task, int(T)) / tasks.baseline_loss(task, int(T))
+        elif recorded:
+            level = (c["short_memory_loss"] / c["baseline_loss"]).dropna().astype(float).min()
+        else:
+            continue
+        if np.isfinite(level) and level < 1:  # at 1 it is the chance line itself
+            levels.add(round(float(level), 3))
     return sorted(levels)
 
 

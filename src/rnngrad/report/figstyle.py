@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import math
+import zlib
 
 import matplotlib
 import matplotlib.ticker
@@ -43,7 +44,18 @@ REMEDY_COLOURS = {
     "indrnn": "#661100",
     "lru": "#117733",
 }
-EXTRA_COLOURS = ("#888888", "#661100", "#6699CC", "#117733", "#DDCC77", "#AA4466")
+# a remedy without a fixed colour (one a study's config defines, a plugin's) gets one of these,
+# chosen by its name alone: the same in every figure and study, and none a built-in's
+EXTRA_COLOURS = (
+    "#888888",
+    "#6699CC",
+    "#DDCC77",
+    "#AA4466",
+    "#004488",
+    "#997700",
+    "#EE99AA",
+    "#994455",
+)
 BACKEND_MARKERS = {"numpy": "o", "torch": "s"}
 DIVERGING = "RdBu_r"  # log10 ratio < 0 (vanishing) blue, > 0 (exploding) red
 MAX_DIAGRAM_NODES = 16  # the unrolled diagram shows at most this many states
@@ -54,10 +66,11 @@ DPI = 110
 
 # -- colours ---------------------------------------------------------------------------------
 def remedy_colour(name: str) -> str:
-    """The fixed colour of a remedy; unknown names get a stable extra colour."""
+    """The fixed colour of a remedy; other names (a config's, a plugin's) get a stable extra
+    colour, by a CRC-32 of the name (stable across processes, unlike hash())."""
     if name in REMEDY_COLOURS:
         return REMEDY_COLOURS[name]
-    return EXTRA_COLOURS[sum(map(ord, name)) % len(EXTRA_COLOURS)]
+    return EXTRA_COLOURS[zlib.crc32(name.encode()) % len(EXTRA_COLOURS)]
 
 
 def remedy_palette(names) -> dict[str, str]:

@@ -38,6 +38,7 @@ from rnngrad.report import (
     figures,
 )
 from rnngrad.report.images import figure_png
+from rnngrad.report.remedies import plugin_list, remedy_notes
 from rnngrad.run.provenance import PROVENANCE
 from rnngrad.study.columns import describe_column
 from rnngrad.study.tables import TABLES, read_tables
@@ -45,113 +46,6 @@ from rnngrad.study.tables import TABLES, read_tables
 MAX_LISTED_VALUES = 10  # distinct values of a provenance column listed (settings_hash: per cell)
 MAX_LISTED_PAIRS = 50  # non-agreeing backend pairs listed by name (disagreeing first)
 LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the remedy learns
-
-REMEDY_TEXT = {
-    "none": (
-        "Plain full backpropagation through time with the study's optimizer: the baseline "
-        "every remedy is compared with.",
-        "Rumelhart, Hinton and Williams 1986; Werbos 1990.",
-    ),
-    "clip_norm": (
-        "Gradient clipping by global norm: when the norm of the whole gradient exceeds "
-        "a threshold, the gradient is rescaled to the threshold, keeping its direction. "
-        "It tames exploding gradients and does nothing for vanishing ones.",
-        "Pascanu, Mikolov and Bengio 2013, On the difficulty of training recurrent "
-        "neural networks, ICML, Algorithm 1.",
-    ),
-    "clip_value": (
-        "Gradient clipping by value: each component is clamped to [-threshold, "
-        "threshold], which also changes the gradient's direction.",
-        "Mikolov 2012, Statistical language models based on neural networks (thesis); "
-        "compared in Pascanu et al. 2013.",
-    ),
-    "truncated_bptt": (
-        "Truncated BPTT(k1, k2): every k1 steps the losses are backpropagated at "
-        "most k2 steps back. It bounds cost and explosion but cannot learn "
-        "dependencies longer than k2 (marked on the profiles).",
-        "Williams and Peng 1990, An efficient gradient-based algorithm for on-line "
-        "training of recurrent network trajectories, Neural Computation.",
-    ),
-    "penalty": (
-        "Pascanu's regularizer Omega, which pushes each step's Jacobian to preserve the "
-        "norm of the backpropagated error (their eq. 10, with dL/ds_{k+1} and s_k held "
-        "constant), combined with clipping by norm: their SGD-CR. Kind pascanu follows "
-        "their Theano code (ratio of squared norms, averaged over steps and sequences), not "
-        "the formula as printed (ratio of norms, summed over steps: kind pascanu_printed).",
-        "Pascanu, Mikolov and Bengio 2013, ICML, section 3.3.",
-    ),
-    "l2_penalty": (
-        "An L2 penalty on W_rec (weight decay on the recurrent matrix), which pulls its "
-        "spectral radius down: it fights explosion and favours vanishing.",
-        "Pascanu et al. 2013 discuss it as the classic alternative; Bengio et al. 1994.",
-    ),
-    "orthogonal_init": (
-        "W_rec initialized as s times a random orthogonal matrix: every singular "
-        "value equals s, so a linear network neither shrinks nor grows any "
-        "direction at s = 1.",
-        "Saxe, McClelland and Ganguli 2014, Exact solutions to the nonlinear "
-        "dynamics of learning in deep linear neural networks, ICLR.",
-    ),
-    "identity_init": (
-        "W_rec = s times the identity with ReLU units and input weights of std 0.001; at "
-        "s = 1 (Le et al.'s IRNN, the only scale the claims call IRNN) the state is copied "
-        "forward and the gradient passes back unchanged through active units.",
-        "Le, Jaitly and Hinton 2015, A simple way to initialize recurrent networks "
-        "of rectified linear units, arXiv:1504.00941.",
-    ),
-    "smart_init": (
-        "Pascanu's 'smart' initialization as their code: sparse W_rec (15 nonzero outgoing "
-        "weights per unit) scaled to spectral radius s (0.95 in their runs), input and output "
-        "weights of std 0.01.",
-        "Pascanu, Mikolov and Bengio 2013, section 4.1; trainingRNNs RNN.py lines 125-138.",
-    ),
-    "esn": (
-        "Echo state network: a fixed random leaky reservoir whose output weights are fitted "
-        "by ridge regression in closed form, so no gradient flows through time at all.",
-        "Jaeger 2001, The 'echo state' approach to analysing and training recurrent neural "
-        "networks, GMD Report 148; Jaeger and Haas 2004, Science.",
-    ),
-    "lstm": (
-        "Long short-term memory: a gated cell state with an additive update (forget-gate "
-        "bias 1) gives the error a path that neither vanishes nor explodes when the gates "
-        "stay open.",
-        "Hochreiter and Schmidhuber 1997, Long short-term memory, Neural Computation; Gers, "
-        "Schmidhuber and Cummins 2000 (forget gate).",
-    ),
-    "gru": (
-        "Gated recurrent unit: update and reset gates interpolate between the old state and "
-        "a candidate, a lighter gated path for the gradient.",
-        "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder, EMNLP.",
-    ),
-    "exprnn": (
-        "Orthogonal recurrence through training: W_rec = expm(A) with A skew-symmetric, "
-        "trained in A, so every eigenvalue of W_rec keeps modulus 1 and the linear part of "
-        "the backward pass neither shrinks nor grows; modrelu units.",
-        "Lezcano-Casado and Martinez-Rubio 2019, Cheap orthogonal constraints in neural "
-        "networks, ICML; after Arjovsky, Shah and Bengio 2016, Unitary evolution RNNs.",
-    ),
-    "antisymmetric": (
-        "AntisymmetricRNN: a forward Euler step of an ODE whose Jacobian W - W^T is "
-        "antisymmetric (eigenvalues on the imaginary axis), with a small diffusion gamma: "
-        "the state map neither contracts nor expands, by construction.",
-        "Chang, Chen, Haber and Chi 2019, AntisymmetricRNN: a dynamical system view on "
-        "recurrent neural networks, ICLR.",
-    ),
-    "indrnn": (
-        "Independently recurrent units: each unit's recurrent weight is a scalar u_n, so its "
-        "gradient through time is a product of u_n and relu', kept from vanishing or exploding "
-        "by bounding |u_n| <= 2^(1/T); layers are stacked so units can interact.",
-        "Li, Li, Cook, Zhu and Gao 2018, Independently recurrent neural network (IndRNN): "
-        "building a longer and deeper RNN, CVPR.",
-    ),
-    "lru": (
-        "Linear recurrent unit: a complex diagonal linear recurrence, its eigenvalues "
-        "initialized on a ring near the unit circle in an exponential parametrization and its "
-        "input normalized by sqrt(1 - |lambda|^2), between position-wise nonlinear maps.",
-        "Orvieto, Smith, Gu, Fernando, Gulcehre, Pascanu and De 2023, Resurrecting recurrent "
-        "neural networks for long sequences, ICML.",
-    ),
-}
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -343,19 +237,9 @@ def build_report(
     f = findings(tables)
     header, rows, constant = cells_view(cells)
     remedies = analysis.remedy_order(cells["remedy"]) if "remedy" in cells else []
-    remedy_cfg = (config or {}).get("remedies", {})
-    remedy_notes = [
-        {
-            "name": r,
-            "colour": figstyle.remedy_colour(r),
-            "text": REMEDY_TEXT.get(r, ("A remedy defined by this study's config.", ""))[0],
-            "ref": REMEDY_TEXT.get(r, ("", ""))[1],
-            "settings": yaml.safe_dump(remedy_cfg[r], default_flow_style=True).strip()
-            if r in remedy_cfg
-            else "",
-        }
-        for r in remedies
-    ]
+    notes = remedy_notes(remedies, config or {})
+    plugins = plugin_list(config or {})
+    config = {k: v for k, v in (config or {}).items() if k != "plugin_notes"}
     sections = []
     for sid, title, names in SECTIONS:
         figs = [
@@ -400,7 +284,8 @@ def build_report(
         header=header,
         rows=rows,
         constant=constant,
-        remedy_notes=remedy_notes,
+        remedy_notes=notes,
+        plugins=plugins,
         dictionary=dictionary,
         provenance=prov,
         published=published,

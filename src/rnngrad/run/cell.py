@@ -73,8 +73,8 @@ def measure_profile(
     W = metrics.recurrent_block(s.model, params)
     m: dict[str, Any] = {
         **metrics.profile_scalars(s.model, log10_grad_norm),
-        "spectral_radius": spectral_radius(W),
-        "spectral_norm": metrics.spectral_norm(W),
+        "spectral_radius": float("nan") if W is None else spectral_radius(W),
+        "spectral_norm": float("nan") if W is None else metrics.spectral_norm(W),
         "probe_loss": out["loss"] if last is batch else be.loss_and_grads(s, p, batch)["loss"],
         "profile_seconds": profile_seconds,
         # speed: useful GFLOP/s (6 B G H^2 T FLOPs) and the pass's peak memory (measure.peak_memory)

@@ -87,7 +87,7 @@ from rnngrad.core.weights import cell_batch, data_stream
 from rnngrad.run import checkpoint as ckpt
 from rnngrad.run.checkpoint import CURVE
 from rnngrad.run.evaluate import ACCURACY_ROUNDING, evaluate, first_solved, heldout_set, score
-from rnngrad.run.optim import clip, global_norm, init_optimizer, optimizer_step
+from rnngrad.run.optim import clip, global_norm, init_optimizer, optimizer_step, transform
 
 log = logging.getLogger("rnngrad.run.loop")
 
@@ -282,7 +282,10 @@ def train_step(s: CellSettings, bk, p: dict, opt: dict, batch: Batch) -> tuple[d
 
 
 def _update(s, p, opt, grads, value, record, finite):
-    """Record, clip and apply one update unless something is non-finite."""
+    """Transform (a plugin remedy's), record, clip and apply one update unless something is
+    non-finite."""
+    if s.gradient_transform and finite and np.isfinite(value) and np.isfinite(global_norm(grads)):
+        grads = transform(s, grads, opt)
     norm = global_norm(grads)
     record["param_grad_norm"] = max(record["param_grad_norm"], norm)
     record["penalty"] += value

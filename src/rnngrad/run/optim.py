@@ -8,11 +8,14 @@ et al. 2013, Algorithm 1) or by value.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from rnngrad.core import registry
 from rnngrad.core.settings import CellSettings
+from rnngrad.core.weights import stream
 
 MOMENTUM = 0.9  # heavy ball, as torch.optim.SGD(momentum=0.9)
 BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
@@ -41,10 +44,44 @@ def clip(s: CellSettings, grads: dict, norm: float) -> tuple[dict, bool]:
     return {k: g.clip(-c.threshold, c.threshold) for k, g in grads.items()}, clipped
 
 
+def _transform_plugin(s: CellSettings):
+    obj = registry.obj("remedy", s.gradient_transform)
+    if obj is None:
+        raise RuntimeError(
+            f"gradient_transform: plugin remedy {s.gradient_transform!r} is not loaded in this "
+            "process (rnngrad cell loads the plugins its settings name)"
+        )
+    return obj
+
+
+def transform(s: CellSettings, grads: dict, state: dict) -> dict:
+    """The cell's plugin gradient transform (``gradient_transform``) applied to ``grads``: the
+    plugin sees float64 NumPy copies and its state (``state["transform"]``); its result comes
+    back in the gradients' own type, dtype and device."""
+    own = {
+        k: np.array(g.detach().cpu().numpy() if hasattr(g, "detach") else g, dtype=np.float64)
+        for k, g in grads.items()
+    }
+    out = _transform_plugin(s).transform(own, state["transform"].value, s)
+    first = next(iter(grads.values()))
+    if isinstance(first, np.ndarray):
+        return {k: np.asarray(out[k], dtype=g.dtype) for k, g in grads.items()}
+    import torch
+
+    return {
+        k: torch.as_tensor(np.asarray(out[k]), dtype=g.dtype, device=g.device)
+        for k, g in grads.items()
+    }
+
+
 def init_optimizer(s: CellSettings, params: dict) -> dict:
     """Optimizer state (PyTorch's names): ``step``, and per weight ``momentum_buffer`` (sgd with
     momentum) or ``exp_avg`` and ``exp_avg_sq`` (adam), each made from the first gradient."""
     state: dict[str, Any] = {"step": 0}
+    if s.gradient_transform:  # not a dict: a checkpoint leaves it out, a resume starts it anew
+        init = getattr(_transform_plugin(s), "init_state", None)
+        rng = stream(s.seed, "gradient_transform", s.gradient_transform)
+        state["transform"] = SimpleNamespace(value=None if init is None else init(s, rng))
     if s.optimizer == "adam":
         state.update(exp_avg={}, exp_avg_sq={})
     elif s.optimizer == "momentum":

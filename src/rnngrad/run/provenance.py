@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from rnngrad._version import __version__
+from rnngrad.core import registry
 from rnngrad.core.settings import HASHED_WHEN_SET, CellSettings
 
 PACKAGE_ROOT = Path(__file__).parents[1]  # src/rnngrad: the sources that code_hash reads
@@ -40,6 +41,7 @@ PROVENANCE = (
     "torch_version",
     "git_commit",
     "settings_hash",
+    "plugin_sources",
     "host",
     "python_version",
 )
@@ -131,7 +133,18 @@ def bench_environment() -> dict[str, Any]:
     }
 
 
+def plugin_sources(s: CellSettings) -> str:
+    """The files of the plugins a cell uses as this process loaded them, ``path@sha256`` each
+    (the whole hash), space-separated; "" for a cell of built-ins."""
+    out = []
+    for e in s.plugins:
+        kind, name, _, _ = registry.parse(e)
+        p = registry.get(kind, name)
+        out.append(f"{p.path}@{p.sha256}" if p is not None else e.partition("=")[2])
+    return " ".join(out)
+
+
 def provenance(s: CellSettings) -> dict[str, str]:
     """A cell record's provenance: one value per name of :data:`PROVENANCE`."""
-    env = environment()
-    return {k: settings_hash(s) if k == "settings_hash" else env[k] for k in PROVENANCE}
+    env = {**environment(), "settings_hash": settings_hash(s), "plugin_sources": plugin_sources(s)}
+    return {k: env[k] for k in PROVENANCE}

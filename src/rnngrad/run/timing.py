@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnngrad.core.settings import CellSettings
-from rnngrad.core.weights import GATES
+from rnngrad.core.weights import gates
 
 TIMING_BUDGET = 1.0  # a cell's timed repeats stop once they took this many seconds ...
 TIMING_REPEATS = 5  # ... or after this many
@@ -82,7 +82,7 @@ def timed(fn: Callable[[], Any], repeats: int, budget: float | None = None) -> T
 def useful_flops(s: CellSettings, steps: int | None = None) -> float:
     """The profile's useful FLOPs, 6 B G H^2 T: the forward's and the backward's recurrent GEMMs
     and dL/dW_hh (the input projections and the norms are not counted)."""
-    return 6.0 * s.batch * GATES[s.model] * s.layers * s.hidden**2 * (steps or s.steps)
+    return 6.0 * s.batch * gates(s.model) * s.layers * s.hidden**2 * (steps or s.steps)
 
 
 def gemm_gflops(
@@ -133,7 +133,7 @@ def cell_gemm_gflops(s: CellSettings) -> float:
     return gemm_gflops(
         s.batch,
         s.hidden,
-        GATES[s.model] * s.hidden,
+        gates(s.model) * s.hidden,
         s.dtype,
         library=s.backend,
         device=s.device if torch_cell else "cpu",

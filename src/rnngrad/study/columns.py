@@ -47,7 +47,13 @@ TRAINING_METRICS = (
 )
 
 # column types that values alone cannot tell (a column may be empty in every cell)
-_SETTING_DTYPES = {"int": "int64", "float": "float64", "str": "object", "bool": "bool"}
+_SETTING_DTYPES = {
+    "int": "int64",
+    "float": "float64",
+    "str": "object",
+    "bool": "bool",
+    "tuple[str, ...]": "object",  # plugins: one text column (CellSettings.flat)
+}
 _NULLABLE = {"int64": "Int64", "bool": "boolean", "float64": "float64", "object": "object"}
 METRIC_DTYPES = {
     "horizon": "Int64",
@@ -224,6 +230,10 @@ COLUMNS = {
     "torch_version": ("text", "PyTorch version (empty if not installed)"),
     "git_commit": ("hex", "git commit of the checkout (empty outside git)"),
     "settings_hash": ("hex", "hash of the cell's resolved settings"),
+    "plugin_sources": (
+        "text",
+        "the plugin files the cell ran, path@sha256 each (empty for built-ins; docs/plugins.md)",
+    ),
     "host": ("text", "host name"),
     "python_version": ("text", "Python version"),
     # profiles

@@ -37,6 +37,7 @@ from rnngrad.core.cellid import AXES, id_of
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.validation import SettingsError, shown
 from rnngrad.study.paths import CELL_RECORD, fill
+from rnngrad.study.plugins import load_plugins, plugin_dir, plugin_entries, schema_with
 
 # YAML 1.2's core-schema float (exponent without a dot, e.g. 1e-3), plus PyYAML's forms
 FLOAT_RE = re.compile(
@@ -151,7 +152,7 @@ def load_study(
             f"{base}: no such file; run from a checkout of the workflow, pass its folder "
             "with --root, or pass a study file with --configfile"
         )
-    return study_from_config(read_config(paths))
+    return study_from_config(read_config(paths), plugin_dir(paths))
 
 
 @lru_cache(maxsize=1)
@@ -164,8 +165,10 @@ def config_schema() -> dict[str, Any]:
 
 
 # -- validation ---------------------------------------------------------------------------------
-def study_from_config(config: Mapping[str, Any]) -> Study:
-    """Fill defaults, validate and expand a config into its cells.
+def study_from_config(config: Mapping[str, Any], plugin_base: str | os.PathLike = ".") -> Study:
+    """Load the config's plugins (paths relative to ``plugin_base``, the folder of the config
+    file that lists them: :func:`plugin_dir`), fill defaults, validate and expand a config into
+    its cells.
 
     Raises
     ------
@@ -173,8 +176,12 @@ def study_from_config(config: Mapping[str, Any]) -> Study:
         naming the key path and value of every problem found.
     """
     check_size(config)
-    sch = config_schema()
     cfg = copy.deepcopy(dict(config))
+    try:
+        loaded = load_plugins(cfg.get("plugins", []), plugin_base)
+    except SettingsError as e:
+        raise ConfigError(str(e)) from e
+    sch = schema_with(config_schema(), loaded)
     _numbers(cfg, sch, sch)
     _fill_defaults(cfg, sch, sch)
     _check_schema(cfg, sch)
@@ -381,6 +388,7 @@ def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
             values[k] = _canonical(k, v)
             origin[k] = f"remedies.{remedy}.{k}"
         cell_id = id_of(values, axes)
+        values["plugins"] = plugin_entries(values)
         try:
             s = CellSettings.from_dict({**values, "extra_axes": extra})
         except SettingsError as e:

@@ -34,7 +34,7 @@ from rnngrad.core.choices import OMEGA_KINDS
 from rnngrad.core.memory import MEMORY_SEQUENCES
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.tasks import EVAL_CHUNK
-from rnngrad.core.weights import GATES
+from rnngrad.core.weights import gates
 from rnngrad.run.plain import ROUNDS, supported
 from rnngrad.run.timing import TIMING_BUDGET, TIMING_REPEATS
 
@@ -70,6 +70,7 @@ FORWARD_ARRAYS = {
     "indrnn": 1,
     "lru": 12,
 }
+PLUGIN_ARRAYS = 4  # a plugin model's, as a gru's (an estimate: its step is not known here)
 TORCH_ARRAYS = 6.5  # torch's peak of forward + backward over the numpy forward's
 MEMORY_MARGIN = 1.25
 TIME_MARGIN = 3.0  # the time limit over the estimate: slower nodes, shared cores
@@ -85,7 +86,7 @@ def state_size(s: CellSettings) -> int:
 
 def pass_seconds(s: CellSettings, batch: int | None = None, backward: bool = True) -> float:
     """Estimated seconds of one pass over ``steps`` with ``batch`` sequences (default s.batch)."""
-    B, H, G, T = batch or s.batch, s.hidden, GATES[s.model] * s.layers, s.steps
+    B, H, G, T = batch or s.batch, s.hidden, gates(s.model) * s.layers, s.steps
     if backward:  # three GEMMs a step, and the Gram trick of weight_grad_norm
         share, flops = 1.0, 6 * B * G * H * H + 4 * B * B * H
     else:  # one GEMM a step, FORWARD_SHARE of the calls and elementwise passes
@@ -144,7 +145,7 @@ def cell_seconds(s: CellSettings) -> float:
 
 def cell_memory_mb(s: CellSettings) -> float:
     """Estimated peak resident memory of a cell in MB (10^6 bytes), without margin."""
-    arrays = FORWARD_ARRAYS[s.model] * s.layers
+    arrays = FORWARD_ARRAYS.get(s.model, PLUGIN_ARRAYS) * s.layers
     per_seq = (s.steps + 1) * s.hidden * (4 if s.dtype == "float32" else 8)  # one (T+1, H), bytes
     # numpy's backward adds about one array (dL/da chunks, dL/dh); autograd keeps every op's inputs
     train = s.batch * per_seq * (TORCH_ARRAYS * arrays if s.backend == "torch" else arrays + 1)
@@ -165,7 +166,7 @@ def cell_resources(s: CellSettings) -> dict:
         are big enough to use a second core, else 1) and ``estimated_seconds`` (float).
     """
     seconds = cell_seconds(s)
-    step_flops = 6 * s.batch * GATES[s.model] * s.hidden * s.hidden
+    step_flops = 6 * s.batch * gates(s.model) * s.hidden * s.hidden
     return {
         "runtime": max(1, math.ceil(TIME_MARGIN * seconds / 60) + TIME_EXTRA_MINUTES),
         "mem_mb": int(100 * math.ceil(MEMORY_MARGIN * cell_memory_mb(s) / 100)),

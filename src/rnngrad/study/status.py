@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rnngrad.study import paths
 from rnngrad.study.config import Cell, ConfigError, Study
+from rnngrad.study.plugins import plugin_notes
 
 STATES = ("new", "stale", "done")
 # what the stages after the cells cost (seconds), a fixed start plus a share per cell. The
@@ -255,5 +256,10 @@ def memory_options(p) -> None:
 
 def report_config(study: Study) -> dict:
     """The validated config the report shows: without the keys that change no result (so that
-    changing them reruns no report either)."""
-    return {k: v for k, v in study.config.items() if k not in REPORT_CONFIG_IGNORED}
+    changing them reruns no report either), with ``plugin_notes``, what the report says of
+    each plugin the cells use (rnngrad.study.plugins.plugin_notes)."""
+    out = {k: v for k, v in study.config.items() if k not in REPORT_CONFIG_IGNORED}
+    notes = plugin_notes(study.cells.values())
+    if notes:
+        out["plugin_notes"] = notes
+    return out

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import ctypes
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import torch
 
 from rnngrad import torch_backend as backend
+from rnngrad.core import registry
 from rnngrad.core.choices import OMEGA_KINDS
 from rnngrad.core.settings import CellSettings
 from rnngrad.core.shared import OMEGA_BOUND, has_torch_module, l2_wrec
@@ -50,7 +52,21 @@ def gradient(s: CellSettings, params: dict, batch: Batch, h0=None) -> tuple[floa
     modules where :func:`fused` says so, else through the model's loop, with subnormal numbers
     flushed to zero (:func:`flush_denormal`)."""
     with flush_denormal():
+        plugin = None if s.penalty is None else registry.obj("remedy", s.penalty.kind)
+        if plugin is not None:
+            return plugin_penalty_gradient(s, plugin, params, batch, h0)
         return (fused_gradient if fused(s) else loop_gradient)(s, params, batch, h0)
+
+
+def plugin_penalty_gradient(s: CellSettings, plugin, params: dict, batch: Batch, h0=None):
+    """:func:`gradient` with a plugin's penalty (rnngrad.plugins.protocols.Penalty): the
+    loss's gradient through the model's loop, plus weight times autograd's of the penalty."""
+    loss, grads, _ = loop_gradient(replace(s, penalty=None), params, batch, h0)
+    p = {k: v.detach().requires_grad_() for k, v in params.items()}
+    value = plugin.penalty(p, s)
+    d = torch.autograd.grad(value, list(p.values()), allow_unused=True, materialize_grads=True)
+    grads = {k: grads[k] + s.penalty.weight * g for k, g in zip(p, d, strict=True)}
+    return loss, grads, value.item()
 
 
 @contextmanager
