@@ -162,6 +162,22 @@ def test_ids_are_canonical_and_extra_axes_follow_in_config_order():
     assert isinstance(json.loads(cell.settings_json)["w_rec_scale"], float)
 
 
+def test_a_later_setting_at_its_default_leaves_the_job_parameter_unchanged():
+    """Snakemake reruns a job whose parameter changed: the settings added after records
+    existed (HASHED_WHEN_SET) stay out of it at their default, and the cell job fills them
+    back in; set to another value, they enter it."""
+    from rnngrad.core.settings import HASHED_WHEN_SET, CellSettings
+
+    one = {"backend": ["numpy"], "seq_len": [30], "w_rec_scale": [1.0], "remedy": ["none"]}
+    study = study_from_config(with_change(lambda c: c["grid"].update(one)))
+    ((_, cell),) = study.cells.items()
+    sent = json.loads(cell.settings_json)
+    assert not set(HASHED_WHEN_SET) & set(sent)
+    assert CellSettings.from_dict(sent) == cell.settings
+    changed = cell.settings.replace(heldout_sequences=2000)
+    assert changed.canonical()["heldout_sequences"] == 2000
+
+
 def test_settings_resolve_defaults_then_grid_then_remedy():
     cfg = with_change(
         lambda c: (

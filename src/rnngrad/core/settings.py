@@ -230,6 +230,17 @@ class CellSettings:
         d["plugins"] = list(self.plugins)
         return d
 
+    def canonical(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the settings of :data:`HASHED_WHEN_SET` that hold their
+        default: what the settings hash reads, and the cell job's parameter, so that a setting
+        added later leaves every record made before it done (Snakemake reruns a job whose
+        parameter changed). :meth:`from_dict` fills the defaults back in."""
+        d = self.to_dict()
+        for key, default in HASHED_WHEN_SET.items():
+            if d[key] == default:
+                d.pop(key)
+        return d
+
     def flat(self) -> dict[str, Any]:
         """One column per setting, nested ones flattened (``clip_kind``, ``truncate_k1``, ...)."""
         d = self.to_dict()

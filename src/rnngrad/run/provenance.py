@@ -29,7 +29,7 @@ import numpy as np
 
 from rnngrad._version import __version__
 from rnngrad.core import registry
-from rnngrad.core.settings import HASHED_WHEN_SET, CellSettings
+from rnngrad.core.settings import CellSettings
 
 PACKAGE_ROOT = Path(__file__).parents[1]  # src/rnngrad: the sources that code_hash reads
 
@@ -77,11 +77,8 @@ def settings_hash(s: CellSettings) -> str:
     """SHA-256 (first 16 hex digits) of the resolved settings as sorted JSON, without
     ``extra_axes`` (which names axes, and changes no result) and without the settings of
     :data:`~rnngrad.core.settings.HASHED_WHEN_SET` that hold their default."""
-    d = s.to_dict()
+    d = s.canonical()
     d.pop("extra_axes")
-    for key, default in HASHED_WHEN_SET.items():
-        if d[key] == default:
-            d.pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

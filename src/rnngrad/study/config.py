@@ -92,8 +92,9 @@ class Cell:
 
     @property
     def settings_json(self) -> str:
-        """The resolved settings as canonical JSON (the cell job's only parameter)."""
-        return json.dumps(self.settings.to_dict(), sort_keys=True)
+        """The resolved settings as canonical JSON (the cell job's only parameter), without the
+        later settings that hold their default (:meth:`CellSettings.canonical`)."""
+        return json.dumps(self.settings.canonical(), sort_keys=True)
 
 
 @dataclass(frozen=True)
