@@ -186,6 +186,31 @@ def test_saved_figures_are_used(tmp_path):
     assert out.read_text().count(base64.b64encode(marker).decode()) == len(figures.FIGURES)
 
 
+def test_a_figure_without_data_is_a_line_not_an_image(tmp_path):
+    """An untrained study has nothing for the training figures: save_all writes their
+    placeholders (marked in the PNG), and the report names each in a line instead of an image,
+    from the saved files as from figures it draws itself."""
+    t = make_tables(
+        seeds=(0,),
+        backends=("numpy",),
+        trained=False,
+        seq_lens=(10,),
+        scales=(0.9,),
+        remedies=("none",),
+    )
+    tables = write_tables(t, tmp_path / "t")
+    figs = tmp_path / "figs"
+    figures.save_all(t, figs)
+    empty = [n for n in figures.FIGURES if figures.FIGURES[n](t) is None]
+    assert "training_curves" in empty and "phase_diagram" not in empty
+    for saved in (figs, tmp_path / "none"):
+        html = page.build_report("s", tables, saved, tmp_path / "s.html").read_text()
+        for name in figures.FIGURES:
+            image = f'<figure id="fig-{name}">' in html
+            line = f'<p class="nodata" id="fig-{name}">' in html
+            assert (image, line) == ((False, True) if name in empty else (True, False)), name
+
+
 def _tiny_png(text: str) -> bytes:
     """A whole 2x2 PNG carrying ``text`` (so two of them differ)."""
     import io

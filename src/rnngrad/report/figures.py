@@ -94,10 +94,12 @@ def save_all(tables, outdir: str | Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in FIGURES:
-        fig, _ = draw(name, tables)
+        fig, has_data = draw(name, tables)
         for ext in FIGURE_FORMATS:
             path = outdir / f"{name}.{ext}"
             meta = {"Date": None} if ext == "svg" else None
+            if ext == "png" and not has_data:  # the report reads it: a line, not an image
+                meta = {"Description": st.NO_DATA}
             # atomically, like records: a killed run never leaves a truncated st.figure
             atomic_write(path, partial(fig.savefig, format=ext, dpi=st.DPI, metadata=meta))
             paths.append(path)

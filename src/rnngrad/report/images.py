@@ -30,15 +30,25 @@ def _check_png(path: Path, data: bytes) -> None:
         ) from e
 
 
-def figure_png(name: str, tables, figures_dir: Path | None) -> str:
-    """Base64 PNG of a figure: the saved file if present, else drawn from the tables."""
+def _says_no_data(data: bytes) -> bool:
+    """Whether a saved PNG is the placeholder of a figure without data (its Description)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return im.info.get("Description") == figstyle.NO_DATA
+
+
+def figure_png(name: str, tables, figures_dir: Path | None) -> tuple[str, bool]:
+    """Base64 PNG of a figure (the saved file if present, else drawn from the tables) and
+    whether it has data (False for the placeholder of a figure the study cannot draw)."""
     path = None if figures_dir is None else figures_dir / f"{name}.png"
     if path is not None and path.exists():
         data = path.read_bytes()
         _check_png(path, data)
+        has_data = not _says_no_data(data)
     else:
-        fig, _ = figures.draw(name, tables)
+        fig, has_data = figures.draw(name, tables)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=figstyle.DPI)
         data = buf.getvalue()
-    return base64.b64encode(data).decode("ascii")
+    return base64.b64encode(data).decode("ascii"), has_data

@@ -243,8 +243,9 @@ def build_report(
     sections = []
     for sid, title, names in SECTIONS:
         figs = [
-            {"name": n, "png": figure_png(n, tables, fdir), "caption": figures.CAPTIONS[n]}
+            {"name": n, "png": png, "drawn": drawn, "caption": figures.CAPTIONS[n]}
             for n in names
+            for png, drawn in [figure_png(n, tables, fdir)]
         ]
         sections.append({"id": sid, "title": title, "figures": figs})
     dictionary = [
