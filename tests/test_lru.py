@@ -142,3 +142,18 @@ def test_cuda_matches_cpu(rel_err):
 def test_settings_that_do_not_fit_are_refused(values, key):
     with pytest.raises(SettingsError, match=rf"^remedies\.x\.{key}: .*\(value "):
         CellSettings.from_dict(values, path="remedies.x.")
+
+
+def test_float32_block_stays_float32():
+    """A float32 cell computes in float32 and agrees with torch's float32 block to float32
+    rounding (a float64 gelu constant once promoted the whole block to float64, 3x slower)."""
+    s, params, batch = make_lru(dtype="float32", seq_len=50)
+    p = nb.to_backend(s, params)
+    z, cache = lru.forward(p, batch.x.astype(np.float32))
+    assert z.dtype == cache["e"].dtype == cache["y"].dtype == np.float32
+    assert cache["h"].dtype == np.complex64
+    a = nb.loss_and_grads(s, p, batch)
+    b = tb.loss_and_grads(s, tb.to_backend(s, params), batch)
+    assert abs(a["loss"] - b["loss"]) < 1e-5 * abs(b["loss"])
+    for k in params:
+        assert a["grads"][k].dtype == np.float32, k

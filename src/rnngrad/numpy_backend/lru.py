@@ -29,12 +29,16 @@ Example
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rnngrad.core.logscale import log10_unscaled
 from rnngrad.core.metrics import lru_lambda
 
-GELU_C = np.sqrt(2 / np.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2
+# gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2; Python floats, so that a float32 block stays
+# float32 (a NumPy float64 scalar would promote every position-wise map to float64)
+GELU_C = math.sqrt(2 / math.pi)
 GELU_K = 0.044715
 
 
