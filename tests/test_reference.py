@@ -85,7 +85,13 @@ def test_older_records_keep_their_settings_hash():
     assert settings_hash(s) == before
     assert settings_hash(dataclasses.replace(s, plain_reference_steps=10)) != before
     assert settings_hash(dataclasses.replace(s, w_rec_scaling="sigma_w")) != before
-    assert set(HASHED_WHEN_SET) == {"plain_reference_steps", "w_rec_scaling", "layers", "r_min"}
+    assert set(HASHED_WHEN_SET) == {
+        "plain_reference_steps",
+        "w_rec_scaling",
+        "layers",
+        "r_min",
+        "max_phase",
+    }
 
 
 def test_the_cost_model_counts_the_reference():

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnngrad.core.choices import NESTED_NAMES
+from rnngrad.core.choices import LRU_MAX_PHASE, NESTED_NAMES
 from rnngrad.core.validation import SettingsError, check, shown
 
 
@@ -158,6 +158,12 @@ class CellSettings:
         "1",
         "lru only: the smallest |lambda| of the ring initialization (w_rec_scale is the largest)",
     )
+    max_phase: float = setting(
+        LRU_MAX_PHASE,
+        "rad",
+        "lru only: arg(lambda) is drawn uniform in [0, max_phase) (Orvieto et al.'s Appendix A "
+        "code, whose default is 2 pi)",
+    )
     plain_reference_steps: int = setting(
         0,
         "steps",
@@ -244,6 +250,7 @@ HASHED_WHEN_SET = {
     "w_rec_scaling": "radius",
     "layers": 1,
     "r_min": 0.0,
+    "max_phase": LRU_MAX_PHASE,
 }
 
 
