@@ -149,6 +149,7 @@ def test_cuda_matches_cpu(rel_err):
         ({**INDRNN, "nonlinearity": "tanh"}, "nonlinearity"),
         ({**INDRNN, "init": "orthogonal"}, "init"),
         ({**INDRNN, "r_min": 0.5}, "r_min"),
+        ({**INDRNN, "max_phase": 1.0}, "max_phase"),
     ],
 )
 def test_settings_that_do_not_fit_are_refused(values, key):

@@ -111,6 +111,19 @@ def test_ring_initialization():
     np.testing.assert_allclose(np.exp(2 * p["gamma_log"]), 1 - r2, rtol=1e-12)
 
 
+def test_phase_range():
+    """max_phase m: arg(lambda) uniform in [0, m) (mean m/2, variance m^2/12), |lambda| and the
+    other weights as at the default 2 pi (the same uniform draws)."""
+    s = CellSettings.from_dict({**LRU, "hidden": 1000})
+    m = np.pi / 10
+    p, q = lru_params(s, 2), lru_params(s.replace(max_phase=m), 2)
+    theta = np.exp(q["theta_log"])
+    assert np.all((theta >= 0) & (theta < m))
+    assert np.mean(theta) == pytest.approx(m / 2, abs=4 * m / np.sqrt(12 * 1000))  # 4 sigma
+    np.testing.assert_allclose(theta, np.exp(p["theta_log"]) * m / (2 * np.pi), rtol=1e-12)
+    assert all(np.array_equal(p[k], q[k]) for k in p if k != "theta_log")
+
+
 def test_numpy_and_torch_train_alike(norm_err):
     s, params, _ = make_lru(train_steps=4, optimizer="adam", lr=0.05)
     a = train(s, params)["params"]
@@ -137,8 +150,25 @@ def test_cuda_matches_cpu(rel_err):
         ({**LRU, "nonlinearity": "tanh"}, "nonlinearity"),
         ({**LRU, "penalty": {"kind": "l2_wrec", "weight": 1.0}}, "penalty.kind"),
         ({**LRU, "layers": 2}, "layers"),
+        ({**LRU, "max_phase": 7.0}, "max_phase"),
+        ({**LRU, "max_phase": 0.0}, "max_phase"),
     ],
 )
 def test_settings_that_do_not_fit_are_refused(values, key):
     with pytest.raises(SettingsError, match=rf"^remedies\.x\.{key}: .*\(value "):
         CellSettings.from_dict(values, path="remedies.x.")
+
+
+def test_float32_block_stays_float32():
+    """A float32 cell computes in float32 and agrees with torch's float32 block to float32
+    rounding (a float64 gelu constant once promoted the whole block to float64, 3x slower)."""
+    s, params, batch = make_lru(dtype="float32", seq_len=50)
+    p = nb.to_backend(s, params)
+    z, cache = lru.forward(p, batch.x.astype(np.float32))
+    assert z.dtype == cache["e"].dtype == cache["y"].dtype == np.float32
+    assert cache["h"].dtype == np.complex64
+    a = nb.loss_and_grads(s, p, batch)
+    b = tb.loss_and_grads(s, tb.to_backend(s, params), batch)
+    assert abs(a["loss"] - b["loss"]) < 1e-5 * abs(b["loss"])
+    for k in params:
+        assert a["grads"][k].dtype == np.float32, k

@@ -94,6 +94,7 @@ def test_older_records_keep_their_settings_hash():
         "stop_accuracy",
         "gradient_transform",
         "plugins",
+        "max_phase",
     }
 
 

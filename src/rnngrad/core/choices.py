@@ -4,6 +4,7 @@ pattern of study and remedy names, and the models that constrain other settings;
 
 from __future__ import annotations
 
+import math
 import re
 
 BACKENDS = ("numpy", "torch")
@@ -13,6 +14,8 @@ INITS = ("gaussian", "orthogonal", "identity", "sparse")
 W_REC_SCALINGS = ("radius", "sigma_w")  # what w_rec_scale sets (rnngrad.init.recurrent_matrix)
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
+# the LRU's largest phase at initialization: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
+LRU_MAX_PHASE = 2 * math.pi
 TASKS = (
     "adding",
     "adding_hs",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnngrad.core.choices import NESTED_NAMES
+from rnngrad.core.choices import LRU_MAX_PHASE, NESTED_NAMES
 from rnngrad.core.validation import SettingsError, check, shown
 
 
@@ -178,6 +178,12 @@ class CellSettings:
         "1",
         "lru only: the smallest |lambda| of the ring initialization (w_rec_scale is the largest)",
     )
+    max_phase: float = setting(
+        LRU_MAX_PHASE,
+        "rad",
+        "lru only: arg(lambda) is drawn uniform in [0, max_phase) (Orvieto et al.'s Appendix A "
+        "code, whose default is 2 pi)",
+    )
     plain_reference_steps: int = setting(
         0,
         "steps",
@@ -291,6 +297,7 @@ HASHED_WHEN_SET = {
     "stop_accuracy": 0.99,
     "gradient_transform": "",
     "plugins": [],
+    "max_phase": LRU_MAX_PHASE,
 }
 
 

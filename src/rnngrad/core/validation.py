@@ -15,6 +15,7 @@ from rnngrad.core import registry
 from rnngrad.core.choices import (
     CHOICES,
     GATED,
+    LRU_MAX_PHASE,
     MIN_EVAL_SEQUENCES,
     MIN_HELDOUT_SEQUENCES,
     MODEL_NONLINEARITIES,
@@ -110,6 +111,7 @@ FIELDS: dict[str, Checker] = {
     "leak": real(0.0, 1.0, low_open=True),
     "ridge": real(0.0),
     "r_min": real(0.0, 1.0),
+    "max_phase": real(0.0, LRU_MAX_PHASE, low_open=True),
     "jacobian": boolean,
     "stop_when_solved": boolean,
     "clip.threshold": real(0.0, low_open=True),
@@ -303,6 +305,11 @@ def _the_ring_is_the_lrus(s: Settings) -> Problem:
             f"not model {shown(s.model)}"
         )
         return "r_min", why, s.r_min
+    if s.model != "lru" and s.max_phase != LRU_MAX_PHASE:
+        why = (
+            f"the ring initialization's phase range belongs to the lru, not model {shown(s.model)}"
+        )
+        return "max_phase", why, s.max_phase
     if s.model == "lru" and s.w_rec_scale > 1.0:
         why = (
             "the lru's w_rec_scale is r_max, the largest |lambda| of its ring, and lambda = "

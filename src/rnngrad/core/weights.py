@@ -52,7 +52,6 @@ def gates(model: str) -> int:
 
 
 MODRELU_BIAS = 0.01  # the expRNN's code: modrelu's bias ~ U[-0.01, 0.01]
-LRU_MAX_PHASE = 2 * np.pi  # the LRU's ring: arg(lambda) uniform in [0, 2 pi) (Orvieto et al.)
 # Pascanu et al.'s smart tanh init (trainingRNNs RNN.py lines 125-138): 15 nonzero entries in
 # each row of their W_hh, which maps h_{t-1} (a row vector) to h_t, so 15 nonzero outgoing
 # weights per unit (a column of PyTorch's weight_hh), rescaled to radius 0.95; input and output
@@ -213,10 +212,11 @@ def indrnn_params(s: CellSettings, n_in: int) -> dict[str, np.ndarray]:
 def lru_params(s: CellSettings, n_in: int) -> dict[str, np.ndarray]:
     """The LRU block's weights (Orvieto et al. 2023, their Appendix A code's names): the ring
     initialization |lambda|^2 uniform in [r_min^2, r_max^2] (r_max = w_rec_scale), arg(lambda)
-    uniform in [0, 2 pi), nu_log = log(-log|lambda|), theta_log = log arg(lambda), gamma_log =
-    log sqrt(1 - |lambda|^2); B = B_re + i B_im with entries N(0, 1/(2H)) each part, C likewise
-    N(0, 1/N), D ~ N(0, 1); the encoder ``weight_enc (H, I)`` N(0, input_scale^2) and the MLP
-    ``weight_mlp (H, H)`` N(0, 1/H), biases 0. The state has N = H complex units."""
+    uniform in [0, max_phase) (their default 2 pi), nu_log = log(-log|lambda|), theta_log =
+    log arg(lambda), gamma_log = log sqrt(1 - |lambda|^2); B = B_re + i B_im with entries
+    N(0, 1/(2H)) each part, C likewise N(0, 1/N), D ~ N(0, 1); the encoder
+    ``weight_enc (H, I)`` N(0, input_scale^2) and the MLP ``weight_mlp (H, H)`` N(0, 1/H),
+    biases 0. The state has N = H complex units."""
     H = N = s.hidden
     u1, u2 = stream(s.seed, "lambda", s.model, N).random((2, N))
     r2 = u1 * (s.w_rec_scale**2 - s.r_min**2) + s.r_min**2  # |lambda|^2
@@ -227,7 +227,7 @@ def lru_params(s: CellSettings, n_in: int) -> dict[str, np.ndarray]:
         "weight_enc": s.input_scale * rng.standard_normal((H, n_in)),
         "bias_enc": np.zeros(H),
         "nu_log": nu_log,
-        "theta_log": np.log(LRU_MAX_PHASE * u2),
+        "theta_log": np.log(s.max_phase * u2),
         "gamma_log": 0.5 * np.log1p(-r2),
         "B_re": rng.standard_normal((N, H)) / np.sqrt(2 * H),
         "B_im": rng.standard_normal((N, H)) / np.sqrt(2 * H),
