@@ -169,8 +169,9 @@ def test_code_hash_warning(tmp_path):
     assert 'id="learning-table"' not in html
 
 
-def test_saved_figures_are_used(tmp_path):
-    t = make_tables(
+def one_untrained_cell() -> dict:
+    """The tables of one untrained numpy cell."""
+    return make_tables(
         seeds=(0,),
         backends=("numpy",),
         trained=False,
@@ -178,6 +179,10 @@ def test_saved_figures_are_used(tmp_path):
         scales=(0.9,),
         remedies=("none",),
     )
+
+
+def test_saved_figures_are_used(tmp_path):
+    t = one_untrained_cell()
     figs = tmp_path / "figs"
     figs.mkdir()
     marker = _tiny_png("saved-figure-marker")
@@ -191,14 +196,7 @@ def test_a_figure_without_data_is_a_line_not_an_image(tmp_path):
     """An untrained study has nothing for the training figures: save_all writes their
     placeholders (marked in the PNG), and the report names each in a line instead of an image,
     from the saved files as from figures it draws itself."""
-    t = make_tables(
-        seeds=(0,),
-        backends=("numpy",),
-        trained=False,
-        seq_lens=(10,),
-        scales=(0.9,),
-        remedies=("none",),
-    )
+    t = one_untrained_cell()
     tables = write_tables(t, tmp_path / "t")
     figs = tmp_path / "figs"
     figures.save_all(t, figs)
@@ -227,14 +225,7 @@ def _tiny_png(text: str) -> bytes:
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "bit flip"])
 def test_an_unreadable_saved_figure_is_refused(tmp_path, damage):
-    t = make_tables(
-        seeds=(0,),
-        backends=("numpy",),
-        trained=False,
-        seq_lens=(10,),
-        scales=(0.9,),
-        remedies=("none",),
-    )
+    t = one_untrained_cell()
     figs = tmp_path / "figs"
     figs.mkdir()
     big = figures.draw("phase_diagram", t)[0]

@@ -95,10 +95,8 @@ def test_records_and_metrics(cell):
     assert not np.shares_memory(out["params"]["weight_hh"], params["weight_hh"])
 
 
-@pytest.mark.parametrize("n", [1000, 2000])
-def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
-    s, params = cell(train_steps=1)
-    s = s.replace(eval_sequences=n)
+def batch_sizes(monkeypatch) -> list[int]:
+    """The size of every batch drawn from now on, in order (a spy on tasks.make_batch)."""
     seen = []
     real = weights.tasks.make_batch
 
@@ -107,6 +105,14 @@ def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
         return real(task, seq_len, batch, rng, hidden)
 
     monkeypatch.setattr(weights.tasks, "make_batch", spy)
+    return seen
+
+
+@pytest.mark.parametrize("n", [1000, 2000])
+def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
+    s, params = cell(train_steps=1)
+    s = s.replace(eval_sequences=n)
+    seen = batch_sizes(monkeypatch)
     out = loop.train(s, params)
     assert seen[0] == s.batch and sum(seen[1:]) == n
     m = out["metrics"]  # the accuracy's Wilson interval over the n sequences
@@ -117,14 +123,7 @@ def test_evaluation_uses_eval_sequences_fresh_sequences(cell, monkeypatch, n):
 def test_periodic_evaluations_score_heldout_sequences(cell, monkeypatch, n):
     s, params = cell(train_steps=2, eval_every=1)
     s = s.replace(heldout_sequences=n)
-    seen = []
-    real = weights.tasks.make_batch
-
-    def spy(task, seq_len, batch, rng, hidden=32):
-        seen.append(batch)
-        return real(task, seq_len, batch, rng, hidden)
-
-    monkeypatch.setattr(weights.tasks, "make_batch", spy)
+    seen = batch_sizes(monkeypatch)
     loop.train(s, params)
     # the held-out set is drawn once (n sequences), then two training batches and the fresh set
     assert sum(seen) == n + 2 * s.batch + s.eval_sequences
