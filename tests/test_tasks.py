@@ -6,25 +6,14 @@ import numpy as np
 import pytest
 
 from rnngrad.core import tasks
+from rnngrad.core.choices import TASKS
 
 
 def _rng(seed=0):
     return np.random.default_rng(seed)
 
 
-@pytest.mark.parametrize(
-    "task",
-    [
-        "adding",
-        "adding_hs",
-        "adding_pascanu",
-        "copy",
-        "temporal_order",
-        "temporal_order_hs",
-        "digits",
-        "memory",
-    ],
-)
+@pytest.mark.parametrize("task", TASKS)
 def test_deterministic_per_seed(task):
     a = tasks.make_batch(task, 40, 8, _rng(3))
     b = tasks.make_batch(task, 40, 8, _rng(3))

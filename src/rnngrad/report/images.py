@@ -14,13 +14,15 @@ class FigureError(ValueError):
     """A saved figure that is not a whole, readable PNG."""
 
 
-def _check_png(path: Path, data: bytes) -> None:
-    """Refuse a truncated or corrupt PNG (a killed figures run), naming the file."""
+def _check_png(path: Path, data: bytes) -> dict:
+    """Refuse a truncated or corrupt PNG (a killed figures run), naming the file; return its
+    text chunks (``Description`` marks a figure without data)."""
     from PIL import Image  # matplotlib's own dependency
 
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()  # decodes every row: a truncated file fails here
+            info = dict(im.info)
         with Image.open(io.BytesIO(data)) as im:
             im.verify()  # the chunks' checksums
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
@@ -28,14 +30,7 @@ def _check_png(path: Path, data: bytes) -> None:
             f"{path}: not a readable PNG ({type(e).__name__}: {e}); redraw the figures "
             "(rnngrad figures, or delete it and rerun snakemake)"
         ) from e
-
-
-def _says_no_data(data: bytes) -> bool:
-    """Whether a saved PNG is the placeholder of a figure without data (its Description)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        return im.info.get("Description") == figstyle.NO_DATA
+    return info
 
 
 def figure_png(name: str, tables, figures_dir: Path | None) -> tuple[str, bool]:
@@ -44,8 +39,7 @@ def figure_png(name: str, tables, figures_dir: Path | None) -> tuple[str, bool]:
     path = None if figures_dir is None else figures_dir / f"{name}.png"
     if path is not None and path.exists():
         data = path.read_bytes()
-        _check_png(path, data)
-        has_data = not _says_no_data(data)
+        has_data = _check_png(path, data).get("Description") != figstyle.NO_DATA
     else:
         fig, has_data = figures.draw(name, tables)
         buf = io.BytesIO()

@@ -25,16 +25,17 @@ SOLVED_ACCURACY = 0.99  # accuracy at which a task counts as solved
 ACCURACY_ROUNDING = 1e-9  # an accuracy is a mean of chunks' fractions: 0.99 may sum to 0.98999..
 
 
-def is_solved(accuracy: float) -> bool:
-    """accuracy >= SOLVED_ACCURACY, up to the rounding of a mean of fractions."""
-    return bool(accuracy >= SOLVED_ACCURACY - ACCURACY_ROUNDING)
+def is_solved(accuracy: float, level: float = SOLVED_ACCURACY) -> bool:
+    """accuracy >= ``level`` (default SOLVED_ACCURACY), up to the rounding of a mean of
+    fractions."""
+    return bool(accuracy >= level - ACCURACY_ROUNDING)
 
 
 def first_solved(curve: dict, level: float = SOLVED_ACCURACY) -> int | None:
     """The first step whose held-out accuracy reached ``level`` (up to rounding; default
     SOLVED_ACCURACY), or None."""
     for step, acc in zip(curve["step"], curve["eval_accuracy"], strict=True):
-        if acc is not None and acc >= level - ACCURACY_ROUNDING:
+        if acc is not None and is_solved(acc, level):
             return step
     return None
 

@@ -86,7 +86,7 @@ from rnngrad.core.tasks import Batch
 from rnngrad.core.weights import cell_batch, data_stream
 from rnngrad.run import checkpoint as ckpt
 from rnngrad.run.checkpoint import CURVE
-from rnngrad.run.evaluate import ACCURACY_ROUNDING, evaluate, first_solved, heldout_set, score
+from rnngrad.run.evaluate import evaluate, first_solved, heldout_set, is_solved, score
 from rnngrad.run.optim import clip, global_norm, init_optimizer, optimizer_step, transform
 
 log = logging.getLogger("rnngrad.run.loop")
@@ -183,7 +183,7 @@ def _descend(s, be, bk, params, checkpoint, checkpoint_every):
         if finite and heldout and step % s.eval_every == 0:
             scores = score(s, bk, p, heldout)
             record["eval_loss"], record["eval_accuracy"] = scores["loss"], scores["accuracy"]
-            solved = solved or scores["accuracy"] >= s.stop_accuracy - ACCURACY_ROUNDING
+            solved = solved or is_solved(scores["accuracy"], s.stop_accuracy)
         curve["step"].append(step)
         for k in CURVE[1:]:
             curve[k].append(record.get(k))
