@@ -76,6 +76,18 @@ def test_sane_bounds():
     assert huge["cpus_per_task"] == 2
 
 
+def test_a_diagonal_recurrence_asks_for_one_core():
+    # same size as a dense rnn that asks for two: the indrnn's and the lru's steps are elementwise
+    dense = cell_resources(cell(seq_len=100, hidden=128, train_steps=100))
+    assert dense["cpus_per_task"] == 2
+    for model, extra in (
+        ("indrnn", {"layers": 2, "nonlinearity": "relu"}),
+        ("lru", {"nonlinearity": "linear"}),
+    ):
+        diag = cell_resources(cell(seq_len=100, hidden=128, train_steps=100, model=model, **extra))
+        assert diag["cpus_per_task"] == 1, model
+
+
 def test_memory_of_a_big_cell_covers_its_arrays():
     # H=256, B=128, T=10000: one (T, B, H) float64 array is 2.6 GB; the numpy backend peaks at
     # 2.0 such arrays, torch autograd at 6.5 (performance-baseline.md); evaluation keeps the
