@@ -45,13 +45,15 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.optimize import brentq
 from scipy.special import expit, roots_hermitenorm
 
 from rnngrad.core.metrics import slope
+
+if TYPE_CHECKING:
+    from scipy.interpolate import CubicSpline
 
 QUADRATURE_POINTS = 2000  # Gauss-Hermite nodes: Gaussian means of tanh and sigmoid to 1e-12 for
 # q <= 10, 1e-7 at q = 40 (the integrand sharpens as q grows; tests/test_theory.py)
@@ -114,6 +116,8 @@ def _moment_splines(nonlinearity: str) -> tuple[CubicSpline, CubicSpline]:
     """Cubic splines of E[phi(s z)^2] and E[phi'(s z)^2] in the standard deviation s, from
     quadrature on SPLINE_S (the moments are smooth and even in s; tests/test_theory.py holds
     them to the quadrature to 1e-9)."""
+    from scipy.interpolate import CubicSpline  # here: scipy.interpolate costs a start 0.4 s
+
     e2, d2 = _quadrature_moments(nonlinearity, SPLINE_S**2)
     even = ((1, 0.0), "not-a-knot")  # even in s: no slope at s = 0
     return CubicSpline(SPLINE_S, e2, bc_type=even), CubicSpline(SPLINE_S, d2, bc_type=even)
@@ -188,6 +192,8 @@ def q_star(nonlinearity: str, sigma_w: float, sigma_u: float, sigma_b: float) ->
         low = 1e-12 * high  # tanh, c = 0, sigma_w > 1: q = 0 is unstable, the root is above it
     if gap(high) >= 0.0:
         return high
+    from scipy.optimize import brentq  # here: scipy.optimize costs a cell's start 0.4 s
+
     return brentq(gap, low, high, xtol=1e-15, rtol=1e-14, maxiter=200)
 
 
