@@ -114,6 +114,39 @@ BAD = [
         "remedies.lstm.penalty.kind",
         "'pascanu_printed'",
     ),
+    (
+        "by_task naming no task",
+        lambda c: c["remedies"]["lstm"].update(by_task={"cpy": {"lr": 0.1}}),
+        "remedies.lstm.by_task: must be one of adding",
+        "(value 'cpy')",
+    ),
+    (
+        "by_task setting the task",
+        lambda c: c["remedies"]["lstm"].update(by_task={"copy": {"task": "adding"}}),
+        "remedies.lstm.by_task.copy.task: a task's settings cannot set task",
+        "(value 'adding')",
+    ),
+    (
+        "by_task setting a grid axis",
+        lambda c: c["remedies"]["lstm"].update(by_task={"adding": {"seed": 3}}),
+        "remedies.lstm.by_task.adding.seed: unknown key",
+        "(value 3)",
+    ),
+    (
+        "by_task and the grid",
+        lambda c: (
+            c["grid"].update(lr=[0.1]),
+            c["remedies"]["lstm"].update(by_task={"adding": {"lr": 0.2}}),
+        ),
+        "remedies.lstm.by_task.adding.lr: set both by the grid axis grid.lr",
+        "(value 0.2)",
+    ),
+    (
+        "by_task settings that do not fit",
+        lambda c: c["remedies"]["lstm"].update(by_task={"adding": {"nonlinearity": "relu"}}),
+        "remedies.lstm.by_task.adding.nonlinearity",
+        "'relu'",
+    ),
 ]
 
 
@@ -189,6 +222,24 @@ def test_settings_resolve_defaults_then_grid_then_remedy():
     cfg["grid"]["remedy"] = ["smart_init"]
     s = next(iter(study_from_config(cfg).cells.values())).settings
     assert (s.lr, s.input_scale, s.init) == (0.1, 0.1, "sparse")
+
+
+def test_by_task_settings_reach_only_their_tasks_cells():
+    def change(c):
+        c["grid"].update(task=["adding", "copy"])
+        c["remedies"]["lstm"].update(lr=0.2, by_task={"copy": {"lr": 0.05, "hidden": 16}})
+
+    a = study_from_config(with_change(lambda c: c["grid"].update(task=["adding", "copy"])))
+    b = study_from_config(with_change(change))
+    assert set(a.cells) == set(b.cells)
+    for i, cell in b.cells.items():
+        s = cell.settings
+        if "/remedy=lstm/" not in i:
+            assert cell.settings_json == a.cells[i].settings_json
+        elif i.endswith("/task=copy"):
+            assert (s.lr, s.hidden) == (0.05, 16)
+        else:
+            assert (s.lr, s.hidden) == (0.2, 32)
 
 
 def test_schema_defaults_fill_a_minimal_config():

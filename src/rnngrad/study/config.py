@@ -3,10 +3,11 @@
 A config (``config/config.yaml``, plus any ``--configfile`` merged key by key) has a ``study``
 name, a ``grid`` of axes, the ``defaults`` of every cell and named ``remedies`` (overrides of the
 defaults). A cell's settings resolve as ``defaults``, then the grid's values for that cell, then
-its remedy's overrides. Validation happens here, once, before any job runs: the JSON schema
-(``config.schema.yaml``, shipped in the package, which also holds the defaults), then what a schema
-cannot say (remedies missing, a key set by both a grid axis and a remedy, settings that do not
-fit together). Every message names the key path and the value. Torch is never imported.
+its remedy's overrides, then the remedy's ``by_task`` settings for the cell's task. Validation
+happens here, once, before any job runs: the JSON schema (``config.schema.yaml``, shipped in the
+package, which also holds the defaults), then what a schema cannot say (remedies missing, a key
+set by both a grid axis and a remedy, settings that do not fit together). Every message names
+the key path and the value. Torch is never imported.
 
 Example
 -------
@@ -76,6 +77,7 @@ def yaml_load(stream: Any) -> Any:
 # settings that are real numbers: YAML's `1` becomes 1.0, so ids and params have one form
 FLOATS = {f.name for f in dataclasses.fields(CellSettings) if f.type == "float"}
 NESTED_FLOATS = {"clip": ("threshold",), "penalty": ("weight",)}
+BY_TASK = "by_task"  # a remedy's settings for the cells of one task, over its own
 MAX_CONFIG_VALUES = 100_000  # a config expanding to more values is refused (a YAML alias bomb)
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 SCHEMA = Path(__file__).with_name("config.schema.yaml")  # package data: works from a wheel
@@ -356,6 +358,19 @@ def _check_remedies(cfg: dict[str, Any]) -> None:
                     f"remedies.{name}.{key}: set both by the grid axis grid.{key} and "
                     f"by remedy {shown(name)}; keep one of the two (value {shown(value)})"
                 )
+        for task, overrides in remedies[name].get(BY_TASK, {}).items():
+            where = f"remedies.{name}.{BY_TASK}.{task}"
+            for key, value in overrides.items():
+                if key in ("task", BY_TASK):
+                    messages.append(
+                        f"{where}.{key}: a task's settings cannot set {key} (value {shown(value)})"
+                    )
+                elif key in grid:
+                    messages.append(
+                        f"{where}.{key}: set both by the grid axis grid.{key} and by remedy "
+                        f"{shown(name)} for task {shown(task)}; keep one of the two "
+                        f"(value {shown(value)})"
+                    )
     if messages:
         raise ConfigError("\n".join(messages))
 
@@ -385,9 +400,15 @@ def _expand(cfg: dict[str, Any]) -> dict[str, Cell]:
             values[axis] = _canonical(axis, v)
             origin[axis] = f"grid.{axis}[{i}]"
         remedy = values["remedy"]
-        for k, v in cfg["remedies"][remedy].items():
+        overrides = cfg["remedies"][remedy]
+        for k, v in overrides.items():
+            if k != BY_TASK:
+                values[k] = _canonical(k, v)
+                origin[k] = f"remedies.{remedy}.{k}"
+        task = values["task"]  # the defaults' when neither the grid nor the remedy sets it
+        for k, v in overrides.get(BY_TASK, {}).get(task, {}).items():
             values[k] = _canonical(k, v)
-            origin[k] = f"remedies.{remedy}.{k}"
+            origin[k] = f"remedies.{remedy}.{BY_TASK}.{task}.{k}"
         cell_id = id_of(values, axes)
         values["plugins"] = plugin_entries(values)
         try:
