@@ -512,6 +512,21 @@ def test_the_report_describes_a_plugin_remedy_by_its_docstring_and_citation():
     assert remedy_notes(["none"], config)[0]["text"].startswith("Plain full backpropagation")
 
 
+def test_a_plugin_set_for_one_task_reaches_that_tasks_cells_and_the_report():
+    from rnngrad.report.remedies import remedy_notes
+    from rnngrad.study.status import report_config
+
+    s = study(
+        ["plugins/grad_noise.py"],
+        {"by_task": {"copy": {"gradient_transform": "grad_noise"}}},
+        grid={"remedy": ["r"], "task": ["adding", "copy"]},
+    )
+    used = {i.rsplit("task=", 1)[1]: c.settings.plugins for i, c in s.cells.items()}
+    assert not used["adding"] and len(used["copy"]) == 1 and "grad_noise" in used["copy"][0]
+    (note,) = remedy_notes(["r"], report_config(s))
+    assert note["text"].startswith("Plugin grad_noise (remedy)")
+
+
 def test_a_torch_module_as_a_plugin_gives_the_built_in_rnns_profile(tmp_path):
     """torch.nn.RNNCell through torch.func.functional_call (docs/plugins.md), with the built-in
     rnn's initial weights: its profile, Jacobians and gradients are the built-in rnn's."""

@@ -125,10 +125,12 @@ REMEDY_TEXT = {
 
 def _plugins_of(overrides: dict, notes: dict) -> list[str]:
     """The plugin names a remedy's overrides use, in notes' order."""
-    used = {overrides.get(k) for k in PLUGIN_KEYS}
-    penalty = overrides.get("penalty")
-    if isinstance(penalty, dict):
-        used.add(penalty.get("kind"))
+    used = set()
+    for o in (overrides, *overrides.get("by_task", {}).values()):  # its own, and its tasks'
+        used |= {o.get(k) for k in PLUGIN_KEYS}
+        penalty = o.get("penalty")
+        if isinstance(penalty, dict):
+            used.add(penalty.get("kind"))
     return [n for n in notes if n in used]
 
 
