@@ -33,27 +33,43 @@ def input_weights(params: dict) -> list[np.ndarray]:
     return [params["weight_ih"]] + [params[f"weight_ih_l{k}"] for k in range(1, L)]
 
 
+class LayerStates:
+    """Every layer's state at step t as one (B, L*H) array, layer-major, read from the forward's
+    store s (L, T+1, B, H): ``states[t]`` (a copy). A pass keeps each layer's states contiguous,
+    so that its steps and its weight gradients read and write whole blocks."""
+
+    __slots__ = ("s",)
+
+    def __init__(self, s: np.ndarray) -> None:
+        self.s = s
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        return np.concatenate(list(self.s[:, t]), axis=-1)
+
+
 def forward(params: dict, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Run the IndRNN over x (T, B, I); returns the last layer's states (T+1, B, H) and the
-    cache, whose ``state`` (T+1, B, L*H) holds every layer's (``h0`` is such a state, (B, L*H))."""
+    cache, whose ``state[t]`` (B, L*H) holds every layer's at step t (:class:`LayerStates`;
+    ``h0`` is such a state)."""
     u, b = params["weight_hh"], params["bias_ih"] + params["bias_hh"]
     L, H = u.shape
     T, B, _ = x.shape
-    s = np.empty((T + 1, B, L, H), dtype=u.dtype)
-    s[0] = 0 if h0 is None else h0.reshape(B, L, H)
+    s = np.empty((L, T + 1, B, H), dtype=u.dtype)  # layer-major: each layer's steps contiguous
+    s[:, 0] = 0 if h0 is None else h0.reshape(B, L, H).transpose(1, 0, 2)
     inp = x
     with np.errstate(over="ignore", invalid="ignore"):
         for l, W in enumerate(input_weights(params)):
-            h = s[:, :, l]  # (T+1, B, H), a view
+            h, ul = s[l], u[l]
             np.matmul(inp, W.T, out=h[1:])  # W^l x^l_t for every step in one GEMM
             h[1:] += b[l]
+            tmp = np.empty_like(h[0])
             for t in range(1, T + 1):
                 a = h[t]
-                a += u[l] * h[t - 1]  # a^l_t
-                np.maximum(a, 0, out=a)  # relu
+                np.multiply(h[t - 1], ul, out=tmp)
+                a += tmp  # a^l_t
+                np.maximum(a, 0.0, out=a)  # relu
             inp = h[1:]
-    state = s.reshape(T + 1, B, L * H)
-    return s[:, :, -1], {"state": state, "s": s, "x": x}
+    return s[-1], {"state": LayerStates(s), "s": s, "x": x}
 
 
 def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
@@ -73,40 +89,42 @@ def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     """
     u = params["weight_hh"]
     s, x = cache["s"], cache["x"]
-    T1, B, L, H = s.shape
+    L, T1, B, H = s.shape
     T = T1 - 1
     Ws = input_weights(params)
     log10_grad_norm = np.empty(T + 1) if norms else None
     log10_weight_grad_norm = np.empty(T) if norms else None
-    active = s[1:] > 0  # relu'(a^l_t), (T, B, L, H)
-    da = np.empty_like(s[1:])  # dL/da^l_t = 2^E[t-1] da[t-1, :, l]
+    active = s[:, 1:] > 0  # relu'(a^l_t), (L, T, B, H)
+    da = np.empty_like(s[:, 1:])  # dL/da^l_t = 2^E[t-1] da[l, t-1]
     E = np.empty(T, dtype=np.int64)
     scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
     # dL/ds^l_t = 2^ls.E ds[l]; the last layer's holds the readout's term, the parts' first
     ds = [np.zeros((B, H), dtype=s.dtype) for _ in range(L - 1)] + [dh_direct[T].copy()]
+    parts = ds[::-1]
     ls = LogScale(s.itemsize)
-    ls.check(ds[::-1], log10_grad_norm, T)
+    ls.check(parts, log10_grad_norm, T)
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for t in range(T, 0, -1):
             E[t - 1] = ls.E
             for l in range(L - 1, -1, -1):
                 if l < L - 1:  # what layer l + 1 read from h^l_t
-                    ds[l] += da[t - 1, :, l + 1] @ Ws[l + 1]
-                np.multiply(ds[l], active[t - 1, :, l], out=da[t - 1, :, l])  # through relu
-            ds = [u[l] * da[t - 1, :, l] for l in range(L)]  # through u^l h^l_{t-1}
-            ls.step(ds[::-1], dh_direct, scored, t - 1, log10_grad_norm, norms)
+                    ds[l] += da[l + 1, t - 1] @ Ws[l + 1]
+                np.multiply(ds[l], active[l, t - 1], out=da[l, t - 1])  # through relu
+            for l in range(L):  # through u^l h^l_{t-1}
+                np.multiply(da[l, t - 1], u[l], out=ds[l])
+            ls.step(parts, dh_direct, scored, t - 1, log10_grad_norm, norms)
         dh0 = flushed_pow2(np.concatenate(ds, axis=-1), ls.E)  # dL/ds_0 at its true scale
         keys = [k for k in params if k not in ("weight_out", "bias_out")]
         grads = {k: np.zeros_like(params[k]) for k in keys}
         for lo, hi, e in runs(E):  # the steps' terms, summed run by run in the run's units
             run = grads if e == 0 else {k: np.zeros_like(v) for k, v in grads.items()}
-            d = da[lo:hi]  # (n, B, L, H)
+            d = da[:, lo:hi]  # (L, n, B, H)
             for l in range(L):
-                inp = x[lo:hi] if l == 0 else s[lo + 1 : hi + 1, :, l - 1]
+                inp = x[lo:hi] if l == 0 else s[l - 1, lo + 1 : hi + 1]
                 W_key = "weight_ih" if l == 0 else f"weight_ih_l{l}"
-                run[W_key] += np.tensordot(d[:, :, l], inp, axes=([0, 1], [0, 1]))
-            run["bias_ih"] += d.sum(axis=(0, 1))
-            terms = np.einsum("tblh,tblh->tlh", d, s[lo:hi])  # steps' terms of dL/du
+                run[W_key] += np.tensordot(d[l], inp, axes=([0, 1], [0, 1]))
+            run["bias_ih"] += d.sum(axis=(1, 2))
+            terms = np.einsum("lnbh,lnbh->nlh", d, s[:, lo:hi])  # steps' terms of dL/du
             run["weight_hh"] += terms.sum(axis=0)
             if norms:
                 sq = np.einsum("tlh,tlh->t", terms, terms, dtype=np.float64)
@@ -128,10 +146,10 @@ def step_jacobians(params: dict, cache: dict, b: int = 0) -> np.ndarray:
     diag(relu'(a^l_t) u^l) on the diagonal and diag(relu'(a^l_t)) W^l (row block l - 1) below."""
     u, s = params["weight_hh"], cache["s"]
     L, H = u.shape
-    T = s.shape[0] - 1
+    T = s.shape[1] - 1
     Ws = input_weights(params)
     J = np.zeros((T, L * H, L * H), dtype=s.dtype)
-    active = (s[1:, b] > 0).astype(s.dtype)  # (T, L, H)
+    active = (s[:, 1:, b] > 0).astype(s.dtype).transpose(1, 0, 2)  # (T, L, H)
     for l in range(L):
         rows = slice(l * H, (l + 1) * H)
         if l > 0:  # d h^l_t / d s_{t-1} through h^{l-1}_t
