@@ -103,4 +103,7 @@ def save_all(tables, outdir: str | Path) -> list[Path]:
             # atomically, like records: a killed run never leaves a truncated st.figure
             atomic_write(path, partial(fig.savefig, format=ext, dpi=st.DPI, metadata=meta))
             paths.append(path)
+            # the first format's draw placed the axes: the others keep that layout rather than
+            # solve it again (constrained layout was half of the figures' time)
+            fig.set_layout_engine("none")
     return paths
