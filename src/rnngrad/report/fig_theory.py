@@ -104,10 +104,11 @@ def plot_mean_field(tables) -> Figure | None:
         for L in seq:
             m = d[d["seq_len"] == L]
             col = colours[L]
-            err = [m["median"] - m["lo"], m["hi"] - m["median"]]
+            med = m["median"].to_numpy()  # arrays: matplotlib takes float() of a 1-row Series
+            err = [med - m["lo"].to_numpy(), m["hi"].to_numpy() - med]
             ax.errorbar(
-                m["w_rec_scale"],
-                m["median"],
+                m["w_rec_scale"].to_numpy(),
+                med,
                 yerr=err,
                 fmt="o",
                 ms=4,
