@@ -17,6 +17,7 @@ from rnngrad.report import (
     analysis,
     analysis_theory,
     analysis_training,
+    fig_training,
     figures,
     images,
     page,
@@ -127,6 +128,62 @@ def test_learning_table_takes_the_best_lr():
     table = analysis_training.learning_table(pd.DataFrame(rows))
     assert table.loc["none", 10] == table.loc["lstm", 10] == 0.02
     assert analysis_training.learning_table(pd.DataFrame(rows).drop(columns="final_loss")).empty
+
+
+def test_tasks_stay_apart_in_the_summary_and_the_figures():
+    """A study of two tasks: a loss over one task's baseline is not another's, so the tables
+    and the training figures keep tasks apart (the lru learns copy, not adding; each task at
+    its own longest length)."""
+    rows = [
+        {
+            "cell_id": f"{task}-{rem}-{T}-{seed}",
+            "backend": "numpy",
+            "task": task,
+            "remedy": rem,
+            "seq_len": T,
+            "seed": seed,
+            "batch": 32,
+            "train_steps": 1000,
+            "steps_trained": 1000 if not learns else 300,
+            "steps_to_solve": 300 if learns else None,
+            "final_loss": 1.0,
+            "status": "ok",
+            "solved": learns,
+            "normalized_loss": 0.01 if learns else 0.9,
+            "lr": 0.005 if rem == "lru" else 0.01,  # each remedy its own: lr is no grid axis
+        }
+        for task, lengths in (("adding", (100, 200)), ("copy", (100,)))
+        for rem in ("none", "lru")
+        for T in lengths
+        for seed in (0, 1)
+        for learns in [rem == "lru" and task == "copy"]
+    ]
+    cells = pd.DataFrame(rows)
+    cells["steps_to_solve"] = cells["steps_to_solve"].astype("Int64")
+    table = analysis_training.learning_table(cells)
+    assert list(table.columns) == [("adding", 100), ("adding", 200), ("copy", 100)]
+    assert table.loc["lru", ("copy", 100)] == 0.01 and table.loc["lru", ("adding", 200)] == 0.9
+    solved = analysis_training.solved_at_longest(cells)
+    assert list(solved.columns[:3]) == ["task", "remedy", "seq_len"]
+    assert solved.set_index(["task", "remedy"])["seq_len"].to_dict() == {
+        ("adding", "none"): 200,
+        ("adding", "lru"): 200,
+        ("copy", "none"): 100,
+        ("copy", "lru"): 100,
+    }
+    assert page.findings({"cells": cells})["winners"] == ["lru (copy)"]
+    assert analysis_training.lr_note(cells) == ""
+    assert analysis_training.lr_note(cells.assign(lr=cells["seed"] * 0.01 + 0.01)) != ""
+    for plot in (fig_training.plot_solved_vs_seq_len, fig_training.plot_steps_to_solve):
+        fig = plot({"cells": cells})
+        titles = [ax.get_title(loc="left") for ax in fig.axes]
+        assert titles.count("task: adding") == titles.count("task: copy") == 1, plot.__name__
+    # one task: no task column, no row titles (as before)
+    one = cells[cells["task"] == "adding"]
+    assert "task" not in analysis_training.solved_at_longest(one)
+    assert list(analysis_training.learning_table(one).columns) == [100, 200]
+    fig = fig_training.plot_solved_vs_seq_len({"cells": one})
+    assert len(fig.axes) == 2 and not fig.axes[0].get_title(loc="left")
 
 
 def test_data_dictionary_covers_every_column(built):

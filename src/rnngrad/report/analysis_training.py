@@ -19,19 +19,38 @@ def trained_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["final_loss"].notna() | cells["status"].eq("diverged")]
 
 
+def task_keys(cells: pd.DataFrame) -> list[str]:
+    """``["task"]`` where the cells hold more than one task, else ``[]``: the keys that keep
+    tasks apart in a table or figure (a loss over one task's baseline is not another's)."""
+    return ["task"] if "task" in cells and cells["task"].nunique() > 1 else []
+
+
+def tasks_in(cells: pd.DataFrame) -> list:
+    """The cells' tasks in a fixed order (sorted); ``[None]`` where :func:`task_keys` is empty,
+    i.e. one task or none recorded."""
+    return sorted(cells["task"].astype(str).unique()) if task_keys(cells) else [None]
+
+
+def of_task(cells: pd.DataFrame, task) -> pd.DataFrame:
+    """The cells of ``task`` (all of them for None, see :func:`tasks_in`)."""
+    return cells if task is None else cells[cells["task"].astype(str) == task]
+
+
 def best_lr(cells: pd.DataFrame) -> pd.DataFrame:
-    """Where ``lr`` is a grid axis, each (remedy, seq_len) keeps only its best lr: the highest
-    solved rate, then the lowest median normalized_loss (as the papers tuned per method)."""
-    if "lr" not in cells or cells["lr"].nunique() <= 1:
+    """Where ``lr`` is a grid axis, each (remedy, seq_len) of each task keeps only its best lr:
+    the highest solved rate, then the lowest median normalized_loss (as the papers tuned per
+    method)."""
+    if not lr_varies(cells):
         return cells
+    keys = [*task_keys(cells), "remedy", "seq_len"]
     score = (
-        cells.groupby(["remedy", "seq_len", "lr"], observed=True)
+        cells.groupby([*keys, "lr"], observed=True)
         .agg(solved=("solved", "mean"), loss=("normalized_loss", "median"))
         .reset_index()
     )
     score = score.sort_values(["solved", "loss"], ascending=[False, True], na_position="last")
-    best = score.drop_duplicates(["remedy", "seq_len"])[["remedy", "seq_len", "lr"]]
-    return cells.merge(best, on=["remedy", "seq_len", "lr"])
+    best = score.drop_duplicates(keys)[[*keys, "lr"]]
+    return cells.merge(best, on=[*keys, "lr"])
 
 
 def trained_at_best_lr(cells: pd.DataFrame) -> pd.DataFrame:
@@ -43,44 +62,64 @@ def trained_at_best_lr(cells: pd.DataFrame) -> pd.DataFrame:
     return best_lr(t.assign(remedy=t["remedy"].astype(str), solved=t["solved"].astype(float)))
 
 
+def lr_varies(cells: pd.DataFrame) -> bool:
+    """Whether some remedy ran at several learning rates at one seq_len (lr a grid axis), not
+    merely remedies at their own (the modern study's IndRNN at 0.001, the others at 0.01)."""
+    if "lr" not in cells or cells.empty:
+        return False
+    keys = [*task_keys(cells), "remedy", "seq_len"]
+    return bool(cells.groupby(keys, observed=True)["lr"].nunique().max() > 1)
+
+
 def lr_note(cells: pd.DataFrame) -> str:
-    if "lr" in cells and cells["lr"].nunique() > 1:
+    if lr_varies(cells):
         return "each remedy at its best lr per seq_len"
     return ""
 
 
 def solved_at_longest(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len."""
+    """Per remedy: solved rate and median normalized_loss at the longest trained seq_len; per
+    task and remedy (a ``task`` column first, each task at its own longest) where the cells
+    hold several tasks."""
     t = trained_at_best_lr(cells)
+    keys = task_keys(t)
     if t.empty:
         return pd.DataFrame(
             columns=["remedy", "seq_len", "solved_rate", "normalized_loss", "cells"]
         )
-    t = t[t["seq_len"] == t["seq_len"].max()]
-    out = (
-        t.groupby("remedy")
-        .agg(
-            seq_len=("seq_len", "first"),
-            solved_rate=("solved", "mean"),
-            normalized_loss=("normalized_loss", "median"),
-            cells=("cell_id", "size"),
+    out = []
+    for task in tasks_in(t):
+        d = of_task(t, task)
+        d = d[d["seq_len"] == d["seq_len"].max()]
+        g = (
+            d.groupby("remedy")
+            .agg(
+                seq_len=("seq_len", "first"),
+                solved_rate=("solved", "mean"),
+                normalized_loss=("normalized_loss", "median"),
+                cells=("cell_id", "size"),
+            )
+            .reset_index()
         )
-        .reset_index()
-    )
-    order = remedy_order(out["remedy"])
-    return out.set_index("remedy").loc[order].reset_index()
+        g = g.set_index("remedy").loc[remedy_order(g["remedy"])].reset_index()
+        out.append(g.assign(task=task)[[*keys, *g.columns]] if keys else g)
+    return pd.concat(out, ignore_index=True)
 
 
 def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
     """Median normalized_loss of the trained cells, a row per remedy (fixed order) and a column
-    per seq_len, each remedy at its best lr per seq_len where lr is a grid axis; empty when
-    nothing trained."""
+    per seq_len (per (task, seq_len) where the cells hold several tasks), each remedy at its
+    best lr per seq_len where lr is a grid axis; empty when nothing trained."""
     t = trained_at_best_lr(cells)
     if t.empty:
         return pd.DataFrame()
+    keys = [*task_keys(t), "seq_len"]
     table = t.pivot_table(
-        index="remedy", columns="seq_len", values="normalized_loss", aggfunc="median", dropna=False
+        index="remedy", columns=keys, values="normalized_loss", aggfunc="median", dropna=False
     )
+    if len(keys) > 1:  # the (task, seq_len) pairs the grid has, not every product of the two
+        present = set(t[keys].drop_duplicates().itertuples(index=False, name=None))
+        table = table[[c for c in table.columns if c in present]]
     return table.loc[remedy_order(table.index)]
 
 
@@ -98,20 +137,21 @@ def decay_before_after(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def solved_by_seq_len(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per remedy and seq_len over :func:`trained_at_best_lr`: the normalized_loss's
-    :func:`median_band` and the ``solved`` rate."""
+    """Per remedy and seq_len (and task, :func:`task_keys`) over :func:`trained_at_best_lr`:
+    the normalized_loss's :func:`median_band` and the ``solved`` rate."""
     c = trained_at_best_lr(cells)
-    loss = median_band(c, ["remedy", "seq_len"], "normalized_loss")
-    rate = c.groupby(["remedy", "seq_len"], observed=True)["solved"].mean().reset_index()
+    keys = [*task_keys(c), "remedy", "seq_len"]
+    loss = median_band(c, keys, "normalized_loss")
+    rate = c.groupby(keys, observed=True)["solved"].mean().reset_index()
     return loss, rate
 
 
 def steps_to_solve(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The trained runs with ``success`` (:func:`succeeded`, 0/1), ``to_solve`` (float
     steps_to_solve, NaN when never) and ``last_step`` (steps_trained, or the budget in cells
-    that predate it), and per remedy and seq_len the ``success`` rate and the
-    ``median_to_solve`` of the solved runs (NaN when none solved); both empty when nothing
-    trained or the cells predate ``steps_to_solve``."""
+    that predate it), and per remedy and seq_len (and task, :func:`task_keys`) the ``success``
+    rate and the ``median_to_solve`` of the solved runs (NaN when none solved); both empty
+    when nothing trained or the cells predate ``steps_to_solve``."""
     c = trained_cells(cells)
     if c.empty or "steps_to_solve" not in c:
         return c.iloc[0:0], pd.DataFrame(columns=["remedy", "seq_len", "success"])
@@ -122,7 +162,7 @@ def steps_to_solve(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         to_solve=c["steps_to_solve"].astype("Float64").astype(float),
         last_step=last.astype(float),
     )
-    by = runs.groupby(["remedy", "seq_len"], observed=True)
+    by = runs.groupby([*task_keys(runs), "remedy", "seq_len"], observed=True)
     rate = pd.concat(
         [by["success"].mean(), by["to_solve"].median().rename("median_to_solve")], axis=1
     ).reset_index()

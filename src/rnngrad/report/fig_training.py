@@ -14,38 +14,56 @@ from rnngrad.report import figstyle as st
 
 
 # -- remedies and training -----------------------------------------------------------------
+def _task_rows(n: int) -> tuple[Figure, list]:
+    """A figure of ``n`` rows (one a task) of two panels sharing seq_len, 11 inches wide."""
+    fig = st.figure(11, 4.2 if n == 1 else 3.4 * n + 0.6)
+    rows = fig.subplots(n, 2, sharex=True, squeeze=False)
+    return fig, list(rows)
+
+
+def _row_label(ax, task) -> None:
+    """Name a row's task on its left panel (a study of several tasks draws a row each)."""
+    if task is not None:
+        ax.set_title(f"task: {task}", fontsize=9, loc="left")
+
+
 def plot_solved_vs_seq_len(tables) -> Figure | None:
     cells = an_training.trained_cells(an.frame(tables, "cells"))
     if cells.empty:
         return None
-    loss, rate = an_training.solved_by_seq_len(cells)
-    fig = st.figure(11, 4.2)
-    ax1, ax2 = fig.subplots(1, 2, sharex=True)
-    for rem in an.remedy_order(loss["remedy"]):
-        col = st.remedy_colour(rem)
-        d = loss[loss["remedy"] == rem]
-        ax1.plot(d["seq_len"], d["median"], "-o", color=col, ms=4, label=rem)
-        ax1.fill_between(d["seq_len"], d["lo"], d["hi"], color=col, alpha=0.12, lw=0)
-        d = rate[rate["remedy"] == rem]
-        ax2.plot(d["seq_len"], d["solved"], "-o", color=col, ms=4, label=rem)
-    ax1.axhline(1.0, color="0.5", ls=":", lw=1)
-    # x in axes units: the log seq_len axis set below moves the limits
-    kw = {"transform": ax1.get_yaxis_transform(), "va": "bottom", "fontsize": 8, "color": "0.4"}
-    ax1.text(0.01, 1.0, "chance (memoryless)", **kw)
-    for level in an.short_memory_levels(cells):
-        ax1.axhline(level, color="0.5", ls="--", lw=1)
-        ax1.text(0.01, level, "short memory", **kw)
-    ax1.set_yscale("log")
-    st.cap_loss_axis(ax1, loss)
-    st.plain_log_y(ax1)
-    ax1.set_ylabel("normalized_loss (final / baseline)")
-    ax2.set_ylabel("fraction of cells solved (accuracy >= 0.99)")
-    ax2.set_ylim(-0.03, 1.03)
-    for ax in (ax1, ax2):
-        st.log_ticks(ax, loss["seq_len"])
+    loss_all, rate_all = an_training.solved_by_seq_len(cells)
+    tasks = an_training.tasks_in(an_training.trained_at_best_lr(cells))
+    fig, rows = _task_rows(len(tasks))
+    for (ax1, ax2), task in zip(rows, tasks, strict=True):
+        loss, rate = an_training.of_task(loss_all, task), an_training.of_task(rate_all, task)
+        for rem in an.remedy_order(loss["remedy"]):
+            col = st.remedy_colour(rem)
+            d = loss[loss["remedy"] == rem]
+            ax1.plot(d["seq_len"], d["median"], "-o", color=col, ms=4, label=rem)
+            ax1.fill_between(d["seq_len"], d["lo"], d["hi"], color=col, alpha=0.12, lw=0)
+            d = rate[rate["remedy"] == rem]
+            ax2.plot(d["seq_len"], d["solved"], "-o", color=col, ms=4, label=rem)
+        ax1.axhline(1.0, color="0.5", ls=":", lw=1)
+        # x in axes units: the log seq_len axis set below moves the limits
+        kw = {"transform": ax1.get_yaxis_transform(), "fontsize": 8, "color": "0.4"}
+        ax1.text(0.01, 1.0, "chance (memoryless)", va="bottom", **kw)
+        for level in an.short_memory_levels(an_training.of_task(cells, task)):
+            ax1.axhline(level, color="0.5", ls="--", lw=1)
+            # below its line where it would run into chance's label (copy's 0.9)
+            ax1.text(0.01, level, "short memory", va="top" if level > 0.7 else "bottom", **kw)
+        ax1.set_yscale("log")
+        st.cap_loss_axis(ax1, loss)
+        st.plain_log_y(ax1)
+        ax1.set_ylabel("normalized_loss (final / baseline)")
+        ax2.set_ylabel("fraction of cells solved (accuracy >= 0.99)")
+        ax2.set_ylim(-0.03, 1.03)
+        _row_label(ax1, task)
+        for ax in (ax1, ax2):
+            st.log_ticks(ax, loss_all["seq_len"])
+            ax.grid(True, which="both", alpha=0.3)
+    for ax in rows[-1]:
         ax.set_xlabel("seq_len")
-        ax.grid(True, which="both", alpha=0.3)
-    ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    rows[0][1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     pooled = "pooled over w_rec_scale; " + an.seed_note(cells)
     note = "; ".join(x for x in (an_training.lr_note(cells), pooled) if x)
     fig.suptitle(f"What each remedy learns as sequences grow ({note})", fontsize=10)
@@ -54,47 +72,52 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
 
 def plot_steps_to_solve(tables) -> Figure | None:
     """Success rate and steps to solve against seq_len, a line per remedy (Pascanu et al.'s
-    fig. 7; Hochreiter and Schmidhuber's sequences until solved)."""
-    c, rate = an_training.steps_to_solve(an.frame(tables, "cells"))
-    if c.empty:
+    fig. 7; Hochreiter and Schmidhuber's sequences until solved); a row per task."""
+    c_all, rate_all = an_training.steps_to_solve(an.frame(tables, "cells"))
+    if c_all.empty:
         return None
-    fig = st.figure(11, 4.2)
-    ax1, ax2 = fig.subplots(1, 2, sharex=True)
-    seq = sorted(c["seq_len"].unique())
-    jitter = {rem: i for i, rem in enumerate(an.remedy_order(c["remedy"]))}
+    tasks = an_training.tasks_in(c_all)
+    fig, rows = _task_rows(len(tasks))
+    seq = sorted(c_all["seq_len"].unique())
+    jitter = {rem: i for i, rem in enumerate(an.remedy_order(c_all["remedy"]))}
     spread = 1.0 + 0.012 * (len(jitter) - 1)  # remedies side by side on the log seq_len axis
-    budget = int(c["train_steps"].max())
-    for rem in an.remedy_order(c["remedy"]):
-        col = st.remedy_colour(rem)
-        shift = spread ** (jitter[rem] - (len(jitter) - 1) / 2)
-        d = rate[rate["remedy"] == rem]
-        ax1.plot(d["seq_len"] * shift, d["success"], "-o", color=col, ms=5, label=rem)
-        m = d.dropna(subset=["median_to_solve"])
-        ax2.plot(m["seq_len"] * shift, m["median_to_solve"], "-o", color=col, ms=5, label=rem)
-        runs = c[c["remedy"] == rem]
-        done = runs[runs["to_solve"].notna()]
-        ax2.scatter(done["seq_len"] * shift, done["to_solve"], color=col, s=12, alpha=0.5)
-        never = runs[runs["to_solve"].isna() & (runs["status"] != "diverged")]
-        kw = {"marker": "x", "color": col, "s": 22, "alpha": 0.8}
-        ax2.scatter(never["seq_len"] * shift, never["last_step"], **kw)
-    ax1.set_ylabel("success rate (runs that reached accuracy 0.99)")
-    ax1.set_ylim(-0.03, 1.03)
-    ax2.axhline(budget, color="0.5", ls=":", lw=1)
-    ax2.text(0.01, budget, "budget", transform=ax2.get_yaxis_transform(), va="bottom", fontsize=8)
-    ax2.set_yscale("log")
-    st.plain_log_y(ax2)
-    ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
-    for ax in (ax1, ax2):
-        st.log_ticks(ax, seq)
-        if len(seq) == 1:  # one length: the remedies side by side around it, not edge to edge
-            ax.set_xlim(seq[0] / 1.4, seq[0] * 1.4)
+    budget = int(c_all["train_steps"].max())
+    for (ax1, ax2), task in zip(rows, tasks, strict=True):
+        c, rate = an_training.of_task(c_all, task), an_training.of_task(rate_all, task)
+        for rem in an.remedy_order(c["remedy"]):
+            col = st.remedy_colour(rem)
+            shift = spread ** (jitter[rem] - (len(jitter) - 1) / 2)
+            d = rate[rate["remedy"] == rem]
+            ax1.plot(d["seq_len"] * shift, d["success"], "-o", color=col, ms=5, label=rem)
+            m = d.dropna(subset=["median_to_solve"])
+            ax2.plot(m["seq_len"] * shift, m["median_to_solve"], "-o", color=col, ms=5, label=rem)
+            runs = c[c["remedy"] == rem]
+            done = runs[runs["to_solve"].notna()]
+            ax2.scatter(done["seq_len"] * shift, done["to_solve"], color=col, s=12, alpha=0.5)
+            never = runs[runs["to_solve"].isna() & (runs["status"] != "diverged")]
+            kw = {"marker": "x", "color": col, "s": 22, "alpha": 0.8}
+            ax2.scatter(never["seq_len"] * shift, never["last_step"], **kw)
+        ax1.set_ylabel("success rate (runs that reached accuracy 0.99)")
+        ax1.set_ylim(-0.03, 1.03)
+        ax2.axhline(budget, color="0.5", ls=":", lw=1)
+        kw = {"transform": ax2.get_yaxis_transform(), "va": "bottom", "fontsize": 8}
+        ax2.text(0.01, budget, "budget", **kw)
+        ax2.set_yscale("log")
+        st.plain_log_y(ax2)
+        ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
+        _row_label(ax1, task)
+        for ax in (ax1, ax2):
+            st.log_ticks(ax, seq)
+            if len(seq) == 1:  # one length: the remedies side by side around it, not edge to edge
+                ax.set_xlim(seq[0] / 1.4, seq[0] * 1.4)
+            ax.grid(True, which="both", alpha=0.3)
+    for ax in rows[-1]:
         ax.set_xlabel("seq_len")
-        ax.grid(True, which="both", alpha=0.3)
-    ax2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    batches = "/".join(str(b) for b in sorted(c["batch"].unique()))
-    n_diverged = int((c["status"] == "diverged").sum())
+    rows[0][1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    batches = "/".join(str(b) for b in sorted(c_all["batch"].unique()))
+    n_diverged = int((c_all["status"] == "diverged").sum())
     title = "Success rate and steps to solve against sequence length "
-    title += f"(sequences = steps x batch {batches}; {an.seed_note(c, band=False)})"
+    title += f"(sequences = steps x batch {batches}; {an.seed_note(c_all, band=False)})"
     if n_diverged:
         title += f"\n{n_diverged} diverged runs count as unsolved, not drawn on the right"
     fig.suptitle(title, fontsize=10)

@@ -143,7 +143,10 @@ def findings(tables) -> dict[str, Any]:
     f["learning"] = analysis_training.learning_table(cells)
     f["methods"] = methods_table(cells)
     f["training_speed"] = analysis_training.training_speed(cells)
-    f["winners"] = f["solved"].loc[f["solved"]["solved_rate"] > 0, "remedy"].tolist()
+    won = f["solved"][f["solved"]["solved_rate"] > 0]
+    f["winners"] = [  # "lru (copy)" where the study has several tasks
+        f"{r.remedy} ({r.task})" if "task" in won else r.remedy for r in won.itertuples()
+    ]
     f["ref_backend"] = analysis.first_backend(cells)
     f["lr_note"] = analysis_training.lr_note(analysis_training.trained_cells(cells))
     ag = analysis.backend_agreement(tables)
@@ -295,7 +298,10 @@ def build_report(
         config=yaml.safe_dump(config, sort_keys=False) if config else "",
         crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
         learning=learning_rows(learning),
-        learning_seq_lens=list(learning.columns),
+        learning_headers=[
+            f"{c[0]}, seq_len {c[1]}" if isinstance(c, tuple) else f"seq_len {c}"
+            for c in learning.columns
+        ],
         learns_below=LEARNS_BELOW,
         solved=[
             {k: _fmt(v) for k, v in r.items()}
