@@ -142,6 +142,7 @@ def test_tasks_stay_apart_in_the_summary_and_the_figures():
             "remedy": rem,
             "seq_len": T,
             "seed": seed,
+            "w_rec_scale": 1.0,
             "batch": 32,
             "train_steps": 1000,
             "steps_trained": 1000 if not learns else 300,
@@ -178,6 +179,18 @@ def test_tasks_stay_apart_in_the_summary_and_the_figures():
         fig = plot({"cells": cells})
         titles = [ax.get_title(loc="left") for ax in fig.axes]
         assert titles.count("task: adding") == titles.count("task: copy") == 1, plot.__name__
+    training = pd.DataFrame(
+        [
+            {"cell_id": i, "step": k, "loss": 0.5, "clipped": False}
+            for i in cells["cell_id"]
+            for k in (1, 2)
+        ]
+    )
+    fig = fig_training.plot_training_curves(
+        {"cells": cells.assign(baseline_loss=1.0), "training": training}
+    )
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["adding, seq_len 200, w_rec_scale 1", "copy, seq_len 100, w_rec_scale 1"]
     # one task: no task column, no row titles (as before)
     one = cells[cells["task"] == "adding"]
     assert "task" not in analysis_training.solved_at_longest(one)

@@ -170,24 +170,28 @@ def steps_to_solve(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def training_curves(tables) -> pd.DataFrame:
-    """The training table of :func:`trained_at_best_lr` at the longest seq_len, with ``remedy``,
+    """The training table of :func:`trained_at_best_lr` at the longest seq_len (each task's own,
+    with a ``task`` column where the cells hold several: :func:`task_keys`), with ``remedy``,
     ``seq_len``, ``w_rec_scale`` and ``y`` = loss / baseline_loss (positive finite only), and
     ``clipped`` as 0/1."""
     cells, tr = frame(tables, "cells"), frame(tables, "training")
     c = trained_at_best_lr(cells)
     if c.empty or tr.empty:
         return pd.DataFrame()
-    c = c[c["seq_len"] == c["seq_len"].max()]
-    t = tr.merge(c[["cell_id", "remedy", "seq_len", "w_rec_scale", "baseline_loss"]], on="cell_id")
+    keys = task_keys(c)
+    longest = c.groupby(keys, observed=True)["seq_len"].transform("max") if keys else None
+    c = c[c["seq_len"] == (longest if keys else c["seq_len"].max())]
+    cols = ["cell_id", *keys, "remedy", "seq_len", "w_rec_scale", "baseline_loss"]
+    t = tr.merge(c[cols], on="cell_id")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = t.assign(y=t["loss"] / t["baseline_loss"], clipped=t["clipped"].astype(float))
     return t[np.isfinite(t["y"]) & (t["y"] > 0)]
 
 
 def mostly_clipped(curves: pd.DataFrame) -> pd.DataFrame:
-    """The (remedy, w_rec_scale, step) of :func:`training_curves` where at least half the runs
-    clipped their gradient."""
-    keys = ["remedy", "w_rec_scale", "step"]
+    """The (remedy, w_rec_scale, step), and task where several, of :func:`training_curves` where
+    at least half the runs clipped their gradient."""
+    keys = [*task_keys(curves), "remedy", "w_rec_scale", "step"]
     share = curves.groupby(keys, observed=True)["clipped"].mean().reset_index()
     return share[share["clipped"] >= 0.5]
 

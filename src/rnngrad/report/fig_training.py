@@ -4,6 +4,8 @@ memory capacity (plot functions of :data:`rnngrad.report.figures.FIGURES`).
 
 from __future__ import annotations
 
+import textwrap
+
 import seaborn as sns
 from matplotlib.figure import Figure
 
@@ -129,39 +131,47 @@ def plot_training_curves(tables) -> Figure | None:
     t = an_training.training_curves(tables)
     if t.empty:
         return None
-    scales = sorted(t["w_rec_scale"].unique())
-    fig, axes = st.panels(len(scales), 3.8, 3.0, 1.8)
-    agg = an.median_band(t, ["remedy", "w_rec_scale", "step"], "y")
+    keys = an_training.task_keys(t)  # a panel per (task, w_rec_scale) where several tasks
+    panels = sorted(t[[*keys, "w_rec_scale"]].drop_duplicates().itertuples(index=False))
+    fig, axes = st.panels(len(panels), 3.8, 3.0, 1.8)
+    agg = an.median_band(t, [*keys, "remedy", "w_rec_scale", "step"], "y")
     clip = an_training.mostly_clipped(t)
-    for ax, s in zip(axes, scales, strict=False):
+    for ax, panel in zip(axes, panels, strict=False):
+        here = dict(zip([*keys, "w_rec_scale"], panel, strict=True))
+        task = here.get("task")
+        a, k_all = (an_training.of_task(x, task) for x in (agg, clip))
         for rem in an.remedy_order(t["remedy"]):
-            d = agg[(agg["remedy"] == rem) & (agg["w_rec_scale"] == s)]
+            d = a[(a["remedy"] == rem) & (a["w_rec_scale"] == here["w_rec_scale"])]
             if d.empty:
                 continue
             col = st.remedy_colour(rem)
             ax.plot(d["step"], d["median"], color=col, lw=1.2, label=rem)
             if an.n_seeds(cells) > 1:
                 ax.fill_between(d["step"], d["lo"], d["hi"], color=col, alpha=0.12, lw=0)
-            k = clip[(clip["remedy"] == rem) & (clip["w_rec_scale"] == s)]
+            k = k_all[(k_all["remedy"] == rem) & (k_all["w_rec_scale"] == here["w_rec_scale"])]
             if len(k):
                 y = d.set_index("step")["median"].reindex(k["step"]).to_numpy() * 0.8
                 ax.scatter(k["step"], y, marker="|", color=col, s=30, lw=1)
         ax.axhline(1.0, color="0.5", ls=":", lw=1)
-        for level in an.short_memory_levels(cells):
+        for level in an.short_memory_levels(an_training.of_task(cells, task)):
             ax.axhline(level, color="0.5", ls="--", lw=1)
         ax.set_yscale("log")
-        ax.set_title(f"w_rec_scale {s:g}", fontsize=10)
+        name = f"w_rec_scale {here['w_rec_scale']:g}"
+        if task is not None:
+            T = int(an_training.of_task(t, task)["seq_len"].max())
+            name = f"{task}, seq_len {T}, {name}"
+        ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)
     top = float(t["y"].max())
     cut = f"loss above {st.LOSS_CAP:g} x baseline cut off (largest {top:.1e})"
     cut = cut if top > st.LOSS_CAP else ""
     if cut:  # a blown-up run (1e30) would squash every other curve to a line at 1
         axes[0].set_ylim(max(float(t["y"].min()) / 1.5, st.LOSS_CAP / 1e6), st.LOSS_CAP)  # shared y
-    for ax in axes[: len(scales)]:
+    for ax in axes[: len(panels)]:
         st.plain_log_y(ax)  # once every panel is drawn: the shared limits are final
-    st.label_panels(axes, len(scales), "training step", "loss / baseline_loss")
+    st.label_panels(axes, len(panels), "training step", "loss / baseline_loss")
     lines = {}  # one legend for the st.figure, outside the grid, so no column widens for it
-    for ax in axes[: len(scales)]:
+    for ax in axes[: len(panels)]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=False):
             lines.setdefault(label, handle)
     fig.legend(lines.values(), lines.keys(), fontsize=7, loc="outside right center")
@@ -172,9 +182,9 @@ def plot_training_curves(tables) -> Figure | None:
         else ""
     )
     note = "; ".join(x for x in (an_training.lr_note(cells), an.seed_note(cells), short, cut) if x)
-    fig.suptitle(
-        f"Training curves at seq_len {t['seq_len'].max()} (| = clipped; {note})", fontsize=10
-    )
+    where = "at each task's longest seq_len" if keys else f"at seq_len {t['seq_len'].max()}"
+    title = f"Training curves {where} (| = clipped; {note})"
+    fig.suptitle(textwrap.fill(title, 30 + 45 * min(len(panels), 4)), fontsize=10)
     return fig
 
 
