@@ -106,12 +106,25 @@ def first_backend(cells: pd.DataFrame) -> str:
     return ordered(cells["backend"], BACKEND_ORDER)[0]
 
 
+def profile_task(cells: pd.DataFrame) -> str | None:
+    """The task whose profiles the lag figures draw where the cells hold several (the first in
+    sorted order: adding before copy), else None."""
+    if "task" not in cells or cells["task"].nunique() <= 1:
+        return None
+    return sorted(cells["task"].astype(str).unique())[0]
+
+
 def profiles_at_longest(tables, phase: str = "init") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Profiles of ``phase`` joined with their cells, for one backend at its longest seq_len."""
+    """Profiles of ``phase`` joined with their cells, for one backend at its longest seq_len,
+    and one task (:func:`profile_task`) where the study has several: their inputs and lengths
+    differ, so their profiles do not pool."""
     cells, prof = frame(tables, "cells"), frame(tables, "profiles")
     if cells.empty or prof.empty:
         return cells.iloc[0:0], prof.iloc[0:0]
     c = cells[cells["backend"] == first_backend(cells)]
+    task = profile_task(c)
+    if task is not None:
+        c = c[c["task"].astype(str) == task]
     c = c[c["seq_len"] == c["seq_len"].max()]
     keep = [
         k for k in ("cell_id", "remedy", "w_rec_scale", "seed", "steps", "truncate_k2") if k in c

@@ -125,15 +125,15 @@ def learning_table(cells: pd.DataFrame) -> pd.DataFrame:
 
 def decay_before_after(cells: pd.DataFrame) -> pd.DataFrame:
     """Median decay_rate at initialization and after training per remedy, seq_len and
-    w_rec_scale, over the cells where both are finite; empty where nothing trained."""
+    w_rec_scale (and task, :func:`task_keys`), over the cells where both are finite; empty where
+    nothing trained."""
     if cells.empty or "trained_decay_rate" not in cells:
         return pd.DataFrame()
     c = cells[np.isfinite(cells["init_decay_rate"]) & np.isfinite(cells["trained_decay_rate"])]
     c = c.assign(remedy=c["remedy"].astype(str))
     cols = ["init_decay_rate", "trained_decay_rate"]
-    return (
-        c.groupby(["remedy", "seq_len", "w_rec_scale"], observed=True)[cols].median().reset_index()
-    )
+    keys = [*task_keys(c), "remedy", "seq_len", "w_rec_scale"]
+    return c.groupby(keys, observed=True)[cols].median().reset_index()
 
 
 def solved_by_seq_len(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -150,9 +150,10 @@ def _plot_by_lag(tables, value: str, ylabel: str, title: str, relative: bool) ->
     st.label_panels(axes, len(remedies), "lag k = T - t (steps back from the loss)", ylabel)
     axes[0].legend(title="w_rec_scale", fontsize=7, title_fontsize=8)
     seq_len = int(cells["seq_len"].max())
+    task = an.profile_task(an.frame(tables, "cells"))
     fig.suptitle(
-        f"{title}: seq_len {seq_len}, backend {an.first_backend(cells)}, initialization "
-        f"({an.seed_note(cells)})",
+        f"{title}: {f'task {task}, ' if task else ''}seq_len {seq_len}, backend "
+        f"{an.first_backend(cells)}, initialization ({an.seed_note(cells)})",
         fontsize=10,
     )
     return fig
@@ -179,18 +180,27 @@ def plot_remedy_decay(tables) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(1, len(seq), sharex=True, sharey=True, squeeze=False)).ravel()
     lo = float(min(agg["init_decay_rate"].min(), agg["trained_decay_rate"].min()))
     hi = float(max(agg["init_decay_rate"].max(), agg["trained_decay_rate"].max()))
+    tasks = an_training.tasks_in(agg)  # a marker a task where the study has several
+    markers = dict(zip(tasks, "os^Dv<>p", strict=False))
     for ax, L in zip(axes, seq, strict=False):
         ax.plot([lo, hi], [lo, hi], color="0.5", ls=":", lw=1)
         for rem in an.remedy_order(agg["remedy"]):
-            d = agg[(agg["remedy"] == rem) & (agg["seq_len"] == L)]
-            x, y = d["init_decay_rate"], d["trained_decay_rate"]
-            ax.scatter(x, y, color=st.remedy_colour(rem), s=26, label=rem, alpha=0.85)
+            for task in tasks:
+                d = an_training.of_task(agg, task)
+                d = d[(d["remedy"] == rem) & (d["seq_len"] == L)]
+                x, y = d["init_decay_rate"], d["trained_decay_rate"]
+                label = rem if task == tasks[0] else None
+                kw = {"s": 26, "alpha": 0.85, "marker": markers.get(task, "o")}
+                ax.scatter(x, y, color=st.remedy_colour(rem), label=label, **kw)
         ax.set_title(f"seq_len {L}", fontsize=10)
         ax.set_xlabel("decay_rate at initialization")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("decay_rate after training")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     note = an.seed_note(cells, band=False)
+    if tasks != [None]:
+        shapes = {"o": "circle", "s": "square", "^": "triangle", "D": "diamond"}
+        note += "; " + ", ".join(f"{t} {shapes.get(m, m)}" for t, m in markers.items())
     fig.suptitle(
         f"decay_rate before and after training (a point per w_rec_scale; {note})", fontsize=10
     )
