@@ -174,6 +174,7 @@ def test_tasks_stay_apart_in_the_summary_and_the_figures():
     }
     assert page.findings({"cells": cells})["winners"] == ["lru (copy)"]
     assert analysis_training.lr_note(cells) == ""
+    assert analysis.profile_task(cells) == "adding"  # the lag figures draw its profiles alone
     assert analysis_training.lr_note(cells.assign(lr=cells["seed"] * 0.01 + 0.01)) != ""
     for plot in (fig_training.plot_solved_vs_seq_len, fig_training.plot_steps_to_solve):
         fig = plot({"cells": cells})
@@ -193,6 +194,7 @@ def test_tasks_stay_apart_in_the_summary_and_the_figures():
     assert titles == ["adding, seq_len 200, w_rec_scale 1", "copy, seq_len 100, w_rec_scale 1"]
     # one task: no task column, no row titles (as before)
     one = cells[cells["task"] == "adding"]
+    assert analysis.profile_task(one) is None
     assert "task" not in analysis_training.solved_at_longest(one)
     assert list(analysis_training.learning_table(one).columns) == [100, 200]
     fig = fig_training.plot_solved_vs_seq_len({"cells": one})
