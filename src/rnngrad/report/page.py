@@ -298,6 +298,7 @@ def build_report(
         config=yaml.safe_dump(config, sort_keys=False) if config else "",
         crossings=f.get("crossings", pd.DataFrame()).to_dict("records"),
         learning=learning_rows(learning),
+        learning_by_task=isinstance(learning.columns, pd.MultiIndex),
         learning_headers=[
             f"{c[0]}, seq_len {c[1]}" if isinstance(c, tuple) else f"seq_len {c}"
             for c in learning.columns
