@@ -173,6 +173,9 @@ def test_tasks_stay_apart_in_the_summary_and_the_figures():
         ("copy", "lru"): 100,
     }
     assert page.findings({"cells": cells})["winners"] == ["lru (copy)"]
+    methods = page.methods_table(cells).set_index("remedy")
+    assert methods.loc["lru", "solved"] == "adding 0/4, copy 2/2"
+    assert methods.loc["lru", "steps to solve (median)"] == "copy 300"
     assert analysis_training.lr_note(cells) == ""
     assert analysis.profile_task(cells) == "adding"  # the lag figures draw its profiles alone
     assert analysis_training.lr_note(cells.assign(lr=cells["seed"] * 0.01 + 0.01)) != ""

@@ -52,7 +52,8 @@ LEARNS_BELOW = 0.5  # median normalized_loss below this: the summary says the re
 def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
     """How each remedy's rows were trained and what they reached: method (in the papers'
     words), optimizer, lr, batch, budget, early stopping, runs, solved and the median steps to
-    solve; a row per remedy (fixed order), empty when nothing trained."""
+    solve (those two per task, "adding 4/6", where the study has several); a row per remedy
+    (fixed order), empty when nothing trained."""
     t = analysis_training.trained_cells(cells)
     if t.empty:
         return pd.DataFrame()
@@ -76,11 +77,18 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
         )
         if fitted:
             stopping = "- (fitted once)"
-        to_solve = (
-            d["steps_to_solve"].astype("Float64").dropna()
-            if "steps_to_solve" in d
-            else pd.Series(dtype=float)
-        )
+        solved, median_to_solve = [], []  # a task each where the study has several
+        for task in analysis_training.tasks_in(t):
+            dt = analysis_training.of_task(d, task)
+            to_solve = (
+                dt["steps_to_solve"].astype("Float64").dropna()
+                if "steps_to_solve" in dt
+                else pd.Series(dtype=float)
+            )
+            k = int(analysis.succeeded(dt).sum())
+            m = _fmt(float(to_solve.median())) if len(to_solve) else ""
+            solved.append(f"{task} {k}/{len(dt)}" if task else k)
+            median_to_solve.append(f"{task} {m}" if task and m else m)
         rows.append(
             {
                 "remedy": rem,
@@ -91,8 +99,8 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
                 "budget (steps)": values("train_steps", d),
                 "early stopping": stopping,
                 "runs": len(d),
-                "solved": int(analysis.succeeded(d).sum()),
-                "steps to solve (median)": _fmt(float(to_solve.median())) if len(to_solve) else "",
+                "solved": solved[0] if len(solved) == 1 else ", ".join(solved),
+                "steps to solve (median)": ", ".join(x for x in median_to_solve if x),
             }
         )
     return pd.DataFrame(rows)
