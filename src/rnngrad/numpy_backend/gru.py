@@ -25,7 +25,7 @@ import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2
 from rnngrad.core.shared import backward_chunk
-from rnngrad.numpy_backend.readout import DirectGrad
+from rnngrad.numpy_backend.readout import scored_steps
 from rnngrad.numpy_backend.rnn import add_step_terms
 
 
@@ -101,7 +101,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     chunk = backward_chunk(3 * B * H * h.itemsize)  # the factors wn, wz, wr of a step
     dgh = np.empty((min(chunk, T), B, 3 * H), dtype=h.dtype)  # dL/d(W_hh h + b_hh)
     dan = np.empty((min(chunk, T), B, H), dtype=h.dtype)  # dL/d(n's pre-activation)
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
     ls = LogScale(h.itemsize)
     ls.check([dh], log10_grad_norm, T)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
-from rnngrad.numpy_backend.readout import DirectGrad
+from rnngrad.numpy_backend.readout import scored_steps
 
 
 def input_weights(params: dict) -> list[np.ndarray]:
@@ -97,7 +97,7 @@ def backward(params: dict, cache: dict, dh_direct, norms: bool = True) -> dict:
     active = s[:, 1:] > 0  # relu'(a^l_t), (L, T, B, H)
     da = np.empty_like(s[:, 1:])  # dL/da^l_t = 2^E[t-1] da[l, t-1]
     E = np.empty(T, dtype=np.int64)
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     # dL/ds^l_t = 2^ls.E ds[l]; the last layer's holds the readout's term, the parts' first
     ds = [np.zeros((B, H), dtype=s.dtype) for _ in range(L - 1)] + [dh_direct[T].copy()]
     parts = ds[::-1]

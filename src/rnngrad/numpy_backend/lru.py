@@ -35,7 +35,7 @@ import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.metrics import lru_lambda
-from rnngrad.numpy_backend.readout import DirectGrad
+from rnngrad.numpy_backend.readout import scored_steps
 
 GELU_C = math.sqrt(2 / math.pi)  # gelu(a) = a (1 + tanh(c (a + 0.044715 a^3))) / 2; a Python
 # float, which keeps a float32 array float32 (a NumPy float64 scalar would make it float64)
@@ -167,7 +167,7 @@ def _carry(gd: np.ndarray, conj_lam: np.ndarray, dh_direct, log10_grad_norm) -> 
     (T+1,), with dL/dh_t = 2^Eg[t] g[t]; the log10 norms into ``log10_grad_norm`` (when not
     None)."""
     T = gd.shape[0] - 1
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     g, Eg = np.empty_like(gd), np.empty(T + 1, dtype=np.int64)
     cur = gd[T].copy()
     ls = LogScale(gd.real.itemsize)

@@ -31,7 +31,7 @@ import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2
 from rnngrad.core.shared import backward_chunk, step_term_norms
-from rnngrad.numpy_backend.readout import DirectGrad
+from rnngrad.numpy_backend.readout import scored_steps
 
 # Inside forward and backward the gates run in the order i, f, o, g (PyTorch's i, f, g, o at
 # these rows): the three sigmoids are then one block, (i, f) multiply (g, c_{t-1}) in one product,
@@ -191,7 +191,7 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
     n_max = min(chunk, T)
     da = np.empty((n_max, 4 * H, B), dtype=hx.dtype)  # dL/d gates (pre-activation), internal
     da4 = da.reshape(n_max, 4, H, B)
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     dh = np.ascontiguousarray(dh_direct[T].T)  # dL/dh_T, (H, B); (dL/dh, dL/dc) = 2^E (dh, dc)
     dc = np.zeros_like(dh)  # dL/dc_T: nothing after step T reads c_T
     tmp = np.empty_like(dh)
@@ -236,9 +236,8 @@ def backward(params: dict, cache: dict, dh_direct: np.ndarray, norms: bool = Tru
                     hx[t:s1].transpose(1, 0, 2).reshape(K, m * B).T
                 )
                 dW += flushed_pow2(run_dW, E)
-        flushed_pow2(
-            dh, ls.E
-        )  # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
+        # (dL/dh_0, dL/dc_0) at their true scale (0 or inf beyond the format)
+        flushed_pow2(dh, ls.E)
         flushed_pow2(dc, ls.E)
     grads = {
         "weight_hh": _pytorch(dW[:, :H]),

@@ -42,6 +42,12 @@ class DirectGrad:
         return self._zero if i is None else self.values[i]
 
 
+def scored_steps(dh_direct) -> set[int] | None:
+    """The steps at which ``dh_direct`` may be nonzero: a :class:`DirectGrad`'s loss steps, or
+    None (every step) for a dense array."""
+    return set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+
+
 def loss_forward_backward(params: dict, h: np.ndarray, batch: Batch) -> dict:
     """Loss, readouts (L, B, O), the readout's weight gradients and dL/dh_t through the readout
     alone (``dh_direct``, a :class:`DirectGrad` indexed like h: t = 0..T)."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from rnngrad.core.logscale import LOG10_2, LogScale, flushed_pow2, runs
 from rnngrad.core.shared import BACKWARD_CHUNK, step_term_norms
-from rnngrad.numpy_backend.readout import DirectGrad
+from rnngrad.numpy_backend.readout import scored_steps
 
 TERM_CHUNK = 8  # steps whose (G*H, H) terms of dL/dW_hh are held at once
 
@@ -124,7 +124,7 @@ def start_backward(dh_direct, h: np.ndarray, norms: bool) -> tuple:
     T = h.shape[0] - 1
     log10_grad_norm = np.empty(T + 1) if norms else None
     log10_weight_grad_norm = np.empty(T) if norms else None
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     dh = dh_direct[T].copy()
     ls = LogScale(h.itemsize)
     ls.check([dh], log10_grad_norm, T)
@@ -178,7 +178,7 @@ def backward(
     log10_grad_norm = np.empty(T + 1) if norms else None
     log10_weight_grad_norm = np.empty(T) if norms else None
     da = np.empty((min(BACKWARD_CHUNK, T), B, H), dtype=h.dtype)
-    scored = set(dh_direct.steps.tolist()) if isinstance(dh_direct, DirectGrad) else None
+    scored = scored_steps(dh_direct)
     dh = dh_direct[T].copy()  # dL/dh_T = 2^E dh
     ls = LogScale(h.itemsize)
     ls.check([dh], log10_grad_norm, T)
