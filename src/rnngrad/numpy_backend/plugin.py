@@ -66,9 +66,7 @@ class PluginModel:
                 log10_weight_grad_norm[t - 1] = 0.5 * np.log10(rec) + E
                 for k, g in dp.items():  # step t's term at its true scale
                     grads[k] += g * 10.0**E
-                dh = self._add_direct(dh_prev, dh_direct[t - 1], E)  # and h_{t-1}'s readout
-                if isinstance(dh, tuple):
-                    dh, E = dh
+                dh, E = self._add_direct(dh_prev, dh_direct[t - 1], E)  # and h_{t-1}'s readout
                 n = float(np.linalg.norm(dh))
                 if 0 < n < np.inf and not 1 / RENORMALIZE <= n <= RENORMALIZE:
                     dh, E = dh / n, E + np.log10(n)
@@ -83,10 +81,10 @@ class PluginModel:
 
     @staticmethod
     def _add_direct(dh, direct, E):
-        """10^E dh + direct in the scaled form: dh alone where nothing reads h_{t-1} (no 0 times
-        an overflowing 10^-E), else a new pair (dh, E) whose powers of ten stay in range."""
+        """10^E dh + direct in the scaled form, the pair (dh, E): unchanged where nothing reads
+        h_{t-1} (no 0 times an overflowing 10^-E), else one whose powers of ten stay in range."""
         if not np.any(direct):
-            return dh
+            return dh, E
         if E < 0:  # 10^E underflows harmlessly where the direct term dominates
             return dh * 10.0**E + direct, 0.0
         return dh + direct * 10.0**-E, E
