@@ -106,12 +106,27 @@ def first_backend(cells: pd.DataFrame) -> str:
     return ordered(cells["backend"], BACKEND_ORDER)[0]
 
 
+def task_keys(cells: pd.DataFrame) -> list[str]:
+    """``["task"]`` where the cells hold more than one task, else ``[]``: the keys that keep
+    tasks apart in a table or figure (a loss over one task's baseline is not another's)."""
+    return ["task"] if "task" in cells and cells["task"].nunique() > 1 else []
+
+
+def tasks_in(cells: pd.DataFrame) -> list:
+    """The cells' tasks in a fixed order (sorted); ``[None]`` where :func:`task_keys` is empty,
+    i.e. one task or none recorded."""
+    return sorted(cells["task"].astype(str).unique()) if task_keys(cells) else [None]
+
+
+def of_task(cells: pd.DataFrame, task) -> pd.DataFrame:
+    """The cells of ``task`` (all of them for None, see :func:`tasks_in`)."""
+    return cells if task is None else cells[cells["task"].astype(str) == task]
+
+
 def profile_task(cells: pd.DataFrame) -> str | None:
-    """The task whose profiles the lag figures draw where the cells hold several (the first in
-    sorted order: adding before copy), else None."""
-    if "task" not in cells or cells["task"].nunique() <= 1:
-        return None
-    return sorted(cells["task"].astype(str).unique())[0]
+    """The task whose profiles the lag figures draw where the cells hold several (the first of
+    :func:`tasks_in`: adding before copy), else None."""
+    return tasks_in(cells)[0]
 
 
 def profiles_at_longest(tables, phase: str = "init") -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnngrad.report.analysis import frame, has, median_band, remedy_order, succeeded
+from rnngrad.report.analysis import (
+    frame,
+    has,
+    median_band,
+    of_task,
+    remedy_order,
+    succeeded,
+    task_keys,
+    tasks_in,
+)
 
 
 # -- training: who trained, at which lr, what it solved ------------------------------------
@@ -17,23 +26,6 @@ def trained_cells(cells: pd.DataFrame) -> pd.DataFrame:
     if "final_loss" not in cells:
         return cells.iloc[0:0]
     return cells[cells["final_loss"].notna() | cells["status"].eq("diverged")]
-
-
-def task_keys(cells: pd.DataFrame) -> list[str]:
-    """``["task"]`` where the cells hold more than one task, else ``[]``: the keys that keep
-    tasks apart in a table or figure (a loss over one task's baseline is not another's)."""
-    return ["task"] if "task" in cells and cells["task"].nunique() > 1 else []
-
-
-def tasks_in(cells: pd.DataFrame) -> list:
-    """The cells' tasks in a fixed order (sorted); ``[None]`` where :func:`task_keys` is empty,
-    i.e. one task or none recorded."""
-    return sorted(cells["task"].astype(str).unique()) if task_keys(cells) else [None]
-
-
-def of_task(cells: pd.DataFrame, task) -> pd.DataFrame:
-    """The cells of ``task`` (all of them for None, see :func:`tasks_in`)."""
-    return cells if task is None else cells[cells["task"].astype(str) == task]
 
 
 def best_lr(cells: pd.DataFrame) -> pd.DataFrame:

@@ -180,13 +180,13 @@ def plot_remedy_decay(tables) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(1, len(seq), sharex=True, sharey=True, squeeze=False)).ravel()
     lo = float(min(agg["init_decay_rate"].min(), agg["trained_decay_rate"].min()))
     hi = float(max(agg["init_decay_rate"].max(), agg["trained_decay_rate"].max()))
-    tasks = an_training.tasks_in(agg)  # a marker a task where the study has several
+    tasks = an.tasks_in(agg)  # a marker a task where the study has several
     markers = dict(zip(tasks, "os^Dv<>p", strict=False))
     for ax, L in zip(axes, seq, strict=False):
         ax.plot([lo, hi], [lo, hi], color="0.5", ls=":", lw=1)
         for rem in an.remedy_order(agg["remedy"]):
             for task in tasks:
-                d = an_training.of_task(agg, task)
+                d = an.of_task(agg, task)
                 d = d[(d["remedy"] == rem) & (d["seq_len"] == L)]
                 x, y = d["init_decay_rate"], d["trained_decay_rate"]
                 label = rem if task == tasks[0] else None

@@ -34,10 +34,10 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
     if cells.empty:
         return None
     loss_all, rate_all = an_training.solved_by_seq_len(cells)
-    tasks = an_training.tasks_in(an_training.trained_at_best_lr(cells))
+    tasks = an.tasks_in(loss_all)
     fig, rows = _task_rows(len(tasks))
     for (ax1, ax2), task in zip(rows, tasks, strict=True):
-        loss, rate = an_training.of_task(loss_all, task), an_training.of_task(rate_all, task)
+        loss, rate = an.of_task(loss_all, task), an.of_task(rate_all, task)
         for rem in an.remedy_order(loss["remedy"]):
             col = st.remedy_colour(rem)
             d = loss[loss["remedy"] == rem]
@@ -49,7 +49,7 @@ def plot_solved_vs_seq_len(tables) -> Figure | None:
         # x in axes units: the log seq_len axis set below moves the limits
         kw = {"transform": ax1.get_yaxis_transform(), "fontsize": 8, "color": "0.4"}
         ax1.text(0.01, 1.0, "chance (memoryless)", va="bottom", **kw)
-        for level in an.short_memory_levels(an_training.of_task(cells, task)):
+        for level in an.short_memory_levels(an.of_task(cells, task)):
             ax1.axhline(level, color="0.5", ls="--", lw=1)
             # below its line where it would run into chance's label (copy's 0.9)
             ax1.text(0.01, level, "short memory", va="top" if level > 0.7 else "bottom", **kw)
@@ -78,14 +78,14 @@ def plot_steps_to_solve(tables) -> Figure | None:
     c_all, rate_all = an_training.steps_to_solve(an.frame(tables, "cells"))
     if c_all.empty:
         return None
-    tasks = an_training.tasks_in(c_all)
+    tasks = an.tasks_in(c_all)
     fig, rows = _task_rows(len(tasks))
     seq = sorted(c_all["seq_len"].unique())
     jitter = {rem: i for i, rem in enumerate(an.remedy_order(c_all["remedy"]))}
     spread = 1.0 + 0.012 * (len(jitter) - 1)  # remedies side by side on the log seq_len axis
     budget = int(c_all["train_steps"].max())
     for (ax1, ax2), task in zip(rows, tasks, strict=True):
-        c, rate = an_training.of_task(c_all, task), an_training.of_task(rate_all, task)
+        c, rate = an.of_task(c_all, task), an.of_task(rate_all, task)
         for rem in an.remedy_order(c["remedy"]):
             col = st.remedy_colour(rem)
             shift = spread ** (jitter[rem] - (len(jitter) - 1) / 2)
@@ -131,7 +131,7 @@ def plot_training_curves(tables) -> Figure | None:
     t = an_training.training_curves(tables)
     if t.empty:
         return None
-    keys = an_training.task_keys(t)  # a panel per (task, w_rec_scale) where several tasks
+    keys = an.task_keys(t)  # a panel per (task, w_rec_scale) where several tasks
     panels = sorted(t[[*keys, "w_rec_scale"]].drop_duplicates().itertuples(index=False))
     fig, axes = st.panels(len(panels), 3.8, 3.0, 1.8)
     agg = an.median_band(t, [*keys, "remedy", "w_rec_scale", "step"], "y")
@@ -139,7 +139,7 @@ def plot_training_curves(tables) -> Figure | None:
     for ax, panel in zip(axes, panels, strict=False):
         here = dict(zip([*keys, "w_rec_scale"], panel, strict=True))
         task = here.get("task")
-        a, k_all = (an_training.of_task(x, task) for x in (agg, clip))
+        a, k_all = (an.of_task(x, task) for x in (agg, clip))
         for rem in an.remedy_order(t["remedy"]):
             d = a[(a["remedy"] == rem) & (a["w_rec_scale"] == here["w_rec_scale"])]
             if d.empty:
@@ -153,12 +153,12 @@ def plot_training_curves(tables) -> Figure | None:
                 y = d.set_index("step")["median"].reindex(k["step"]).to_numpy() * 0.8
                 ax.scatter(k["step"], y, marker="|", color=col, s=30, lw=1)
         ax.axhline(1.0, color="0.5", ls=":", lw=1)
-        for level in an.short_memory_levels(an_training.of_task(cells, task)):
+        for level in an.short_memory_levels(an.of_task(cells, task)):
             ax.axhline(level, color="0.5", ls="--", lw=1)
         ax.set_yscale("log")
         name = f"w_rec_scale {here['w_rec_scale']:g}"
         if task is not None:
-            T = int(an_training.of_task(t, task)["seq_len"].max())
+            T = int(an.of_task(t, task)["seq_len"].max())
             name = f"{task}, seq_len {T}, {name}"
         ax.set_title(name, fontsize=10)
         ax.grid(True, alpha=0.3)

@@ -78,8 +78,8 @@ def methods_table(cells: pd.DataFrame) -> pd.DataFrame:
         if fitted:
             stopping = "- (fitted once)"
         solved, median_to_solve = [], []  # a task each where the study has several
-        for task in analysis_training.tasks_in(t):
-            dt = analysis_training.of_task(d, task)
+        for task in analysis.tasks_in(t):
+            dt = analysis.of_task(d, task)
             to_solve = (
                 dt["steps_to_solve"].astype("Float64").dropna()
                 if "steps_to_solve" in dt
