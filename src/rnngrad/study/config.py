@@ -352,24 +352,21 @@ def _check_remedies(cfg: dict[str, Any]) -> None:
                 f"(defined: {', '.join(remedies) or 'none'}) (value {shown(name)})"
             )
             continue
-        for key, value in remedies[name].items():
-            if key in grid:
-                messages.append(
-                    f"remedies.{name}.{key}: set both by the grid axis grid.{key} and "
-                    f"by remedy {shown(name)}; keep one of the two (value {shown(value)})"
-                )
-        for task, overrides in remedies[name].get(BY_TASK, {}).items():
-            where = f"remedies.{name}.{BY_TASK}.{task}"
+        # the remedy's own settings, then each task's: none may set what a grid axis sets
+        sources = [(f"remedies.{name}", f"remedy {shown(name)}", remedies[name])] + [
+            (f"remedies.{name}.{BY_TASK}.{task}", f"remedy {shown(name)} for task {shown(task)}", o)
+            for task, o in remedies[name].get(BY_TASK, {}).items()
+        ]
+        for i_src, (where, owner, overrides) in enumerate(sources):
             for key, value in overrides.items():
-                if key in ("task", BY_TASK):
+                if i_src and key in ("task", BY_TASK):
                     messages.append(
                         f"{where}.{key}: a task's settings cannot set {key} (value {shown(value)})"
                     )
                 elif key in grid:
                     messages.append(
-                        f"{where}.{key}: set both by the grid axis grid.{key} and by remedy "
-                        f"{shown(name)} for task {shown(task)}; keep one of the two "
-                        f"(value {shown(value)})"
+                        f"{where}.{key}: set both by the grid axis grid.{key} and by {owner}; "
+                        f"keep one of the two (value {shown(value)})"
                     )
     if messages:
         raise ConfigError("\n".join(messages))
