@@ -525,6 +525,33 @@ def test_steps_to_solve_figure_counts_fresh_set_success():
     assert fig_training.plot_steps_to_solve({"cells": cells.drop(columns="steps_to_solve")}) is None
 
 
+def test_steps_to_solve_axis_spans_the_budget_when_no_run_solved():
+    """Every run ended at the budget (the default study's T = 50): the log axis must still
+    have a range around the budget, not the singular one matplotlib widens at random."""
+    base = {"train_steps": 300, "batch": 32, "eval_every": 50, "seed": 0, "status": "ok"}
+    cells = pd.DataFrame(
+        [
+            {
+                **base,
+                "remedy": rem,
+                "seq_len": T,
+                "steps_to_solve": None,
+                "steps_trained": 300,
+                "solved": False,
+                "accuracy": 0.5,
+                "final_loss": 0.1,
+                "cell_id": f"{rem}{T}",
+            }
+            for rem in ("none", "lstm")
+            for T in (10, 50)
+        ]
+    )
+    cells["steps_to_solve"] = cells["steps_to_solve"].astype("Int64")
+    right = fig_training.plot_steps_to_solve({"cells": cells}).axes[1]
+    low, high = right.get_ylim()
+    assert low < 300 < high and 1.2 < high / low < 3  # a range one can read, around it
+
+
 # -- mean field against measurement -----------------------------------------------------------
 def _condition_cells():
     rows = []

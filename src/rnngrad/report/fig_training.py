@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
@@ -99,11 +100,17 @@ def plot_steps_to_solve(tables) -> Figure | None:
             never = runs[runs["to_solve"].isna() & (runs["status"] != "diverged")]
             kw = {"marker": "x", "color": col, "s": 22, "alpha": 0.8}
             ax2.scatter(never["seq_len"] * shift, never["last_step"], **kw)
-        ax1.set_ylabel("success rate (runs that reached accuracy 0.99)")
+        ax1.set_ylabel("success rate (accuracy >= 0.99)")
         ax1.set_ylim(-0.03, 1.03)
         ax2.axhline(budget, color="0.5", ls=":", lw=1)
         kw = {"transform": ax2.get_yaxis_transform(), "va": "bottom", "fontsize": 8}
         ax2.text(0.01, budget, "budget", **kw)
+        # limits from the values drawn: where every run ended at the budget, the automatic
+        # ones have no range and the log axis came out empty, its labels astray
+        drawn = c["to_solve"].fillna(c["last_step"].where(c["status"] != "diverged"))
+        ys = np.append(drawn.dropna().to_numpy(dtype=float), budget)
+        ys = ys[ys > 0]
+        ax2.set_ylim(float(ys.min()) / 1.3, float(ys.max()) * 1.3)
         ax2.set_yscale("log")
         st.plain_log_y(ax2)
         ax2.set_ylabel("steps to solve (x: unsolved, at its last step)")
